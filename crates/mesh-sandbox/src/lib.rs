@@ -1,0 +1,131 @@
+//! The local sandbox behind `mesh dev up|down|status` (SPEC §3): a real Apache Kafka and a
+//! Confluent-compatible Schema Registry on the loopback interface, for trying a mesh before a
+//! pull request and for end-to-end tests.
+//!
+//! - **Kafka** 3.9 in KRaft mode, one combined broker+controller, clients on a SASL_PLAINTEXT
+//!   listener (`127.0.0.1:19092`, user `admin` / `admin-secret` plus any extra test users) with
+//!   the StandardAuthorizer and `allow.everyone.if.no.acl.found=false`, so ACLs are enforced.
+//! - **Schema Registry**: Apicurio Registry (in-memory storage) with its Confluent-compatible
+//!   API at `http://127.0.0.1:18081/apis/ccompat/v7` and a global BACKWARD rule, Confluent's
+//!   default.
+//!
+//! Both run as detached JVMs (own session, pid files in the sandbox folder) so they outlive the
+//! `mesh` process. Their jars come from Maven Central through `mvn` on first use and are cached
+//! in a folder shared by all sandboxes; each sandbox folder (`--dir`) holds its own data, config,
+//! logs and pid files, and a new folder means a fresh, empty cluster.
+//!
+//! The entry points are [`up`], [`down`] and [`status`]; [`kafka_tool_command`] runs Kafka's
+//! own admin tools from the same jars, so tests can check what `mesh` did through a client
+//! nobody here wrote.
+//!
+//! Architecture invariant: this crate knows processes, files and loopback sockets, and nothing
+//! of the mesh model, rdkafka, or terminals. It needs Linux (`/proc`) to recognise its servers.
+
+mod config;
+mod error;
+mod fetch;
+mod java;
+mod kafka;
+mod lifecycle;
+mod net;
+mod process;
+mod registry;
+mod status;
+mod tools;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+pub use config::{
+    ADMIN_PASSWORD, ADMIN_USER, CCOMPAT_PATH, DEPENDENCY_PLUGIN_VERSION, KAFKA_VERSION,
+    RegistryDist, SLF4J_BINDING, SandboxConfig, default_cache_dir, default_state_dir,
+};
+pub use error::SandboxError;
+pub use java::parse_java_major;
+pub use kafka::render_client_properties;
+pub use lifecycle::{Stopped, down, prefetch, up};
+pub use status::{ComponentStatus, State, Status, status};
+pub use tools::{admin_client_properties, kafka_tool_command, write_client_properties};
+
+/// One of the sandbox's two servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Component {
+    /// The Kafka broker (and KRaft controller).
+    Kafka,
+    /// The Confluent-compatible Schema Registry.
+    Registry,
+}
+
+impl Component {
+    /// A short, stable identifier: `kafka`, `registry` (used in markers and file names).
+    pub fn key(self) -> &'static str {
+        match self {
+            Component::Kafka => "kafka",
+            Component::Registry => "registry",
+        }
+    }
+}
+
+impl fmt::Display for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Component::Kafka => "Kafka",
+            Component::Registry => "Schema Registry",
+        })
+    }
+}
+
+/// The last `lines` lines of a log file (from its final 64 KiB, so a large log stays cheap),
+/// or a note saying why there are none; for error messages.
+pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
+    const WINDOW: u64 = 64 * 1024;
+    let read = || -> std::io::Result<String> {
+        let mut file = File::open(path)?;
+        let len = file.metadata()?.len();
+        file.seek(SeekFrom::Start(len.saturating_sub(WINDOW)))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    match read() {
+        Ok(text) => tail_lines(&text, lines),
+        Err(e) => format!("(no log: {e})"),
+    }
+}
+
+fn tail_lines(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    let start = all.len().saturating_sub(lines);
+    let tail = all[start..].join("\n");
+    if tail.trim().is_empty() {
+        "(the log is empty)".to_owned()
+    } else {
+        tail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail_lines("a\nb\nc\nd\n", 2), "c\nd");
+        assert_eq!(tail_lines("a\n", 5), "a");
+        assert_eq!(tail_lines("", 5), "(the log is empty)");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        assert!(log_tail(&path, 3).starts_with("(no log:"));
+        let big: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, big).unwrap();
+        assert_eq!(log_tail(&path, 2), "line 99998\nline 99999");
+    }
+
+    #[test]
+    fn components_have_names_and_keys() {
+        assert_eq!(Component::Kafka.key(), "kafka");
+        assert_eq!(Component::Registry.to_string(), "Schema Registry");
+    }
+}
