@@ -1,14 +1,72 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! `mesh validate` as a library: load the repo, check schemas, build the lineage graph, evaluate
+//! the policies, and return everything found, sorted. The CLI renders it; `plan` builds on it.
+//!
+//! Architecture invariant: pure apart from what is passed in (the files, the environment name,
+//! today's date).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mesh_diagnostics::{Diagnostic, Diagnostics, SourceFile};
+use mesh_graph::Lineage;
+use mesh_model::doc::{did_you_mean, Date};
+use mesh_model::{Mesh, SchemaFormat};
+
+/// The outcome of checking a mesh.
+pub struct Report {
+    pub mesh: Mesh,
+    pub lineage: Lineage,
+    /// Sorted and deduplicated.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Texts of files outside the repo that diagnostics point into (shipped policy packs).
+    pub extra_sources: Vec<SourceFile>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+    /// The source text of a file a diagnostic names.
+    pub fn source(&self, path: &str) -> Option<&SourceFile> {
+        self.mesh.sources.get(path).or_else(|| self.extra_sources.iter().find(|s| s.path == path))
+    }
+}
+
+/// Checks a whole mesh for the environment `env` (or none) as of `today`.
+pub fn validate(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>, today: Date) -> Report {
+    let (mesh, mut ds) = mesh_model::load(files, env);
+    check_schemas(&mesh, &mut ds);
+    let lineage = Lineage::build(&mesh);
+    lineage.check_cycles(&mesh, &mut ds);
+    let policies = mesh_policy::load(&mesh, &mut ds);
+    mesh_policy::evaluate(&mesh, &policies, today, &mut ds);
+    Report { lineage, diagnostics: ds.into_sorted(), extra_sources: policies.pack_sources, mesh }
+}
+
+fn check_schemas(mesh: &Mesh, ds: &mut Diagnostics) {
+    let mut checked = BTreeSet::new();
+    for p in &mesh.products {
+        let Some(schema) = &p.schema else { continue };
+        for r in [&schema.value, &schema.key].into_iter().flatten() {
+            let Some(src) = mesh.sources.get(&r.file) else {
+                let prefix = format!("{}/", r.file.rsplit_once('/').map_or("", |(d, _)| d));
+                let near: Vec<&str> = mesh.sources.keys().filter(|k| k.starts_with(&prefix)).map(String::as_str).collect();
+                let d = Diagnostic::error("missing-schema", &p.file, r.path.span.clone(), format!("schema file {} does not exist", r.file));
+                ds.push(match did_you_mean(&r.file, near.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean {s}? Paths are relative to the domain folder")),
+                    None => d.with_help("add the schema file, or fix the path (relative to the domain folder, e.g. \"schemas/orders-value.avsc\")"),
+                });
+                continue;
+            };
+            if !checked.insert(r.file.clone()) {
+                continue;
+            }
+            let format = match r.format {
+                SchemaFormat::Avro => mesh_schema::Format::Avro,
+                SchemaFormat::Json => mesh_schema::Format::Json,
+                SchemaFormat::Protobuf => mesh_schema::Format::Protobuf,
+            };
+            ds.extend(mesh_schema::check(&r.file, src.text(), format));
+        }
     }
 }

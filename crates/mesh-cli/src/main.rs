@@ -1,3 +1,275 @@
-fn main() {
-    println!("Hello, world!");
+//! The `mesh` binary: argument parsing, reading the repo (folder or git revision), and output.
+//! Only this crate knows about terminals, colours and output formats.
+
+mod render;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+use mesh_model::doc::Date;
+
+#[derive(Parser)]
+#[command(name = "mesh", version, about = "GitOps control plane for a Kafka data mesh")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct RepoArgs {
+    /// The mesh repo (the folder holding mesh.toml)
+    #[arg(long, default_value = ".")]
+    repo: PathBuf,
+    /// Read the repo at this git revision, straight from the object database
+    #[arg(long)]
+    rev: Option<String>,
+    /// Apply this environment's overrides from mesh.toml
+    #[arg(long)]
+    env: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the mesh: files, references, access rules, schemas, policies, lineage
+    Validate {
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
+        format: ValidateFormat,
+    },
+    /// Print the lineage graph
+    Graph {
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Everything downstream of a product, with owners
+    Impact {
+        /// Product id, <domain>.<name>
+        product: String,
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[arg(long, value_enum, default_value_t = ImpactFormat::Human)]
+        format: ImpactFormat,
+    },
+    /// Print a CODEOWNERS file routing each domain folder to its owners
+    Codeowners {
+        #[command(flatten)]
+        repo: RepoArgs,
+    },
+    /// A local sandbox: real Apache Kafka and a Confluent-compatible Schema Registry
+    Dev {
+        #[command(subcommand)]
+        action: DevAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevAction {
+    /// Fetch (first time) and start the sandbox; does nothing for what already runs
+    Up(DevArgs),
+    /// Stop what `up` started
+    Down(DevArgs),
+    /// What runs where, and where the logs are
+    Status(DevArgs),
+}
+
+#[derive(clap::Args)]
+struct DevArgs {
+    /// Where this sandbox keeps its data, logs and process ids
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Extra SASL users for tests, as name:password (repeatable)
+    #[arg(long = "user")]
+    users: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ValidateFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ImpactFormat {
+    Human,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Today's date (UTC), or `MESH_TODAY` (YYYY-MM-DD) to check a mesh as of another day.
+fn today() -> Result<Date, String> {
+    if let Ok(s) = std::env::var("MESH_TODAY") {
+        return Date::parse(&s).ok_or_else(|| format!("MESH_TODAY={s} is not a date (help: write YYYY-MM-DD)"));
+    }
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
+    Ok(Date::from_unix_days((secs / 86_400) as i64))
+}
+
+fn check(repo: &RepoArgs) -> Result<mesh_check::Report, String> {
+    let files = match &repo.rev {
+        Some(rev) => mesh_repo::from_git(&repo.repo, rev),
+        None => mesh_repo::from_dir(&repo.repo),
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(mesh_check::validate(&files.files, repo.env.as_deref(), today()?))
+}
+
+fn stdout_colour() -> ColorChoice {
+    if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() { ColorChoice::Auto } else { ColorChoice::Never }
+}
+
+fn stderr_colour() -> ColorChoice {
+    if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() { ColorChoice::Auto } else { ColorChoice::Never }
+}
+
+/// For commands that need a valid mesh: prints the diagnostics to stderr when there are errors
+/// (warnings are `validate`'s business) and says whether there were.
+fn report_problems(report: &mesh_check::Report) -> Result<bool, String> {
+    if !report.has_errors() {
+        return Ok(false);
+    }
+    let mut err = StandardStream::stderr(stderr_colour());
+    render::human(report, &mut err).map_err(|e| e.to_string())?;
+    Ok(true)
+}
+
+fn print(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|_| out.flush()).or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e.to_string()) })
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Validate { repo, format } => {
+            let report = check(&repo)?;
+            match format {
+                ValidateFormat::Human => {
+                    let mut out = StandardStream::stdout(stdout_colour());
+                    render::human(&report, &mut out).map_err(|e| e.to_string())?;
+                    print(&format!("{}\n", render::summary(&report)))?;
+                }
+                ValidateFormat::Json => print(&format!("{:#}\n", render::json(&report)))?,
+            }
+            Ok(if report.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Graph { repo, format } => {
+            let report = check(&repo)?;
+            if report_problems(&report)? {
+                return Err("the mesh has errors; fix them to draw its lineage (see above)".into());
+            }
+            let text = match format {
+                GraphFormat::Dot => report.lineage.to_dot(),
+                GraphFormat::Mermaid => report.lineage.to_mermaid(),
+                GraphFormat::Json => format!("{:#}\n", report.lineage.to_json()),
+            };
+            print(&text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Impact { product, repo, format } => {
+            let report = check(&repo)?;
+            if report_problems(&report)? {
+                return Err("the mesh has errors; fix them to compute impact (see above)".into());
+            }
+            let Some(impact) = report.lineage.impact(&product) else {
+                let ids = report.mesh.products.iter().map(|p| p.id.as_str());
+                let hint = match mesh_model::doc::did_you_mean(&product, ids) {
+                    Some(s) => format!("did you mean {s}?"),
+                    None => "name a product as <domain>.<name>; `mesh graph` lists them".into(),
+                };
+                return Err(format!("no product `{product}` in this mesh (help: {hint})"));
+            };
+            match format {
+                ImpactFormat::Json => print(&format!("{:#}\n", serde_json::to_value(&impact).map_err(|e| e.to_string())?))?,
+                ImpactFormat::Human => print(&render_impact(&report, &impact))?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Codeowners { repo } => {
+            let report = check(&repo)?;
+            if report_problems(&report)? {
+                return Err("the mesh has errors; fix them to generate CODEOWNERS (see above)".into());
+            }
+            print(&mesh_graph::codeowners(&report.mesh))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dev { action } => dev(action),
+    }
+}
+
+fn render_impact(report: &mesh_check::Report, impact: &mesh_graph::Impact) -> String {
+    let mut out = String::new();
+    let p = report.mesh.product(&impact.product);
+    out.push_str(&format!("Impact of a change to {}", impact.product));
+    if let Some(p) = p {
+        out.push_str(&format!(" (owners: {})", p.owners.join(", ")));
+    }
+    out.push('\n');
+    if let Some(dep) = p.and_then(|p| p.deprecation.as_ref()) {
+        out.push_str(&format!(
+            "  ! deprecated: sunset {}{}\n",
+            dep.sunset.map_or("?".into(), |d| d.to_string()),
+            dep.replacement.as_ref().map(|r| format!(", replacement {}", r.value)).unwrap_or_default()
+        ));
+    }
+    out.push_str(&format!("Downstream products ({}):\n", impact.products.len()));
+    for d in &impact.products {
+        out.push_str(&format!("  {}{} (owners: {})\n", "  ".repeat(d.depth - 1), d.id, d.owners.join(", ")));
+    }
+    out.push_str(&format!("Consumers ({}):\n", impact.consumers.len()));
+    for c in &impact.consumers {
+        out.push_str(&format!("  {} (owners: {})\n", c.id, c.owners.join(", ")));
+    }
+    out
+}
+
+fn dev(action: DevAction) -> Result<ExitCode, String> {
+    let (args, verb) = match action {
+        DevAction::Up(a) => (a, "up"),
+        DevAction::Down(a) => (a, "down"),
+        DevAction::Status(a) => (a, "status"),
+    };
+    let mut config = mesh_sandbox::SandboxConfig::from_env(args.dir).map_err(|e| e.to_string())?;
+    for u in &args.users {
+        let (name, password) = u.split_once(':').ok_or_else(|| format!("--user {}: write it as name:password", u.split(':').next().unwrap_or("")))?;
+        config.users.push((name.to_string(), password.to_string()));
+    }
+    match verb {
+        "up" => {
+            let status = mesh_sandbox::up(&config, &mut |line| eprintln!("{line}")).map_err(|e| e.to_string())?;
+            print(&format!("{status}\n"))?;
+        }
+        "down" => {
+            let stopped = mesh_sandbox::down(&config).map_err(|e| e.to_string())?;
+            if stopped.is_empty() {
+                print("nothing to stop\n")?;
+            }
+            for s in stopped {
+                print(&format!("stopped {:?} (pid {})\n", s.component, s.pid))?;
+            }
+        }
+        _ => print(&format!("{}\n", mesh_sandbox::status(&config)))?,
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,28 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The mesh repo model: reading `mesh.toml`, domains and products into typed values for one
+//! environment, and checking everything SPEC §1 says about them.
+//!
+//! Architecture invariant: pure. No file system, network, clock or process environment is read
+//! here; files come in as bytes, "today" and environment variables come in as arguments. Loading
+//! never stops at the first problem: it returns the model it could build and every diagnostic.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod config;
+pub mod doc;
+mod load;
+pub mod model;
+pub mod secrets;
+mod validate;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+pub use load::{is_valid_name, topic_name_problem};
+pub use model::*;
+
+use std::collections::BTreeMap;
+
+use mesh_diagnostics::Diagnostics;
+
+/// Loads and checks a mesh: per-file checks, then the cross-file ones (references, access,
+/// uniqueness). Schema contents, policies and lineage cycles are checked by their own crates.
+pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diagnostics) {
+    let (mesh, mut ds) = load::load(files, env);
+    validate::cross_check(&mesh, &mut ds);
+    (mesh, ds)
 }

@@ -1,14 +1,527 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Federated governance: CEL rules from policy packs, the repo's `policies/` and each domain's
+//! `policies/`, exemptions with expiry, and their evaluation over a loaded mesh (SPEC §2).
+//!
+//! Architecture invariant: pure. "Today" is an argument; packs are compiled into the binary and
+//! passed in as text. A rule is checked when it is loaded — CEL syntax, and every field it names
+//! against the subject's shape — so a typo fails every run, not just the runs that reach it.
+
+pub mod view;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use cel::common::ast::{EntryExpr, Expr};
+use cel::{Context, IdedExpr, Program};
+use mesh_diagnostics::{offset_of, Diagnostic, Diagnostics, Severity, SourceFile};
+use mesh_model::doc::{self, did_you_mean, Date, Reader};
+use mesh_model::Mesh;
+use serde_json::Value;
+
+/// Policy packs shipped with the tool: name → TOML text (the project's top-level `policies/`).
+pub const PACKS: &[(&str, &str)] = &[("baseline", include_str!("../../../policies/baseline.toml"))];
+
+/// The path under which a pack's diagnostics are reported.
+pub fn pack_path(name: &str) -> String {
+    format!("<pack {name}>/{name}.toml")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The kinds of subject a rule can be about.
+pub const SUBJECTS: &[&str] = &["product", "domain", "consumer", "change"];
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// Where a rule binds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every domain (packs and the repo's `policies/`).
+    Global,
+    /// Only this domain (its own `policies/`).
+    Domain(String),
+}
+
+pub struct Rule {
+    pub id: String,
+    pub description: String,
+    pub applies_to: String,
+    pub when: Option<Program>,
+    pub check: Program,
+    pub severity: Severity,
+    pub exemptible: bool,
+    pub message: String,
+    pub scope: Scope,
+    pub file: String,
+    pub span: Range<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Exemption {
+    pub rule: String,
+    pub product: String,
+    pub reason: String,
+    pub expires: Date,
+    pub domain: String,
+    pub file: String,
+    pub span: Range<usize>,
+}
+
+/// All rules and exemptions in force for a mesh.
+#[derive(Default)]
+pub struct Policies {
+    pub rules: Vec<Rule>,
+    pub exemptions: Vec<Exemption>,
+    /// Texts of the packs in use, for rendering diagnostics that point into them.
+    pub pack_sources: Vec<SourceFile>,
+}
+
+/// Loads the packs named in mesh.toml, the repo's `policies/*.toml` and every domain's
+/// `policies/*.toml`. Problems (unknown pack, bad CEL, unknown field, bad exemption) are reported
+/// and the offending rule is left out.
+pub fn load(mesh: &Mesh, ds: &mut Diagnostics) -> Policies {
+    let mut out = Policies::default();
+    for pack in &mesh.settings.policy_packs {
+        match PACKS.iter().find(|(name, _)| *name == pack.value) {
+            Some((name, text)) => {
+                let path = pack_path(name);
+                out.pack_sources.push(SourceFile::new(path.clone(), *text));
+                load_file(&path, text, Scope::Global, &mut out, ds);
+            }
+            None => {
+                let names: Vec<&str> = PACKS.iter().map(|(n, _)| *n).collect();
+                let d = Diagnostic::error("unknown-pack", "mesh.toml", pack.span.clone(), format!("policy pack `{}` is not shipped with mesh", pack.value));
+                ds.push(match did_you_mean(&pack.value, names.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!("available packs: {}", names.join(", "))),
+                });
+            }
+        }
     }
+    for path in mesh.policy_files() {
+        let scope = match path.split('/').collect::<Vec<_>>().as_slice() {
+            ["domains", d, ..] => Scope::Domain((*d).to_string()),
+            _ => Scope::Global,
+        };
+        if let Some(src) = mesh.sources.get(path) {
+            load_file(path, src.text(), scope, &mut out, ds);
+        }
+    }
+    // Rule ids are unique across all sources: a domain can never redefine (weaken) a global rule.
+    let mut seen: BTreeMap<&str, &Rule> = BTreeMap::new();
+    let mut dup = Vec::new();
+    for (i, r) in out.rules.iter().enumerate() {
+        if let Some(first) = seen.insert(&r.id, r) {
+            ds.push(
+                Diagnostic::error("duplicate-rule", &r.file, r.span.clone(), format!("rule `{}` is already defined in {}", r.id, first.file))
+                    .with_help("rule ids are unique across packs, the repo and domains; a domain may add rules but never redefine one — pick another id"),
+            );
+            dup.push(i);
+        }
+    }
+    for i in dup.into_iter().rev() {
+        out.rules.remove(i);
+    }
+    out
+}
+
+fn load_file(path: &str, text: &str, scope: Scope, out: &mut Policies, ds: &mut Diagnostics) {
+    let table = match doc::parse(path, text) {
+        Ok(t) => t,
+        Err(d) => {
+            ds.push(d);
+            return;
+        }
+    };
+    let mut r = Reader::new(path, &table, 0..0, "");
+    for mut rr in r.tables("rule", ds) {
+        if let Some(rule) = load_rule(&mut rr, text, scope.clone(), ds) {
+            out.rules.push(rule);
+        }
+        rr.finish(ds);
+    }
+    let exemptions = r.tables("exemption", ds);
+    if !exemptions.is_empty() && scope == Scope::Global {
+        ds.push(Diagnostic::error("misplaced-exemption", path, exemptions[0].span.clone(), "exemptions belong in a domain's policies/ folder")
+            .with_help("move this [[exemption]] to domains/<owning domain>/policies/*.toml"));
+    }
+    for mut e in exemptions {
+        let rule = e.required_string("rule", ds, "\"durability.authoritative\"");
+        let product = e.required_string("product", ds, "\"sales.legacy-orders\"");
+        let reason = e.required_string("reason", ds, "\"why the rule cannot hold yet\"");
+        let expires = if e.table.get("expires").is_none() {
+            ds.push(e.missing("expires", "2027-03-31"));
+            e.node("expires");
+            None
+        } else {
+            e.date("expires", ds)
+        };
+        if let Some(r) = &reason
+            && r.value.trim().is_empty()
+        {
+            ds.push(Diagnostic::error("bad-exemption", path, r.span.clone(), "an exemption needs a reason").with_help("say why the rule cannot hold for this product yet"));
+        }
+        let span = e.span.clone();
+        e.finish(ds);
+        if let (Scope::Domain(domain), Some(rule), Some(product), Some(reason), Some(expires)) = (&scope, rule, product, reason, expires) {
+            out.exemptions.push(Exemption {
+                rule: rule.value,
+                product: product.value,
+                reason: reason.value,
+                expires: expires.value,
+                domain: domain.clone(),
+                file: path.to_string(),
+                span,
+            });
+        }
+    }
+    r.finish(ds);
+}
+
+fn load_rule(r: &mut Reader<'_>, text: &str, scope: Scope, ds: &mut Diagnostics) -> Option<Rule> {
+    let file = r.file.to_string();
+    let span = r.span.clone();
+    let id = r.required_string("id", ds, "\"durability.authoritative\"");
+    let description = r.string("description", ds, "\"what the rule protects\"").map(|s| s.value).unwrap_or_default();
+    let applies_to = r.required_string("applies_to", ds, "\"product\"");
+    let when = r.string("when", ds, "'product.quality == \"authoritative\"'");
+    let check = r.required_string("check", ds, "'product.topic.replication_factor >= 3'");
+    let severity = r.string("severity", ds, "\"error\"");
+    let exemptible = r.bool("exemptible", ds).is_some_and(|b| b.value);
+    let message = r.string("message", ds, "\"{product.id}: what is wrong and how to fix it\"");
+
+    let applies_to = applies_to?;
+    if !SUBJECTS.contains(&applies_to.value.as_str()) {
+        let d = Diagnostic::error("bad-value", &file, applies_to.span.clone(), format!("`applies_to` = \"{}\" is not one of: {}", applies_to.value, SUBJECTS.join(", ")));
+        ds.push(match did_you_mean(&applies_to.value, SUBJECTS.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+            None => d.with_help(format!("choose one of: {}", SUBJECTS.join(", "))),
+        });
+        return None;
+    }
+    let severity = match severity.as_ref().map(|s| s.value.as_str()) {
+        None | Some("error") => Severity::Error,
+        Some("warning") => Severity::Warning,
+        Some(other) => {
+            let s = severity.as_ref().expect("matched Some");
+            ds.push(Diagnostic::error("bad-value", &file, s.span.clone(), format!("`severity` = \"{other}\" is not error or warning")).with_help("choose \"error\" or \"warning\""));
+            return None;
+        }
+    };
+    let vars = view::variables(&applies_to.value);
+    let mut ok = true;
+    let mut compile = |src: &doc::Spanned<String>, what: &str| -> Option<Program> {
+        match Program::compile(&src.value) {
+            Ok(p) => {
+                let mut problems = Vec::new();
+                check_fields(p.expression(), &vars, &mut problems);
+                for (field, hint) in problems {
+                    ok = false;
+                    ds.push(Diagnostic::error("bad-rule", &file, src.span.clone(), format!("`{what}` uses `{field}`, which a {} rule cannot see", applies_to.value))
+                        .with_help(hint));
+                }
+                Some(p)
+            }
+            Err(errors) => {
+                ok = false;
+                for e in errors.errors {
+                    let at = cel_offset(text, &src.span, &src.value, e.pos);
+                    ds.push(Diagnostic::error("bad-rule", &file, at..at + 1, format!("`{what}` is not valid CEL: {}", e.msg))
+                        .with_help("fix the expression; CEL uses &&, ||, !, ==, in, size(), startsWith(), int()"));
+                }
+                None
+            }
+        }
+    };
+    let when = when.and_then(|w| compile(&w, "when"));
+    let check = check.and_then(|c| compile(&c, "check"));
+    let message = message.map(|m| {
+        for field in placeholders(&m.value) {
+            if let Err(hint) = check_path(&field, &vars) {
+                ok = false;
+                ds.push(Diagnostic::error("bad-rule", &file, m.span.clone(), format!("`message` uses `{{{field}}}`, which a {} rule cannot see", applies_to.value)).with_help(hint));
+            }
+        }
+        m.value
+    });
+    if !ok {
+        return None;
+    }
+    let id = id?;
+    Some(Rule {
+        message: message.unwrap_or_else(|| format!("violates {}", id.value)),
+        id: id.value,
+        description,
+        applies_to: applies_to.value,
+        when,
+        check: check?,
+        severity,
+        exemptible,
+        scope,
+        file,
+        span,
+    })
+}
+
+/// Byte offset in the policy file of a CEL error at 1-based (line, column) of the expression.
+fn cel_offset(text: &str, span: &Range<usize>, expr: &str, pos: (isize, isize)) -> usize {
+    let inner = offset_of(expr, pos.0.max(1) as usize, pos.1.max(0) as usize + 1);
+    let raw = &text[span.clone()];
+    // Skip the opening quote(s) of the TOML string; exact for literal strings without escapes.
+    let quote = ["'''", "\"\"\"", "'", "\""].iter().find(|q| raw.starts_with(**q)).map_or(0, |q| q.len());
+    (span.start + quote + inner).min(span.end.saturating_sub(1))
+}
+
+/// `{a.b.c}` placeholders in a message.
+fn placeholders(message: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = message;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else { break };
+        let inner = &rest[start + 1..start + len];
+        if !inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_') {
+            out.push(inner.to_string());
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out
+}
+
+fn check_path(path: &str, vars: &[(&'static str, &'static view::Shape)]) -> Result<(), String> {
+    let mut parts = path.split('.');
+    let root = parts.next().unwrap_or("");
+    let Some(&(_, mut shape)) = vars.iter().find(|(n, _)| *n == root) else {
+        let names: Vec<&str> = vars.iter().map(|(n, _)| *n).collect();
+        return Err(format!("this rule can use: {}", names.join(", ")));
+    };
+    let mut seen = root.to_string();
+    for part in parts {
+        match shape.field(part) {
+            Some(s) => shape = s,
+            None => {
+                let names = shape.field_names();
+                return Err(match did_you_mean(part, names.iter().copied()) {
+                    Some(s) => format!("did you mean `{seen}.{s}`?"),
+                    None if names.is_empty() => format!("`{seen}` has no fields"),
+                    None => format!("`{seen}` has: {}", names.join(", ")),
+                });
+            }
+        }
+        seen = format!("{seen}.{part}");
+    }
+    Ok(())
+}
+
+/// Every `a.b.c` path rooted at a subject variable, checked against its shape.
+fn check_fields(e: &IdedExpr, vars: &[(&'static str, &'static view::Shape)], out: &mut Vec<(String, String)>) {
+    if let Some(path) = select_path(&e.expr) {
+        if vars.iter().any(|(n, _)| *n == path[0])
+            && let Err(hint) = check_path(&path.join("."), vars)
+        {
+            out.push((path.join("."), hint));
+        }
+        if path.len() > 1 || matches!(e.expr, Expr::Ident(_)) {
+            return;
+        }
+    }
+    let children: Vec<&IdedExpr> = match &e.expr {
+        Expr::Call(c) => c.target.iter().map(|t| t.as_ref()).chain(c.args.iter()).collect(),
+        Expr::Comprehension(c) => vec![&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result],
+        Expr::List(l) => l.elements.iter().collect(),
+        Expr::Map(m) => m.entries.iter().flat_map(entry_children).collect(),
+        Expr::Struct(s) => s.entries.iter().flat_map(entry_children).collect(),
+        Expr::Select(s) => vec![&s.operand],
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => vec![],
+    };
+    for c in children {
+        check_fields(c, vars, out);
+    }
+}
+
+fn entry_children(e: &cel::common::ast::IdedEntryExpr) -> Vec<&IdedExpr> {
+    match &e.expr {
+        EntryExpr::StructField(f) => vec![&f.value],
+        EntryExpr::MapEntry(m) => vec![&m.key, &m.value],
+    }
+}
+
+/// `a.b.c` as ["a", "b", "c"] when the expression is a plain chain of field selections.
+fn select_path(e: &Expr) -> Option<Vec<String>> {
+    match e {
+        Expr::Ident(name) => Some(vec![name.clone()]),
+        Expr::Select(s) => {
+            let mut p = select_path(&s.operand.expr)?;
+            p.push(s.field.clone());
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
+/// One subject a rule is evaluated on, with where to report a violation.
+struct Subject<'a> {
+    kind: &'static str,
+    domain: &'a str,
+    product_id: Option<&'a str>,
+    value: cel::Value,
+    json: Value,
+    file: &'a str,
+    span: Range<usize>,
+}
+
+/// Evaluates every rule on every subject it applies to, honouring exemptions (which must name an
+/// exemptible global rule and a product of the exempting domain, and must not have expired).
+pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnostics) {
+    let env = view::to_cel(&Value::String(mesh.env.clone().unwrap_or_default()));
+    let environment = view::to_cel(&view::environment(mesh));
+    check_exemptions(mesh, policies, today, ds);
+
+    let mut subjects = Vec::new();
+    for p in mesh.products.iter().filter(|p| p.complete) {
+        let json = view::product(p);
+        subjects.push(Subject { kind: "product", domain: &p.domain, product_id: Some(&p.id), value: view::to_cel(&json), json, file: &p.file, span: 0..0 });
+    }
+    for d in &mesh.domains {
+        let json = view::domain(mesh, d);
+        subjects.push(Subject { kind: "domain", domain: &d.name, product_id: None, value: view::to_cel(&json), json, file: &d.file, span: 0..0 });
+        for c in &d.consumes {
+            let json = view::consumer(d, c);
+            subjects.push(Subject { kind: "consumer", domain: &d.name, product_id: None, value: view::to_cel(&json), json, file: &d.file, span: c.span.clone() });
+        }
+    }
+
+    let mut used_exemptions = vec![false; policies.exemptions.len()];
+    for s in &subjects {
+        let mut ctx = Context::default();
+        ctx.add_variable_from_value(s.kind, s.value.clone());
+        ctx.add_variable_from_value("env", env.clone());
+        ctx.add_variable_from_value("environment", environment.clone());
+        for rule in policies.rules.iter().filter(|r| r.applies_to == s.kind) {
+            if let Scope::Domain(d) = &rule.scope
+                && d != s.domain
+            {
+                continue;
+            }
+            let applies = match &rule.when {
+                Some(w) => run(w, &ctx, rule, s, "when", ds),
+                None => Some(true),
+            };
+            if applies != Some(true) {
+                continue;
+            }
+            if run(&rule.check, &ctx, rule, s, "check", ds) != Some(false) {
+                continue;
+            }
+            let exemption = s.product_id.and_then(|pid| {
+                policies.exemptions.iter().position(|e| e.rule == rule.id && e.product == pid && e.domain == s.domain && rule.exemptible && rule.scope == Scope::Global)
+            });
+            if let Some(i) = exemption {
+                used_exemptions[i] = true;
+                continue;
+            }
+            let origin = if rule.file.starts_with('<') { format!("the {} pack", rule.file.trim_start_matches("<pack ").split('>').next().unwrap_or("")) } else { rule.file.clone() };
+            let mut help = format!("{} (rule `{}` from {origin})", rule.description, rule.id);
+            if rule.exemptible && s.product_id.is_some() {
+                help.push_str("; the domain may add an [[exemption]] with a reason and an expiry date");
+            }
+            ds.push(Diagnostic::new(rule.severity, &rule.id, s.file, s.span.clone(), interpolate(&rule.message, s, mesh)).with_help(help));
+        }
+    }
+    for (i, e) in policies.exemptions.iter().enumerate() {
+        let valid = policies.rules.iter().any(|r| r.id == e.rule && r.exemptible && r.scope == Scope::Global)
+            && mesh.product(&e.product).is_some_and(|p| p.domain == e.domain && p.complete)
+            && e.expires >= today;
+        if valid && !used_exemptions[i] {
+            ds.push(Diagnostic::warning("unused-exemption", &e.file, e.span.clone(), format!("exemption from `{}` for {} is not needed: the product passes the rule", e.rule, e.product))
+                .with_help("remove the exemption so the rule protects this product again"));
+        }
+    }
+}
+
+fn check_exemptions(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnostics) {
+    for e in &policies.exemptions {
+        match policies.rules.iter().find(|r| r.id == e.rule) {
+            None => {
+                let d = Diagnostic::error("bad-exemption", &e.file, e.span.clone(), format!("exemption names rule `{}`, which is not in force", e.rule));
+                ds.push(match did_you_mean(&e.rule, policies.rules.iter().map(|r| r.id.as_str())) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help("name a rule from the packs in mesh.toml or the repo's policies/"),
+                });
+            }
+            Some(r) if r.scope != Scope::Global => ds.push(
+                Diagnostic::error("bad-exemption", &e.file, e.span.clone(), format!("rule `{}` is a domain rule; only global rules take exemptions", e.rule))
+                    .with_help("change the domain's own rule instead"),
+            ),
+            Some(r) if !r.exemptible => ds.push(
+                Diagnostic::error("bad-exemption", &e.file, e.span.clone(), format!("rule `{}` is not exemptible", e.rule))
+                    .with_help("fix the product; the governance team marked this rule as one that always holds"),
+            ),
+            Some(_) => {}
+        }
+        match mesh.product(&e.product) {
+            None => ds.push(Diagnostic::error("bad-exemption", &e.file, e.span.clone(), format!("exemption names product `{}`, which does not exist", e.product))
+                .with_help("name a product of this domain as <domain>.<name>")),
+            Some(p) if p.domain != e.domain => ds.push(
+                Diagnostic::error("bad-exemption", &e.file, e.span.clone(), format!("domain `{}` cannot exempt {}, a product of domain `{}`", e.domain, e.product, p.domain))
+                    .with_help("a domain exempts only its own products"),
+            ),
+            Some(_) => {}
+        }
+        if e.expires < today {
+            ds.push(Diagnostic::error("expired-exemption", &e.file, e.span.clone(), format!("exemption from `{}` for {} expired on {}", e.rule, e.product, e.expires))
+                .with_help("fix the product so it passes the rule, or renew the exemption with a new expiry date and reason"));
+        }
+    }
+}
+
+/// Runs one expression; a non-boolean result or a runtime error is reported against the rule.
+fn run(p: &Program, ctx: &Context, rule: &Rule, s: &Subject, what: &str, ds: &mut Diagnostics) -> Option<bool> {
+    match p.execute(ctx) {
+        Ok(cel::Value::Bool(b)) => Some(b),
+        Ok(other) => {
+            ds.push(Diagnostic::error("rule-error", &rule.file, rule.span.clone(), format!("rule `{}`: `{what}` gave {other:?} for {}, not a boolean", rule.id, s.product_id.unwrap_or(s.domain)))
+                .with_help("make the expression a comparison or a test that is true or false"));
+            None
+        }
+        Err(e) => {
+            ds.push(Diagnostic::error("rule-error", &rule.file, rule.span.clone(), format!("rule `{}`: `{what}` failed for {}: {e}", rule.id, s.product_id.unwrap_or(s.domain)))
+                .with_help("guard optional values, e.g. `\"retention.ms\" in product.topic.config && ...` or `product.schema != null && ...`"));
+            None
+        }
+    }
+}
+
+/// Fills `{a.b}` placeholders from the subject's view.
+fn interpolate(message: &str, s: &Subject, mesh: &Mesh) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let path = &rest[start + 1..start + len];
+        out.push_str(&lookup(path, s, mesh).unwrap_or_else(|| format!("{{{path}}}")));
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn lookup(path: &str, s: &Subject, mesh: &Mesh) -> Option<String> {
+    let mut parts = path.split('.');
+    let root = parts.next()?;
+    let mut v = if root == s.kind {
+        s.json.clone()
+    } else if root == "env" {
+        Value::String(mesh.env.clone().unwrap_or_default())
+    } else if root == "environment" {
+        view::environment(mesh)
+    } else {
+        return None;
+    };
+    for p in parts {
+        v = v.get(p)?.clone();
+    }
+    Some(match v {
+        Value::String(s) => s,
+        Value::Null => "none".into(),
+        other => other.to_string(),
+    })
 }

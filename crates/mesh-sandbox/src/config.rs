@@ -66,13 +66,18 @@ impl RegistryDist {
 
     /// `g:a:v:type:classifier` for `dependency:copy`.
     pub(crate) fn artifact(self) -> String {
-        format!("io.apicurio:apicurio-registry-app:{}:tar.gz:all", self.version())
+        format!(
+            "io.apicurio:apicurio-registry-app:{}:tar.gz:all",
+            self.version()
+        )
     }
 
     /// The jar `java -jar` starts, relative to the unpacked distribution.
     pub(crate) fn launch_jar(self) -> String {
         match self {
-            RegistryDist::Apicurio2 => format!("apicurio-registry-app-{}-runner.jar", self.version()),
+            RegistryDist::Apicurio2 => {
+                format!("apicurio-registry-app-{}-runner.jar", self.version())
+            }
             RegistryDist::Apicurio3 => "quarkus-run.jar".to_owned(),
         }
     }
@@ -154,8 +159,9 @@ impl SandboxConfig {
 
     /// The configuration `mesh dev` uses: `dir` or the per-user state folder
     /// (`$XDG_STATE_HOME/mesh/sandbox`, else `~/.local/state/mesh/sandbox`), downloads in
-    /// `$MESH_CACHE_DIR` (else `$XDG_CACHE_HOME/mesh`, else `~/.cache/mesh`), `$JAVA_HOME/bin/java`
-    /// when JAVA_HOME is set, and the registry named by `MESH_SANDBOX_REGISTRY` if set.
+    /// `$MESH_CACHE_DIR` (else `$XDG_CACHE_HOME/mesh`, else `~/.cache/mesh`), `$MESH_SANDBOX_JAVA`
+    /// or `$JAVA_HOME/bin/java` if set (else `java` from PATH), and the registry named by
+    /// `MESH_SANDBOX_REGISTRY` (`apicurio-2`, the default, or `apicurio-3`).
     pub fn from_env(dir: Option<PathBuf>) -> Result<Self, SandboxError> {
         Self::from_lookup(dir, &|key| std::env::var_os(key))
     }
@@ -219,7 +225,9 @@ impl SandboxConfig {
 }
 
 /// `$XDG_STATE_HOME/mesh/sandbox`, else `~/.local/state/mesh/sandbox`.
-pub fn default_state_dir(lookup: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf, SandboxError> {
+pub fn default_state_dir(
+    lookup: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<PathBuf, SandboxError> {
     if let Some(state) = non_empty(lookup("XDG_STATE_HOME")) {
         return Ok(PathBuf::from(state).join("mesh").join("sandbox"));
     }
@@ -228,7 +236,9 @@ pub fn default_state_dir(lookup: &dyn Fn(&str) -> Option<OsString>) -> Result<Pa
 }
 
 /// `$MESH_CACHE_DIR`, else `$XDG_CACHE_HOME/mesh`, else `~/.cache/mesh`.
-pub fn default_cache_dir(lookup: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf, SandboxError> {
+pub fn default_cache_dir(
+    lookup: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<PathBuf, SandboxError> {
     if let Some(dir) = non_empty(lookup("MESH_CACHE_DIR")) {
         return Ok(PathBuf::from(dir));
     }
@@ -264,6 +274,7 @@ pub(crate) struct Layout {
     pub dir: PathBuf,
     pub config_dir: PathBuf,
     pub kafka_data: PathBuf,
+    pub registry_data: PathBuf,
     pub logs_dir: PathBuf,
     pub server_properties: PathBuf,
     pub kafka_log4j: PathBuf,
@@ -288,6 +299,7 @@ impl Layout {
         Layout {
             dir: dir.to_path_buf(),
             kafka_data: dir.join("data").join("kafka"),
+            registry_data: dir.join("data").join("registry"),
             server_properties: config_dir.join("server.properties"),
             kafka_log4j: config_dir.join("log4j.properties"),
             admin_properties: config_dir.join("admin-client.properties"),

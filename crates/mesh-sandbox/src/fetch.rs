@@ -88,40 +88,46 @@ pub(crate) fn ensure_registry(
 ) -> Result<(), SandboxError> {
     let dist = cfg.registry;
     let what = format!("Apicurio Registry {}", dist.version());
-    ensure(cfg, &layout.registry_home, &what, progress, |staging, log| {
-        let pom = staging.join("pom.xml");
-        fs::write(&pom, render_pom()).map_err(|e| SandboxError::io("write", &pom, e))?;
-        let download = staging.join("download");
-        run_maven(
-            cfg,
-            &what,
-            staging,
-            log,
-            &[
-                format!(
-                    "org.apache.maven.plugins:maven-dependency-plugin:{DEPENDENCY_PLUGIN_VERSION}:copy"
-                ),
-                format!("-Dartifact={}", dist.artifact()),
-                format!("-DoutputDirectory={}", download.display()),
-            ],
-        )?;
-        let tarball = download.join(format!(
-            "apicurio-registry-app-{}-all.tar.gz",
-            dist.version()
-        ));
-        unpack(&tarball, staging)?;
-        // The unpacked tree is all that is needed; the tarball would double the disk use.
-        fs::remove_dir_all(&download).map_err(|e| SandboxError::io("remove", &download, e))?;
-        let jar = staging.join(dist.launch_jar());
-        if !jar.is_file() {
-            return Err(SandboxError::io(
-                "find",
-                jar,
-                std::io::Error::from(std::io::ErrorKind::NotFound),
+    ensure(
+        cfg,
+        &layout.registry_home,
+        &what,
+        progress,
+        |staging, log| {
+            let pom = staging.join("pom.xml");
+            fs::write(&pom, render_pom()).map_err(|e| SandboxError::io("write", &pom, e))?;
+            let download = staging.join("download");
+            run_maven(
+                cfg,
+                &what,
+                staging,
+                log,
+                &[
+                    format!(
+                        "org.apache.maven.plugins:maven-dependency-plugin:{DEPENDENCY_PLUGIN_VERSION}:copy"
+                    ),
+                    format!("-Dartifact={}", dist.artifact()),
+                    format!("-DoutputDirectory={}", download.display()),
+                ],
+            )?;
+            let tarball = download.join(format!(
+                "apicurio-registry-app-{}-all.tar.gz",
+                dist.version()
             ));
-        }
-        Ok(())
-    })
+            unpack(&tarball, staging)?;
+            // The unpacked tree is all that is needed; the tarball would double the disk use.
+            fs::remove_dir_all(&download).map_err(|e| SandboxError::io("remove", &download, e))?;
+            let jar = staging.join(dist.launch_jar());
+            if !jar.is_file() {
+                return Err(SandboxError::io(
+                    "find",
+                    jar,
+                    std::io::Error::from(std::io::ErrorKind::NotFound),
+                ));
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Whether everything `up` would fetch is already in the cache.
@@ -139,7 +145,8 @@ fn ensure(
     if home.join(COMPLETE).is_file() {
         return Ok(());
     }
-    fs::create_dir_all(&cfg.cache_dir).map_err(|e| SandboxError::io("create", &cfg.cache_dir, e))?;
+    fs::create_dir_all(&cfg.cache_dir)
+        .map_err(|e| SandboxError::io("create", &cfg.cache_dir, e))?;
     let _lock = FileLock::acquire(&cfg.cache_dir.join(".lock"))?;
     // Someone else may have fetched it while we waited for the lock.
     if home.join(COMPLETE).is_file() {
@@ -176,7 +183,11 @@ fn staging_dir(home: &Path) -> PathBuf {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    sibling(home, ".", &format!(".partial-{}-{nanos}", std::process::id()))
+    sibling(
+        home,
+        ".",
+        &format!(".partial-{}-{nanos}", std::process::id()),
+    )
 }
 
 /// `home`'s name with a prefix and suffix, in the same folder (`with_extension` would eat the
@@ -197,7 +208,9 @@ fn run_maven(
     goal: &[String],
 ) -> Result<(), SandboxError> {
     let out = fs::File::create(log).map_err(|e| SandboxError::io("create", log, e))?;
-    let err = out.try_clone().map_err(|e| SandboxError::io("open", log, e))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| SandboxError::io("open", log, e))?;
     let status = Command::new(&cfg.mvn)
         // Batch mode and no transfer progress: a readable log, no ANSI codes.
         .args(["-B", "-ntp", "-f"])
@@ -261,9 +274,7 @@ mod tests {
     fn the_pom_pins_versions_and_has_a_logging_backend() {
         let pom = render_pom();
         assert!(pom.contains("<packaging>pom</packaging>"));
-        assert!(pom.contains(
-            "<artifactId>kafka_2.13</artifactId><version>3.9.2</version>"
-        ));
+        assert!(pom.contains("<artifactId>kafka_2.13</artifactId><version>3.9.2</version>"));
         assert!(pom.contains("<artifactId>kafka-tools</artifactId><version>3.9.2</version>"));
         assert!(pom.contains(
             "<groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version>"
@@ -293,7 +304,14 @@ mod tests {
         assert_eq!(calls, 1);
         assert!(home.join("whole").is_file() && home.join(COMPLETE).is_file());
         // Second time: cached, no progress, fill not called.
-        ensure(&cfg, &home, "thing", &mut |_| calls += 1, |_, _| unreachable!()).unwrap();
+        ensure(
+            &cfg,
+            &home,
+            "thing",
+            &mut |_| calls += 1,
+            |_, _| unreachable!(),
+        )
+        .unwrap();
         assert_eq!(calls, 1);
         let leftovers: Vec<_> = fs::read_dir(cache.path())
             .unwrap()

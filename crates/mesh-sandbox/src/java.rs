@@ -6,9 +6,13 @@ use std::process::{Command, Stdio};
 
 use crate::SandboxError;
 
-/// The `java` to use: `$JAVA_HOME/bin/java` when JAVA_HOME is set (what Maven and most JVM tools
-/// honour too), else `java` from PATH.
+/// The `java` to run the servers with: `$MESH_SANDBOX_JAVA` (a java executable, for running the
+/// sandbox on another JDK than Maven's), else `$JAVA_HOME/bin/java` when JAVA_HOME is set (what
+/// Maven and most JVM tools honour too), else `java` from PATH.
 pub(crate) fn default_java(lookup: &dyn Fn(&str) -> Option<OsString>) -> PathBuf {
+    if let Some(java) = lookup("MESH_SANDBOX_JAVA").filter(|j| !j.is_empty()) {
+        return PathBuf::from(java);
+    }
     match lookup("JAVA_HOME") {
         Some(home) if !home.is_empty() => Path::new(&home).join("bin").join("java"),
         _ => PathBuf::from("java"),
@@ -74,7 +78,10 @@ mod tests {
                 "openjdk version \"17.0.15\" 2025-04-15\nOpenJDK Runtime Environment (build 17.0.15+6-Debian-1deb12u1)",
                 Some(17),
             ),
-            ("java version \"1.8.0_392\"\nJava(TM) SE Runtime Environment", Some(8)),
+            (
+                "java version \"1.8.0_392\"\nJava(TM) SE Runtime Environment",
+                Some(8),
+            ),
             ("openjdk version \"21\" 2023-09-19", Some(21)),
             ("openjdk version \"25.0.2\" 2026-01-20 LTS", Some(25)),
             ("openjdk version \"22-ea\" 2024-03-19", Some(22)),
@@ -96,6 +103,12 @@ mod tests {
         let with = |k: &str| (k == "JAVA_HOME").then(|| OsString::from("/opt/jdk"));
         assert_eq!(default_java(&with), PathBuf::from("/opt/jdk/bin/java"));
         assert_eq!(default_java(&|_| None), PathBuf::from("java"));
+        let both = |k: &str| match k {
+            "JAVA_HOME" => Some(OsString::from("/opt/jdk")),
+            "MESH_SANDBOX_JAVA" => Some(OsString::from("/opt/jdk21/bin/java")),
+            _ => None,
+        };
+        assert_eq!(default_java(&both), PathBuf::from("/opt/jdk21/bin/java"));
         assert_eq!(
             default_java(&|_| Some(OsString::new())),
             PathBuf::from("java")

@@ -32,7 +32,10 @@ pub(crate) fn validate_users(users: &[(String, String)]) -> Result<(), SandboxEr
         {
             return Err(bad("use only letters, digits, `-`, `_` and `.`"));
         }
-        if password.is_empty() || password.chars().any(|c| matches!(c, '"' | '\\') || c.is_control())
+        if password.is_empty()
+            || password
+                .chars()
+                .any(|c| matches!(c, '"' | '\\') || c.is_control())
         {
             return Err(bad(
                 "the password must be non-empty, without quotes, backslashes or control characters",
@@ -46,8 +49,7 @@ pub(crate) fn validate_users(users: &[(String, String)]) -> Result<(), SandboxEr
 /// listener and ACLs enforced. Deterministic, so a re-render can be compared with the file a
 /// running broker was started with.
 pub(crate) fn render_server_properties(cfg: &SandboxConfig, data_dir: &Path) -> String {
-    let mut jaas =
-        String::from("org.apache.kafka.common.security.plain.PlainLoginModule required");
+    let mut jaas = String::from("org.apache.kafka.common.security.plain.PlainLoginModule required");
     jaas.push_str(&format!(" user_{ADMIN_USER}=\"{ADMIN_PASSWORD}\""));
     for (name, password) in &cfg.users {
         jaas.push_str(&format!(" user_{name}=\"{password}\""));
@@ -142,8 +144,7 @@ pub(crate) fn cluster_id_from_bytes(mut bytes: [u8; 16]) -> String {
 }
 
 fn base64_url_no_pad(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let n = chunk
@@ -182,7 +183,10 @@ pub(crate) fn format_storage(cfg: &SandboxConfig, layout: &Layout) -> Result<(),
         let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&output.stderr));
         return Err(SandboxError::CommandFailed {
-            what: format!("formatting Kafka storage in {}", layout.kafka_data.display()),
+            what: format!(
+                "formatting Kafka storage in {}",
+                layout.kafka_data.display()
+            ),
             status: output.status.to_string(),
             output: text.trim().to_owned(),
         });
@@ -313,7 +317,9 @@ mod tests {
         cfg.controller_port = 2;
         cfg.internal_port = 3;
         let text = render_server_properties(&cfg, Path::new("/d"));
-        assert!(text.contains("listeners=INTERNAL://127.0.0.1:3,CONTROLLER://127.0.0.1:2,CLIENT://127.0.0.1:1\n"));
+        assert!(text.contains(
+            "listeners=INTERNAL://127.0.0.1:3,CONTROLLER://127.0.0.1:2,CLIENT://127.0.0.1:1\n"
+        ));
         assert!(text.contains("controller.quorum.voters=1@127.0.0.1:2\n"));
     }
 
@@ -341,7 +347,10 @@ mod tests {
         ] {
             let users = vec![(name.to_owned(), pw.to_owned())];
             assert!(
-                matches!(validate_users(&users), Err(SandboxError::InvalidUser { .. })),
+                matches!(
+                    validate_users(&users),
+                    Err(SandboxError::InvalidUser { .. })
+                ),
                 "{name:?}/{pw:?}"
             );
         }
@@ -376,6 +385,9 @@ mod tests {
         assert!(args.contains(&"-Dmesh.sandbox.dir=/sb".to_owned()));
         assert!(args.contains(&"-Dmesh.sandbox.component=kafka".to_owned()));
         assert!(args.contains(&"/cache/kafka-3.9.2/libs/*".to_owned()));
-        assert_eq!(args.last().map(PathBuf::from), Some(layout.server_properties));
+        assert_eq!(
+            args.last().map(PathBuf::from),
+            Some(layout.server_properties)
+        );
     }
 }

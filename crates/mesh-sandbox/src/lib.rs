@@ -5,9 +5,9 @@
 //! - **Kafka** 3.9 in KRaft mode, one combined broker+controller, clients on a SASL_PLAINTEXT
 //!   listener (`127.0.0.1:19092`, user `admin` / `admin-secret` plus any extra test users) with
 //!   the StandardAuthorizer and `allow.everyone.if.no.acl.found=false`, so ACLs are enforced.
-//! - **Schema Registry**: Apicurio Registry (in-memory storage) with its Confluent-compatible
-//!   API at `http://127.0.0.1:18081/apis/ccompat/v7` and a global BACKWARD rule, Confluent's
-//!   default.
+//! - **Schema Registry**: Apicurio Registry with its Confluent-compatible API at
+//!   `http://127.0.0.1:18081/apis/ccompat/v7`, a global BACKWARD rule (Confluent's default), and
+//!   its storage in an H2 database file in the sandbox folder.
 //!
 //! Both run as detached JVMs (own session, pid files in the sandbox folder) so they outlive the
 //! `mesh` process. Their jars come from Maven Central through `mvn` on first use and are cached
@@ -45,7 +45,7 @@ pub use config::{
 pub use error::SandboxError;
 pub use java::parse_java_major;
 pub use kafka::render_client_properties;
-pub use lifecycle::{Stopped, down, prefetch, up};
+pub use lifecycle::{Stopped, down, is_fetched, prefetch, up};
 pub use status::{ComponentStatus, State, Status, status};
 pub use tools::{admin_client_properties, kafka_tool_command, write_client_properties};
 

@@ -13,7 +13,9 @@ use crate::process::{
     FileLock, marked_processes, read_pid, remove_pid, spawn_detached, terminate, write_pid,
 };
 use crate::status::{is_ready, pid_file, running_pid};
-use crate::{ADMIN_PASSWORD, ADMIN_USER, Component, SandboxError, Status, fetch, log_tail, registry};
+use crate::{
+    ADMIN_PASSWORD, ADMIN_USER, Component, SandboxError, Status, fetch, log_tail, registry,
+};
 
 /// How long a server gets to shut down cleanly before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(30);
@@ -24,6 +26,12 @@ const LOG_TAIL_LINES: usize = 20;
 pub struct Stopped {
     pub component: Component,
     pub pid: u32,
+}
+
+/// Whether everything `up` needs is already in the cache (if not, the first `up` downloads
+/// about 200 MB through Maven).
+pub fn is_fetched(cfg: &SandboxConfig) -> bool {
+    fetch::is_cached(&cfg.layout())
 }
 
 /// Fetches everything `up` needs into the cache without starting anything (e.g. to warm a CI
@@ -50,6 +58,7 @@ pub fn up(cfg: &SandboxConfig, progress: &mut dyn FnMut(&str)) -> Result<Status,
         &layout.config_dir,
         &layout.logs_dir,
         &layout.kafka_data,
+        &layout.registry_data,
         &layout.registry_work,
     ] {
         fs::create_dir_all(dir).map_err(|e| SandboxError::io("create", dir, e))?;
@@ -192,7 +201,14 @@ fn busy_port_hint(layout: &Layout) -> String {
     let others: Vec<String> = marked_processes()
         .into_iter()
         .filter(|m| m.dir != layout.dir)
-        .map(|m| format!("{} of the sandbox in {} (pid {})", m.component, m.dir.display(), m.pid))
+        .map(|m| {
+            format!(
+                "{} of the sandbox in {} (pid {})",
+                m.component,
+                m.dir.display(),
+                m.pid
+            )
+        })
         .collect();
     if others.is_empty() {
         " (another Kafka or registry? stop it, or choose other ports)".to_owned()
@@ -291,7 +307,7 @@ fn log_path(layout: &Layout, component: Component) -> std::path::PathBuf {
 /// Stops this sandbox's servers (only JVMs whose command line carries this folder's marker:
 /// the ones `up` started), waits until they have exited, and removes their pid files. Stopping
 /// a sandbox that is not running is not an error. Data stays, so the next `up` in the same
-/// folder brings the same topics and ACLs back (the in-memory registry starts empty).
+/// folder brings the same topics, ACLs and subjects back.
 pub fn down(cfg: &SandboxConfig) -> Result<Vec<Stopped>, SandboxError> {
     let dir = absolute(&cfg.dir);
     if !dir.is_dir() {

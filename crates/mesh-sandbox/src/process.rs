@@ -74,9 +74,7 @@ pub(crate) fn cmdline_matches(args: &[Vec<u8>], dir: &Path, component: Component
     let mut want_dir = MARKER_DIR.as_bytes().to_vec();
     want_dir.extend_from_slice(dir.as_os_str().as_bytes());
     let want_component = format!("{MARKER_COMPONENT}{}", component.key());
-    is_java
-        && args.iter().any(|a| *a == want_dir)
-        && args.iter().any(|a| a == want_component.as_bytes())
+    is_java && args.contains(&want_dir) && args.iter().any(|a| a == want_component.as_bytes())
 }
 
 /// Whether `pid` is alive (not a zombie) and is this sandbox's `component`. Checking the
@@ -102,7 +100,11 @@ pub(crate) fn marked_processes() -> Vec<Marked> {
     };
     let mut found = Vec::new();
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Some(args) = cmdline(pid) else { continue };
@@ -173,8 +175,24 @@ fn reap(pid: u32) {
     }
 }
 
+/// Whether `pid` has finished exiting: gone from `/proc`, or a zombie (state Z or X).
+fn has_exited(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => matches!(stat_state(&stat), Some('Z' | 'X') | None),
+        Err(_) => true,
+    }
+}
+
+/// The state letter of a `/proc/<pid>/stat` line: the field after the command name, which is
+/// in parentheses and may itself contain spaces and parentheses.
+fn stat_state(stat: &str) -> Option<char> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().next()?.chars().next()
+}
+
 fn signal(pid: u32, sig: libc::c_int) -> io::Result<()> {
-    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let pid =
+        libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: kill has no memory-safety preconditions; the pid was verified as ours just before.
     if unsafe { libc::kill(pid, sig) } == -1 {
         return Err(io::Error::last_os_error());
@@ -223,8 +241,15 @@ pub(crate) fn terminate(
 fn wait_gone(pid: u32, dir: &Path, component: Component, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     loop {
-        if !is_ours(pid, dir, component) {
+        reap(pid);
+        // Not just "cmdline no longer matches": the kernel drops a process's memory (and so its
+        // cmdline) before it closes its sockets, and the ports must be free when we return.
+        if has_exited(pid) {
+            reap(pid); // it may have turned into a zombie since the reap above
             return true;
+        }
+        if cmdline(pid).is_some_and(|args| !cmdline_matches(&args, dir, component)) {
+            return true; // the pid now belongs to someone else
         }
         if Instant::now() >= deadline {
             return false;
@@ -298,8 +323,16 @@ mod tests {
         ]);
         assert!(cmdline_matches(&ours, dir, Component::Kafka));
         assert!(!cmdline_matches(&ours, dir, Component::Registry));
-        assert!(!cmdline_matches(&ours, Path::new("/home/u/sb2"), Component::Kafka));
-        assert!(!cmdline_matches(&ours, Path::new("/home/u"), Component::Kafka));
+        assert!(!cmdline_matches(
+            &ours,
+            Path::new("/home/u/sb2"),
+            Component::Kafka
+        ));
+        assert!(!cmdline_matches(
+            &ours,
+            Path::new("/home/u"),
+            Component::Kafka
+        ));
         let not_java = args(&[
             "/bin/sleep",
             "-Dmesh.sandbox.dir=/home/u/sb",
@@ -319,9 +352,24 @@ mod tests {
     }
 
     #[test]
+    fn stat_state_survives_odd_command_names() {
+        assert_eq!(stat_state("123 (java) S 1 123 123 0"), Some('S'));
+        assert_eq!(stat_state("9 (a) b) (c)) Z 1 2"), Some('Z'));
+        assert_eq!(stat_state("garbage"), None);
+        assert!(!has_exited(std::process::id()));
+        assert!(has_exited(u32::MAX));
+    }
+
+    #[test]
+    // The exited child is deliberately left unwaited: is_ours must see through the zombie.
+    #[allow(clippy::zombie_processes)]
     fn a_dead_or_foreign_pid_is_not_ours() {
         // Our own test process is alive but is no sandbox JVM.
-        assert!(!is_ours(std::process::id(), Path::new("/x"), Component::Kafka));
+        assert!(!is_ours(
+            std::process::id(),
+            Path::new("/x"),
+            Component::Kafka
+        ));
         // A child that has exited (and would be a zombie until reaped) is not ours either.
         let child = Command::new("true").spawn().unwrap();
         let pid = child.id();

@@ -4,16 +4,33 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::config::{CCOMPAT_PATH, Layout, SandboxConfig};
+use crate::Component;
+use crate::config::{CCOMPAT_PATH, Layout, RegistryDist, SandboxConfig};
 use crate::fetch::registry_jar;
 use crate::kafka::marker_arg;
 use crate::net::http_get;
 use crate::process::{MARKER_COMPONENT, MARKER_DIR};
-use crate::Component;
 
 /// The registry's command line, marked like the broker's so `down` can recognise it.
+///
+/// Storage is an H2 database file in the sandbox folder rather than Apicurio's default in-memory
+/// one, so subjects survive `down`/`up` like Kafka's topics and ACLs (and the catalog topic that
+/// records what was applied) do.
 pub(crate) fn server_command(cfg: &SandboxConfig, layout: &Layout) -> Command {
+    let url = format!(
+        "jdbc:h2:file:{}",
+        layout.registry_data.join("registry").display()
+    );
     let mut cmd = Command::new(&cfg.java);
+    match cfg.registry {
+        // 2.x reads its datasource URL from this variable in its bundled prod profile.
+        RegistryDist::Apicurio2 => {
+            cmd.env("REGISTRY_DATASOURCE_URL", &url);
+        }
+        RegistryDist::Apicurio3 => {
+            cmd.arg(format!("-Dapicurio.datasource.url={url}"));
+        }
+    }
     cmd.arg("-Xms64m")
         .arg("-Xmx512m")
         .arg("-Djava.awt.headless=true")
@@ -28,7 +45,7 @@ pub(crate) fn server_command(cfg: &SandboxConfig, layout: &Layout) -> Command {
 }
 
 /// Whether the Confluent-compatible API answers: `GET …/subjects` returns 200 and a JSON array
-/// (`[]` on a fresh, in-memory registry).
+/// (`[]` in a new sandbox).
 pub(crate) fn answers(cfg: &SandboxConfig) -> bool {
     let path = format!("{CCOMPAT_PATH}/subjects");
     matches!(
@@ -40,7 +57,6 @@ pub(crate) fn answers(cfg: &SandboxConfig) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::RegistryDist;
     use std::path::Path;
 
     fn args(cfg: &SandboxConfig) -> Vec<String> {
@@ -63,8 +79,23 @@ mod tests {
             "-Dmesh.sandbox.component=registry",
             "/c/apicurio-registry-2.6.13.Final/apicurio-registry-app-2.6.13.Final-runner.jar",
         ] {
-            assert!(args.iter().any(|a| a == want), "{want} missing from {args:?}");
+            assert!(
+                args.iter().any(|a| a == want),
+                "{want} missing from {args:?}"
+            );
         }
+        let layout = Layout::new(Path::new("/sb"), Path::new("/c"), cfg.registry);
+        let cmd = server_command(&cfg, &layout);
+        let env: Vec<_> = cmd.get_envs().collect();
+        assert_eq!(
+            env,
+            vec![(
+                std::ffi::OsStr::new("REGISTRY_DATASOURCE_URL"),
+                Some(std::ffi::OsStr::new(
+                    "jdbc:h2:file:/sb/data/registry/registry"
+                ))
+            )]
+        );
     }
 
     #[test]
@@ -78,8 +109,12 @@ mod tests {
             "-Dquarkus.management.port=28082",
             "-Dapicurio.rules.global.compatibility=BACKWARD",
             "/c/apicurio-registry-3.3.3/quarkus-run.jar",
+            "-Dapicurio.datasource.url=jdbc:h2:file:/sb/data/registry/registry",
         ] {
-            assert!(args.iter().any(|a| a == want), "{want} missing from {args:?}");
+            assert!(
+                args.iter().any(|a| a == want),
+                "{want} missing from {args:?}"
+            );
         }
     }
 }

@@ -5,9 +5,9 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::SandboxError;
 use crate::config::{ADMIN_PASSWORD, ADMIN_USER, SandboxConfig};
 use crate::kafka::{java_command, render_client_properties};
-use crate::SandboxError;
 
 /// A `java` command that runs `main_class` from the sandbox's Kafka jars, logging only warnings
 /// (to stderr). Add the tool's arguments, e.g.
@@ -83,7 +83,10 @@ mod tests {
         assert!(args.contains(
             &"-Dlog4j.configuration=file:/cache/kafka-3.9.2/tools-log4j.properties".to_owned()
         ));
-        assert_eq!(args.last().map(String::as_str), Some("kafka.admin.AclCommand"));
+        assert_eq!(
+            args.last().map(String::as_str),
+            Some("kafka.admin.AclCommand")
+        );
     }
 
     #[test]
@@ -91,7 +94,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = SandboxConfig::new(dir.path(), dir.path().join("cache"));
         let admin = admin_client_properties(&cfg).unwrap();
-        assert!(fs::read_to_string(&admin).unwrap().contains("username=\"admin\""));
+        assert!(
+            fs::read_to_string(&admin)
+                .unwrap()
+                .contains("username=\"admin\"")
+        );
         let alice = write_client_properties(&cfg, "alice", "pw").unwrap();
         assert!(alice.ends_with("config/client-alice.properties"));
         assert!(write_client_properties(&cfg, "../evil", "pw").is_err());

@@ -1,5 +1,130 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Schema files of data products: checking that an Avro, JSON Schema or Protobuf file parses and
+//! is a schema of its kind, with the error at the right line.
+//!
+//! Architecture invariant: pure; text in, diagnostics out. Registry compatibility and schema
+//! normalisation build on this crate later; it never talks to a registry.
+
+use mesh_diagnostics::{offset_of, Diagnostic};
+
+/// The kinds of schema files a product can reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Avro,
+    Json,
+    Protobuf,
+}
+
+/// Checks one schema file; returns every problem found (empty when it is a valid schema).
+pub fn check(file: &str, text: &str, format: Format) -> Vec<Diagnostic> {
+    match format {
+        Format::Avro => check_avro(file, text),
+        Format::Json => check_json_schema(file, text),
+        Format::Protobuf => check_protobuf(file, text),
+    }
+}
+
+fn json_error(file: &str, text: &str, e: &serde_json::Error, what: &str) -> Diagnostic {
+    let at = offset_of(text, e.line(), e.column());
+    let message = e.to_string();
+    // serde_json appends " at line X column Y"; the diagnostic already carries the position.
+    let message = message.split(" at line ").next().unwrap_or(&message);
+    Diagnostic::error("schema-syntax", file, at..at, format!("{what} is not valid JSON: {message}"))
+        .with_help("fix the JSON at the marked place (quotes around keys and strings, commas between members)")
+}
+
+fn check_avro(file: &str, text: &str) -> Vec<Diagnostic> {
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(text) {
+        return vec![json_error(file, text, &e, "the Avro schema")];
+    }
+    match apache_avro::Schema::parse_str(text) {
+        Ok(_) => Vec::new(),
+        Err(e) => vec![Diagnostic::error("schema-invalid", file, 0..0, format!("not a valid Avro schema: {e}"))
+            .with_help("see the Avro specification: a record needs \"type\": \"record\", a \"name\" and \"fields\" with a \"name\" and \"type\" each")],
+    }
+}
+
+const JSON_TYPES: &[&str] = &["null", "boolean", "object", "array", "number", "string", "integer"];
+
+fn check_json_schema(file: &str, text: &str) -> Vec<Diagnostic> {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return vec![json_error(file, text, &e, "the JSON Schema")],
+    };
+    let mut out = Vec::new();
+    check_json_node(file, &value, "#", &mut out);
+    out
+}
+
+/// Structural checks of the keywords whose misuse is common; a full meta-schema validation is the
+/// registry's job.
+fn check_json_node(file: &str, v: &serde_json::Value, at: &str, out: &mut Vec<Diagnostic>) {
+    use serde_json::Value;
+    let obj = match v {
+        Value::Bool(_) => return,
+        Value::Object(o) => o,
+        _ => {
+            out.push(Diagnostic::error("schema-invalid", file, 0..0, format!("JSON Schema at {at} must be an object or a boolean"))
+                .with_help("a JSON Schema is an object such as {\"type\": \"object\", \"properties\": {...}}"));
+            return;
+        }
+    };
+    let bad = |what: String, out: &mut Vec<Diagnostic>| {
+        out.push(Diagnostic::error("schema-invalid", file, 0..0, format!("JSON Schema at {at}: {what}"))
+            .with_help("see json-schema.org for the keyword's form"));
+    };
+    if let Some(t) = obj.get("type") {
+        let ok = match t {
+            Value::String(s) => JSON_TYPES.contains(&s.as_str()),
+            Value::Array(items) => items.iter().all(|i| i.as_str().is_some_and(|s| JSON_TYPES.contains(&s))),
+            _ => false,
+        };
+        if !ok {
+            bad(format!("\"type\" must be one of {} (or an array of them), found {t}", JSON_TYPES.join(", ")), out);
+        }
+    }
+    if let Some(r) = obj.get("required")
+        && !r.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+    {
+        bad("\"required\" must be an array of property names".into(), out);
+    }
+    for key in ["properties", "$defs", "definitions", "patternProperties"] {
+        match obj.get(key) {
+            Some(Value::Object(children)) => {
+                for (name, child) in children {
+                    check_json_node(file, child, &format!("{at}/{key}/{name}"), out);
+                }
+            }
+            Some(_) => bad(format!("\"{key}\" must be an object"), out),
+            None => {}
+        }
+    }
+    for key in ["items", "additionalProperties", "not", "if", "then", "else"] {
+        if let Some(child) = obj.get(key) {
+            check_json_node(file, child, &format!("{at}/{key}"), out);
+        }
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        match obj.get(key) {
+            Some(Value::Array(items)) => {
+                for (i, child) in items.iter().enumerate() {
+                    check_json_node(file, child, &format!("{at}/{key}/{i}"), out);
+                }
+            }
+            Some(_) => bad(format!("\"{key}\" must be an array of schemas"), out),
+            None => {}
+        }
+    }
+}
+
+fn check_protobuf(file: &str, text: &str) -> Vec<Diagnostic> {
+    match protox_parse::parse(file, text) {
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            let span = e.span().unwrap_or(text.len()..text.len());
+            vec![Diagnostic::error("schema-syntax", file, span, format!("not a valid Protobuf file: {e}"))
+                .with_help("check the proto3 syntax at the marked place: syntax = \"proto3\"; message X { string a = 1; }")]
+        }
+    }
 }
 
 #[cfg(test)]
@@ -7,8 +132,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+    fn valid_schemas_pass() {
+        let avro = r#"{"type":"record","name":"Order","namespace":"acme","fields":[{"name":"id","type":"string"}]}"#;
+        assert!(check("a.avsc", avro, Format::Avro).is_empty());
+        let json = r#"{"type":"object","properties":{"id":{"type":"string"}},"required":["id"]}"#;
+        assert!(check("a.json", json, Format::Json).is_empty());
+        let proto = "syntax = \"proto3\";\npackage acme;\nmessage Order { string id = 1; }\n";
+        assert!(check("a.proto", proto, Format::Protobuf).is_empty());
+    }
+
+    #[test]
+    fn json_syntax_errors_point_at_the_line() {
+        let text = "{\n  \"type\": \"record\",\n  \"name\": \"X\"\n  \"fields\": []\n}";
+        let d = check("a.avsc", text, Format::Avro);
+        assert_eq!(d.len(), 1);
+        let line = text[..d[0].span.start].matches('\n').count() + 1;
+        assert_eq!(line, 4, "{:?}", d[0]);
+        assert!(!d[0].message.contains(" at line "), "{}", d[0].message);
+    }
+
+    #[test]
+    fn semantic_errors() {
+        let avro = r#"{"type":"record","name":"X","fields":[{"name":"a","type":"strin"}]}"#;
+        assert_eq!(check("a.avsc", avro, Format::Avro)[0].code, "schema-invalid");
+        let json = r#"{"type":"object","properties":{"a":{"type":"text"}},"required":"a"}"#;
+        assert_eq!(check("a.json", json, Format::Json).len(), 2);
+        let proto = "syntax = \"proto3\";\nmessage X { string id = ; }\n";
+        let d = check("a.proto", proto, Format::Protobuf);
+        assert_eq!(d[0].code, "schema-syntax");
+        assert!(d[0].span.start > 20, "{:?}", d[0].span);
     }
 }

@@ -1,0 +1,189 @@
+//! What a rule sees: the JSON-shaped views of products, domains and consumers (SPEC §2), and the
+//! shape of each, used to reject a rule that names a field no subject has.
+
+use serde_json::{json, Map, Value};
+
+use mesh_model::{Consume, Domain, Mesh, Product, SchemaRef};
+
+pub fn product(p: &Product) -> Value {
+    let schema_ref = |r: &Option<SchemaRef>| r.as_ref().map(|r| r.path.value.clone());
+    let schema_format = |r: &Option<SchemaRef>| r.as_ref().map(|r| r.format.as_str());
+    json!({
+        "id": p.id,
+        "domain": p.domain,
+        "name": p.name,
+        "description": p.description,
+        "owners": p.owners,
+        "quality": p.quality.as_str(),
+        "sla": p.sla.as_str(),
+        "tags": p.tags,
+        "status": p.status.as_str(),
+        "inputs": p.inputs.iter().map(|i| &i.value).collect::<Vec<_>>(),
+        "producers": p.producers.iter().map(|i| &i.value).collect::<Vec<_>>(),
+        "topic": {
+            "name": p.topic.name,
+            "partitions": p.topic.partitions,
+            "replication_factor": p.topic.replication_factor,
+            "config": p.topic.config,
+        },
+        "schema": p.schema.as_ref().map(|s| json!({
+            "value": schema_ref(&s.value),
+            "key": schema_ref(&s.key),
+            "value_format": schema_format(&s.value),
+            "key_format": schema_format(&s.key),
+            "compatibility": s.compatibility.as_str(),
+        })),
+        "access": {
+            "visibility": p.access.visibility.as_str(),
+            "allow_domains": p.access.allow_domains.iter().map(|d| &d.value).collect::<Vec<_>>(),
+        },
+        "deprecation": p.deprecation.as_ref().map(|d| json!({
+            "since": d.since.map(|x| x.to_string()),
+            "sunset": d.sunset.map(|x| x.to_string()),
+            "replacement": d.replacement.as_ref().map(|r| &r.value),
+            "reason": d.reason,
+        })),
+    })
+}
+
+pub fn consumer(d: &Domain, c: &Consume) -> Value {
+    json!({
+        "product": c.product.value,
+        "principal": c.principal.value,
+        "principal_name": d.principals.get(&c.principal.value).map(|p| &p.value),
+        "group": c.group.value,
+        "purpose": c.purpose.clone().unwrap_or_default(),
+        "domain": d.name,
+    })
+}
+
+pub fn domain(mesh: &Mesh, d: &Domain) -> Value {
+    let principals: Map<String, Value> =
+        d.principals.iter().map(|(k, v)| (k.clone(), Value::String(v.value.clone()))).collect();
+    json!({
+        "name": d.name,
+        "description": d.description,
+        "owners": d.owners,
+        "principals": principals,
+        "consumes": d.consumes.iter().map(|c| consumer(d, c)).collect::<Vec<_>>(),
+        "products": mesh.products.iter().filter(|p| p.domain == d.name).map(|p| &p.id).collect::<Vec<_>>(),
+    })
+}
+
+pub fn environment(mesh: &Mesh) -> Value {
+    json!({
+        "name": mesh.env.clone().unwrap_or_default(),
+        "local": mesh.environment().is_some_and(|e| e.local),
+    })
+}
+
+/// The fields a subject has, for checking rules before they run.
+#[derive(Debug)]
+pub enum Shape {
+    /// An object with exactly these fields.
+    Object(&'static [(&'static str, Shape)]),
+    /// A map with any keys (topic configs, principals).
+    Map,
+    List(&'static Shape),
+    Scalar,
+}
+
+use Shape::*;
+
+const CONSUMER: Shape = Object(&[
+    ("product", Scalar),
+    ("principal", Scalar),
+    ("principal_name", Scalar),
+    ("group", Scalar),
+    ("purpose", Scalar),
+    ("domain", Scalar),
+]);
+
+pub const PRODUCT: Shape = Object(&[
+    ("id", Scalar),
+    ("domain", Scalar),
+    ("name", Scalar),
+    ("description", Scalar),
+    ("owners", List(&Scalar)),
+    ("quality", Scalar),
+    ("sla", Scalar),
+    ("tags", List(&Scalar)),
+    ("status", Scalar),
+    ("inputs", List(&Scalar)),
+    ("producers", List(&Scalar)),
+    ("topic", Object(&[("name", Scalar), ("partitions", Scalar), ("replication_factor", Scalar), ("config", Map)])),
+    (
+        "schema",
+        Object(&[("value", Scalar), ("key", Scalar), ("value_format", Scalar), ("key_format", Scalar), ("compatibility", Scalar)]),
+    ),
+    ("access", Object(&[("visibility", Scalar), ("allow_domains", List(&Scalar))])),
+    ("deprecation", Object(&[("since", Scalar), ("sunset", Scalar), ("replacement", Scalar), ("reason", Scalar)])),
+]);
+
+pub const DOMAIN: Shape = Object(&[
+    ("name", Scalar),
+    ("description", Scalar),
+    ("owners", List(&Scalar)),
+    ("principals", Map),
+    ("consumes", List(&CONSUMER)),
+    ("products", List(&Scalar)),
+]);
+
+pub const CHANGE: Shape = Object(&[
+    ("kind", Scalar),
+    ("resource", Scalar),
+    ("product", PRODUCT),
+    ("before", Map),
+    ("after", Map),
+]);
+
+pub const ENVIRONMENT: Shape = Object(&[("name", Scalar), ("local", Scalar)]);
+
+/// The variables a rule about `subject` may use, with their shapes.
+pub fn variables(subject: &str) -> Vec<(&'static str, &'static Shape)> {
+    let mut vars: Vec<(&'static str, &'static Shape)> = vec![("env", &Scalar), ("environment", &ENVIRONMENT)];
+    match subject {
+        "product" => vars.push(("product", &PRODUCT)),
+        "domain" => vars.push(("domain", &DOMAIN)),
+        "consumer" => vars.push(("consumer", &CONSUMER)),
+        "change" => vars.push(("change", &CHANGE)),
+        _ => {}
+    }
+    vars
+}
+
+impl Shape {
+    pub fn field(&self, name: &str) -> Option<&Shape> {
+        match self {
+            Object(fields) => fields.iter().find(|(n, _)| *n == name).map(|(_, s)| s),
+            Map => Some(&Scalar),
+            List(_) | Scalar => None,
+        }
+    }
+
+    pub fn field_names(&self) -> Vec<&'static str> {
+        match self {
+            Object(fields) => fields.iter().map(|(n, _)| *n).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A JSON value as CEL sees it.
+pub fn to_cel(v: &Value) -> cel::Value {
+    match v {
+        Value::Null => cel::Value::Null,
+        Value::Bool(b) => cel::Value::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => cel::Value::Int(i),
+            (None, Some(f)) => cel::Value::Float(f),
+            _ => cel::Value::Null,
+        },
+        Value::String(s) => cel::Value::String(s.clone().into()),
+        Value::Array(items) => cel::Value::List(items.iter().map(to_cel).collect::<Vec<_>>().into()),
+        Value::Object(o) => {
+            let map: std::collections::HashMap<String, cel::Value> = o.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
+            map.into()
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! End-to-end: a real sandbox in a temporary folder on free ports (so it never clashes with a
+//! developer's sandbox on the defaults), checked through Kafka's own tools and plain HTTP.
+//!
+//! Needs Java 17+ and, on the first run, Maven with access to Maven Central; downloads go to
+//! the shared cache (`$MESH_CACHE_DIR`, else `~/.cache/mesh`).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mesh_sandbox::{
+    Component, SandboxConfig, SandboxError, State, Status, admin_client_properties, down,
+    kafka_tool_command, status, up, write_client_properties,
+};
+
+/// Stops the sandbox even when an assertion fails, so no JVM outlives the test.
+struct DownOnDrop(SandboxConfig);
+
+impl Drop for DownOnDrop {
+    fn drop(&mut self) {
+        if let Err(e) = down(&self.0) {
+            eprintln!("cleanup: {e}");
+        }
+    }
+}
+
+struct ToolRun {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn tool(cfg: &SandboxConfig, main_class: &str, config: &Path, args: &[&str]) -> ToolRun {
+    let out = kafka_tool_command(cfg, main_class)
+        .args(["--bootstrap-server", &cfg.bootstrap_servers()])
+        .arg("--command-config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("java runs");
+    ToolRun {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    http(port, "GET", path, "")
+}
+
+/// A plain HTTP/1.0 exchange, so the test depends on no client of ours.
+fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("registry accepts connections");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\
+         Content-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, body.to_owned())
+}
+
+fn pids(st: &Status) -> (u32, u32) {
+    (
+        st.kafka.pid().expect("kafka runs"),
+        st.registry.pid().expect("registry runs"),
+    )
+}
+
+fn proc_alive(pid: u32) -> bool {
+    // Gone, or a zombie of this test process (its cmdline is then empty).
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
+}
+
+fn test_config(dir: PathBuf) -> SandboxConfig {
+    let mut cfg = SandboxConfig::from_env(Some(dir)).expect("a home folder for the cache");
+    cfg.users = vec![("alice".to_owned(), "alice-secret".to_owned())];
+    cfg.use_free_ports().expect("free ports");
+    cfg
+}
+
+#[test]
+fn sandbox_is_real_idempotent_and_stops_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = test_config(tmp.path().join("sandbox"));
+    let _guard = DownOnDrop(cfg.clone());
+    let mut say = |m: &str| eprintln!("[up] {m}");
+
+    let began = Instant::now();
+    let first = up(&cfg, &mut say).expect("sandbox comes up");
+    eprintln!("up took {:.1} s\n{first}", began.elapsed().as_secs_f64());
+    assert!(first.is_up(), "{first}");
+    assert_eq!(first.bootstrap_servers(), cfg.bootstrap_servers());
+    let (kafka_pid, registry_pid) = pids(&first);
+
+    // Kafka's own TopicCommand, logged in as admin over SASL/PLAIN, can create and list.
+    let admin = admin_client_properties(&cfg).unwrap();
+    let topics = "org.apache.kafka.tools.TopicCommand";
+    let create = tool(
+        &cfg,
+        topics,
+        &admin,
+        &[
+            "--create",
+            "--topic",
+            "sandbox.check",
+            "--partitions",
+            "2",
+            "--replication-factor",
+            "1",
+        ],
+    );
+    assert!(
+        create.ok,
+        "admin create: {}\n{}",
+        create.stdout, create.stderr
+    );
+    let list = tool(&cfg, topics, &admin, &["--list"]);
+    assert!(list.ok, "{}", list.stderr);
+    assert!(
+        list.stdout.lines().any(|l| l == "sandbox.check"),
+        "{}",
+        list.stdout
+    );
+
+    // ACLs are enforced: alice is a valid user with no ACLs, so she may not create a topic.
+    let alice = write_client_properties(&cfg, "alice", "alice-secret").unwrap();
+    let denied = tool(
+        &cfg,
+        topics,
+        &alice,
+        &[
+            "--create",
+            "--topic",
+            "alice.topic",
+            "--partitions",
+            "1",
+            "--replication-factor",
+            "1",
+        ],
+    );
+    assert!(!denied.ok, "alice must be denied: {}", denied.stdout);
+    assert!(
+        denied.stdout.contains("Authorization failed")
+            || denied.stderr.contains("Authorization failed"),
+        "expected an authorization failure, got:\n{}\n{}",
+        denied.stdout,
+        denied.stderr
+    );
+    // And a wrong password is an authentication failure, not a silent anonymous login.
+    let wrong = write_client_properties(&cfg, "alice", "not-her-password").unwrap();
+    let rejected = tool(&cfg, topics, &wrong, &["--list"]);
+    assert!(!rejected.ok);
+    assert!(
+        rejected.stderr.contains("Authentication failed")
+            || rejected.stdout.contains("Authentication failed"),
+        "{}\n{}",
+        rejected.stdout,
+        rejected.stderr
+    );
+
+    // The registry answers the Confluent API with an empty subject list.
+    let (code, body) = http_get(cfg.registry_port, "/apis/ccompat/v7/subjects");
+    assert_eq!((code, body.trim()), (200, "[]"));
+    let schema = r#"{"schema":"{\"type\":\"record\",\"name\":\"Check\",\"fields\":[{\"name\":\"a\",\"type\":\"string\"}]}"}"#;
+    let subject = "/apis/ccompat/v7/subjects/sandbox.check-value/versions";
+    let (code, body) = http(cfg.registry_port, "POST", subject, schema);
+    assert_eq!(code, 200, "{body}");
+    // Confluent's default compatibility: adding a field without a default breaks BACKWARD.
+    let breaking = r#"{"schema":"{\"type\":\"record\",\"name\":\"Check\",\"fields\":[{\"name\":\"a\",\"type\":\"string\"},{\"name\":\"b\",\"type\":\"int\"}]}"}"#;
+    let (code, body) = http(cfg.registry_port, "POST", subject, breaking);
+    assert_eq!(code, 409, "{body}");
+
+    // Idempotent: a second `up` starts nothing and returns the same processes.
+    let mut said = Vec::new();
+    let second = up(&cfg, &mut |m| said.push(m.to_owned())).expect("second up");
+    assert_eq!(pids(&second), (kafka_pid, registry_pid));
+    assert!(
+        said.iter().any(|m| m.contains("already running")),
+        "{said:?}"
+    );
+    assert!(!said.iter().any(|m| m.starts_with("starting")), "{said:?}");
+    assert_eq!(status(&cfg), second);
+
+    // Down stops exactly these processes and removes their pid files.
+    let stopped = down(&cfg).expect("down");
+    let mut stopped_pids: Vec<_> = stopped.iter().map(|s| (s.component, s.pid)).collect();
+    stopped_pids.sort();
+    assert_eq!(
+        stopped_pids,
+        vec![
+            (Component::Kafka, kafka_pid),
+            (Component::Registry, registry_pid)
+        ]
+    );
+    assert!(!proc_alive(kafka_pid) && !proc_alive(registry_pid));
+    let after = status(&cfg);
+    assert!(after.is_down(), "{after}");
+    assert_eq!(after.kafka.state, State::Stopped);
+    assert!(!after.kafka.pid_file.exists() && !after.registry.pid_file.exists());
+    assert!(
+        down(&cfg).unwrap().is_empty(),
+        "a second down has nothing to stop"
+    );
+
+    // A port held by a stranger is reported, and nothing is left running.
+    let squatter = TcpListener::bind(("127.0.0.1", cfg.kafka_port)).unwrap();
+    match up(&cfg, &mut |_| {}) {
+        Err(SandboxError::PortInUse { port, .. }) => assert_eq!(port, cfg.kafka_port),
+        other => panic!("expected PortInUse, got {other:?}"),
+    }
+    drop(squatter);
+    assert!(status(&cfg).is_down());
+
+    // The same folder comes back with its data: storage is formatted only once.
+    let again = up(&cfg, &mut say).expect("restart in the same folder");
+    assert_ne!(pids(&again).0, kafka_pid);
+    let list = tool(&cfg, topics, &admin, &["--list"]);
+    assert!(
+        list.stdout.lines().any(|l| l == "sandbox.check"),
+        "{}",
+        list.stdout
+    );
+    // So does the registry's storage.
+    let (code, body) = http_get(cfg.registry_port, "/apis/ccompat/v7/subjects");
+    assert_eq!((code, body.trim()), (200, r#"["sandbox.check-value"]"#));
+    down(&cfg).expect("final down");
+}
+
+#[test]
+fn a_missing_java_names_what_to_install() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = SandboxConfig::new(tmp.path().join("sb"), tmp.path().join("cache"));
+    cfg.java = PathBuf::from("/nonexistent/bin/java");
+    let err = up(&cfg, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, SandboxError::JavaMissing { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("Java 17+ is required for `mesh dev up`"),
+        "{text}"
+    );
+    assert!(text.contains("install openjdk-17-jre-headless"), "{text}");
+    // Nothing was fetched or started.
+    assert!(!tmp.path().join("cache").exists());
+}
