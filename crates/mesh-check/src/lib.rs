@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mesh_diagnostics::{Diagnostic, Diagnostics, SourceFile};
 use mesh_graph::Lineage;
-use mesh_model::doc::{did_you_mean, Date};
+use mesh_model::doc::{Date, did_you_mean};
 use mesh_model::{Mesh, SchemaFormat};
 
 /// The outcome of checking a mesh.
@@ -28,7 +28,10 @@ impl Report {
 
     /// The source text of a file a diagnostic names.
     pub fn source(&self, path: &str) -> Option<&SourceFile> {
-        self.mesh.sources.get(path).or_else(|| self.extra_sources.iter().find(|s| s.path == path))
+        self.mesh
+            .sources
+            .get(path)
+            .or_else(|| self.extra_sources.iter().find(|s| s.path == path))
     }
 }
 
@@ -40,7 +43,12 @@ pub fn validate(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>, today: Dat
     lineage.check_cycles(&mesh, &mut ds);
     let policies = mesh_policy::load(&mesh, &mut ds);
     mesh_policy::evaluate(&mesh, &policies, today, &mut ds);
-    Report { lineage, diagnostics: ds.into_sorted(), extra_sources: policies.pack_sources, mesh }
+    Report {
+        lineage,
+        diagnostics: ds.into_sorted(),
+        extra_sources: policies.pack_sources,
+        mesh,
+    }
 }
 
 fn check_schemas(mesh: &Mesh, ds: &mut Diagnostics) {
@@ -50,8 +58,18 @@ fn check_schemas(mesh: &Mesh, ds: &mut Diagnostics) {
         for r in [&schema.value, &schema.key].into_iter().flatten() {
             let Some(src) = mesh.sources.get(&r.file) else {
                 let prefix = format!("{}/", r.file.rsplit_once('/').map_or("", |(d, _)| d));
-                let near: Vec<&str> = mesh.sources.keys().filter(|k| k.starts_with(&prefix)).map(String::as_str).collect();
-                let d = Diagnostic::error("missing-schema", &p.file, r.path.span.clone(), format!("schema file {} does not exist", r.file));
+                let near: Vec<&str> = mesh
+                    .sources
+                    .keys()
+                    .filter(|k| k.starts_with(&prefix))
+                    .map(String::as_str)
+                    .collect();
+                let d = Diagnostic::error(
+                    "missing-schema",
+                    &p.file,
+                    r.path.span.clone(),
+                    format!("schema file {} does not exist", r.file),
+                );
                 ds.push(match did_you_mean(&r.file, near.iter().copied()) {
                     Some(s) => d.with_help(format!("did you mean {s}? Paths are relative to the domain folder")),
                     None => d.with_help("add the schema file, or fix the path (relative to the domain folder, e.g. \"schemas/orders-value.avsc\")"),

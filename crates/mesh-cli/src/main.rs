@@ -12,7 +12,11 @@ use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use mesh_model::doc::Date;
 
 #[derive(Parser)]
-#[command(name = "mesh", version, about = "GitOps control plane for a Kafka data mesh")]
+#[command(
+    name = "mesh",
+    version,
+    about = "GitOps control plane for a Kafka data mesh"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -121,9 +125,13 @@ fn main() -> ExitCode {
 /// Today's date (UTC), or `MESH_TODAY` (YYYY-MM-DD) to check a mesh as of another day.
 fn today() -> Result<Date, String> {
     if let Ok(s) = std::env::var("MESH_TODAY") {
-        return Date::parse(&s).ok_or_else(|| format!("MESH_TODAY={s} is not a date (help: write YYYY-MM-DD)"));
+        return Date::parse(&s)
+            .ok_or_else(|| format!("MESH_TODAY={s} is not a date (help: write YYYY-MM-DD)"));
     }
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
     Ok(Date::from_unix_days((secs / 86_400) as i64))
 }
 
@@ -133,15 +141,27 @@ fn check(repo: &RepoArgs) -> Result<mesh_check::Report, String> {
         None => mesh_repo::from_dir(&repo.repo),
     }
     .map_err(|e| e.to_string())?;
-    Ok(mesh_check::validate(&files.files, repo.env.as_deref(), today()?))
+    Ok(mesh_check::validate(
+        &files.files,
+        repo.env.as_deref(),
+        today()?,
+    ))
 }
 
 fn stdout_colour() -> ColorChoice {
-    if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() { ColorChoice::Auto } else { ColorChoice::Never }
+    if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        ColorChoice::Auto
+    } else {
+        ColorChoice::Never
+    }
 }
 
 fn stderr_colour() -> ColorChoice {
-    if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() { ColorChoice::Auto } else { ColorChoice::Never }
+    if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        ColorChoice::Auto
+    } else {
+        ColorChoice::Never
+    }
 }
 
 /// For commands that need a valid mesh: prints the diagnostics to stderr when there are errors
@@ -157,7 +177,15 @@ fn report_problems(report: &mesh_check::Report) -> Result<bool, String> {
 
 fn print(text: &str) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|_| out.flush()).or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e.to_string()) })
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .or_else(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                Ok(())
+            } else {
+                Err(e.to_string())
+            }
+        })
 }
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
@@ -172,7 +200,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 ValidateFormat::Json => print(&format!("{:#}\n", render::json(&report)))?,
             }
-            Ok(if report.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if report.has_errors() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Graph { repo, format } => {
             let report = check(&repo)?;
@@ -187,7 +219,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             print(&text)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Impact { product, repo, format } => {
+        Command::Impact {
+            product,
+            repo,
+            format,
+        } => {
             let report = check(&repo)?;
             if report_problems(&report)? {
                 return Err("the mesh has errors; fix them to compute impact (see above)".into());
@@ -198,10 +234,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     Some(s) => format!("did you mean {s}?"),
                     None => "name a product as <domain>.<name>; `mesh graph` lists them".into(),
                 };
-                return Err(format!("no product `{product}` in this mesh (help: {hint})"));
+                return Err(format!(
+                    "no product `{product}` in this mesh (help: {hint})"
+                ));
             };
             match format {
-                ImpactFormat::Json => print(&format!("{:#}\n", serde_json::to_value(&impact).map_err(|e| e.to_string())?))?,
+                ImpactFormat::Json => {
+                    let mut doc = serde_json::to_value(&impact).map_err(|e| e.to_string())?;
+                    doc["version"] = 1.into();
+                    print(&format!("{doc:#}\n"))?
+                }
                 ImpactFormat::Human => print(&render_impact(&report, &impact))?,
             }
             Ok(ExitCode::SUCCESS)
@@ -209,7 +251,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Codeowners { repo } => {
             let report = check(&repo)?;
             if report_problems(&report)? {
-                return Err("the mesh has errors; fix them to generate CODEOWNERS (see above)".into());
+                return Err(
+                    "the mesh has errors; fix them to generate CODEOWNERS (see above)".into(),
+                );
             }
             print(&mesh_graph::codeowners(&report.mesh))?;
             Ok(ExitCode::SUCCESS)
@@ -230,12 +274,23 @@ fn render_impact(report: &mesh_check::Report, impact: &mesh_graph::Impact) -> St
         out.push_str(&format!(
             "  ! deprecated: sunset {}{}\n",
             dep.sunset.map_or("?".into(), |d| d.to_string()),
-            dep.replacement.as_ref().map(|r| format!(", replacement {}", r.value)).unwrap_or_default()
+            dep.replacement
+                .as_ref()
+                .map(|r| format!(", replacement {}", r.value))
+                .unwrap_or_default()
         ));
     }
-    out.push_str(&format!("Downstream products ({}):\n", impact.products.len()));
+    out.push_str(&format!(
+        "Downstream products ({}):\n",
+        impact.products.len()
+    ));
     for d in &impact.products {
-        out.push_str(&format!("  {}{} (owners: {})\n", "  ".repeat(d.depth - 1), d.id, d.owners.join(", ")));
+        out.push_str(&format!(
+            "  {}{} (owners: {})\n",
+            "  ".repeat(d.depth - 1),
+            d.id,
+            d.owners.join(", ")
+        ));
     }
     out.push_str(&format!("Consumers ({}):\n", impact.consumers.len()));
     for c in &impact.consumers {
@@ -252,12 +307,18 @@ fn dev(action: DevAction) -> Result<ExitCode, String> {
     };
     let mut config = mesh_sandbox::SandboxConfig::from_env(args.dir).map_err(|e| e.to_string())?;
     for u in &args.users {
-        let (name, password) = u.split_once(':').ok_or_else(|| format!("--user {}: write it as name:password", u.split(':').next().unwrap_or("")))?;
+        let (name, password) = u.split_once(':').ok_or_else(|| {
+            format!(
+                "--user {}: write it as name:password",
+                u.split(':').next().unwrap_or("")
+            )
+        })?;
         config.users.push((name.to_string(), password.to_string()));
     }
     match verb {
         "up" => {
-            let status = mesh_sandbox::up(&config, &mut |line| eprintln!("{line}")).map_err(|e| e.to_string())?;
+            let status = mesh_sandbox::up(&config, &mut |line| eprintln!("{line}"))
+                .map_err(|e| e.to_string())?;
             print(&format!("{status}\n"))?;
         }
         "down" => {

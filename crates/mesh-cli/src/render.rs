@@ -15,7 +15,10 @@ pub fn human(report: &CheckReport, out: &mut dyn WriteColor) -> std::io::Result<
     let mut ids = std::collections::BTreeMap::new();
     let mut id_of = |path: &str, files: &mut SimpleFiles<String, String>| -> usize {
         *ids.entry(path.to_string()).or_insert_with(|| {
-            let text = report.source(path).map(|s| s.redacted_text()).unwrap_or_default();
+            let text = report
+                .source(path)
+                .map(|s| s.redacted_text())
+                .unwrap_or_default();
             files.add(path.to_string(), text)
         })
     };
@@ -26,13 +29,22 @@ pub fn human(report: &CheckReport, out: &mut dyn WriteColor) -> std::io::Result<
             Severity::Error => Level::Error,
             Severity::Warning => Level::Warning,
         };
-        let mut labels = vec![Label::primary(file, clamp(&d.span, files.get(file).map(|f| f.source().len()).unwrap_or(0)))];
+        let mut labels = vec![Label::primary(
+            file,
+            clamp(
+                &d.span,
+                files.get(file).map(|f| f.source().len()).unwrap_or(0),
+            ),
+        )];
         for r in &d.related {
             let rf = id_of(&r.file, &mut files);
             let len = files.get(rf).map(|f| f.source().len()).unwrap_or(0);
             labels.push(Label::secondary(rf, clamp(&r.span, len)).with_message(r.message.clone()));
         }
-        let mut rep = Report::new(level).with_code(d.code.clone()).with_message(d.message.clone()).with_labels(labels);
+        let mut rep = Report::new(level)
+            .with_code(d.code.clone())
+            .with_message(d.message.clone())
+            .with_labels(labels);
         if let Some(h) = &d.help {
             rep = rep.with_notes(vec![format!("help: {h}")]);
         }
@@ -55,13 +67,16 @@ pub fn summary(report: &CheckReport) -> String {
     if errors == 0 {
         format!("mesh is valid: {domains} domains, {products} products, {warnings} warning(s)")
     } else {
-        format!("mesh is invalid: {errors} error(s), {warnings} warning(s) in {domains} domains, {products} products")
+        format!(
+            "mesh is invalid: {errors} error(s), {warnings} warning(s) in {domains} domains, {products} products"
+        )
     }
 }
 
 /// `validate --format json`, schema version 1 (documented in docs/json-output.md).
 pub fn json(report: &CheckReport) -> serde_json::Value {
-    let position = |file: &str, offset: usize| report.source(file).map_or((1, 1), |s| s.line_col(offset));
+    let position =
+        |file: &str, offset: usize| report.source(file).map_or((1, 1), |s| s.line_col(offset));
     let item = |d: &Diagnostic| {
         let (line, column) = position(&d.file, d.span.start);
         let (end_line, end_column) = position(&d.file, d.span.end);

@@ -76,8 +76,17 @@ impl Diagnostic {
         self
     }
 
-    pub fn with_related(mut self, file: &str, span: Range<usize>, message: impl Into<String>) -> Self {
-        self.related.push(Related { file: file.to_string(), span, message: message.into() });
+    pub fn with_related(
+        mut self,
+        file: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        self.related.push(Related {
+            file: file.to_string(),
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -170,7 +179,12 @@ impl SourceFile {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        SourceFile { path: path.into(), text, line_starts, redactions: Vec::new() }
+        SourceFile {
+            path: path.into(),
+            text,
+            line_starts,
+            redactions: Vec::new(),
+        }
     }
 
     pub fn text(&self) -> &str {
@@ -210,7 +224,10 @@ impl SourceFile {
             Err(i) => i - 1,
         };
         let start = self.line_starts[line];
-        let col = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count());
         (line + 1, col + 1)
     }
 }
@@ -221,7 +238,11 @@ pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
     let mut offset = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            let within: usize = l.chars().take(col.saturating_sub(1)).map(char::len_utf8).sum();
+            let within: usize = l
+                .chars()
+                .take(col.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum();
             return offset + within;
         }
         offset += l.len();

@@ -16,9 +16,20 @@ use serde::Serialize;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Node {
-    Product { id: String, domain: String, owners: Vec<String>, deprecated: bool },
+    Product {
+        id: String,
+        domain: String,
+        owners: Vec<String>,
+        deprecated: bool,
+    },
     /// A domain's principal reading products (one node per domain and principal).
-    Consumer { id: String, domain: String, principal: String, groups: Vec<String>, owners: Vec<String> },
+    Consumer {
+        id: String,
+        domain: String,
+        principal: String,
+        groups: Vec<String>,
+        owners: Vec<String>,
+    },
 }
 
 impl Node {
@@ -74,7 +85,8 @@ impl Lineage {
             }
             for (principal, consumes) in by_principal {
                 let id = format!("{}/{principal}", d.name);
-                let groups: BTreeSet<String> = consumes.iter().map(|c| c.group.value.clone()).collect();
+                let groups: BTreeSet<String> =
+                    consumes.iter().map(|c| c.group.value.clone()).collect();
                 let n = graph.add_node(Node::Consumer {
                     id: id.clone(),
                     domain: d.name.clone(),
@@ -83,7 +95,8 @@ impl Lineage {
                     owners: d.owners.clone(),
                 });
                 index.insert(id, n);
-                let products: BTreeSet<&str> = consumes.iter().map(|c| c.product.value.as_str()).collect();
+                let products: BTreeSet<&str> =
+                    consumes.iter().map(|c| c.product.value.as_str()).collect();
                 for product in products {
                     if let Some(&from) = index.get(product) {
                         graph.add_edge(from, n, Edge::Consumes);
@@ -104,7 +117,10 @@ impl Lineage {
             .into_iter()
             .filter(|scc| scc.len() > 1)
             .map(|scc| {
-                let mut ids: Vec<String> = scc.iter().map(|&i| self.graph[i].id().to_string()).collect();
+                let mut ids: Vec<String> = scc
+                    .iter()
+                    .map(|&i| self.graph[i].id().to_string())
+                    .collect();
                 ids.sort();
                 ids
             })
@@ -118,7 +134,11 @@ impl Lineage {
         for cycle in self.cycles() {
             for id in &cycle {
                 let Some(p) = mesh.product(id) else { continue };
-                let span = p.inputs.iter().find(|i| cycle.contains(&i.value)).map_or(0..0, |i| i.span.clone());
+                let span = p
+                    .inputs
+                    .iter()
+                    .find(|i| cycle.contains(&i.value))
+                    .map_or(0..0, |i| i.span.clone());
                 ds.push(
                     Diagnostic::error("lineage-cycle", &p.file, span, format!("{id} is part of a lineage cycle: {}", cycle.join(" → ")))
                         .with_help("a product cannot be derived, directly or through others, from itself; remove one of these inputs"),
@@ -132,20 +152,34 @@ impl Lineage {
         let &start = self.index.get(id)?;
         let mut seen = BTreeSet::from([start]);
         let mut queue = VecDeque::from([(start, 0usize)]);
-        let mut impact = Impact { product: id.to_string(), products: Vec::new(), consumers: Vec::new() };
+        let mut impact = Impact {
+            product: id.to_string(),
+            products: Vec::new(),
+            consumers: Vec::new(),
+        };
         while let Some((n, depth)) = queue.pop_front() {
-            let mut next: Vec<NodeIndex> = self.graph.neighbors(n).filter(|m| !seen.contains(m)).collect();
+            let mut next: Vec<NodeIndex> = self
+                .graph
+                .neighbors(n)
+                .filter(|m| !seen.contains(m))
+                .collect();
             next.sort_by(|a, b| self.graph[*a].id().cmp(self.graph[*b].id()));
             for m in next {
                 seen.insert(m);
                 match &self.graph[m] {
                     Node::Product { id, owners, .. } => {
-                        impact.products.push(Downstream { id: id.clone(), owners: owners.clone(), depth: depth + 1 });
+                        impact.products.push(Downstream {
+                            id: id.clone(),
+                            owners: owners.clone(),
+                            depth: depth + 1,
+                        });
                         queue.push_back((m, depth + 1));
                     }
-                    Node::Consumer { id, owners, .. } => {
-                        impact.consumers.push(Downstream { id: id.clone(), owners: owners.clone(), depth: depth + 1 })
-                    }
+                    Node::Consumer { id, owners, .. } => impact.consumers.push(Downstream {
+                        id: id.clone(),
+                        owners: owners.clone(),
+                        depth: depth + 1,
+                    }),
                 }
             }
         }
@@ -153,7 +187,8 @@ impl Lineage {
     }
 
     pub fn to_dot(&self) -> String {
-        let mut out = String::from("digraph mesh {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
+        let mut out =
+            String::from("digraph mesh {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
         let mut domains: BTreeMap<&str, Vec<&Node>> = BTreeMap::new();
         for n in self.graph.node_weights() {
             let d = match n {
@@ -162,10 +197,14 @@ impl Lineage {
             domains.entry(d).or_default().push(n);
         }
         for (d, nodes) in domains {
-            out.push_str(&format!("  subgraph \"cluster_{d}\" {{\n    label=\"{d}\";\n"));
+            out.push_str(&format!(
+                "  subgraph \"cluster_{d}\" {{\n    label=\"{d}\";\n"
+            ));
             for n in nodes {
                 let (shape, style) = match n {
-                    Node::Product { deprecated: true, .. } => ("box", ", style=dashed"),
+                    Node::Product {
+                        deprecated: true, ..
+                    } => ("box", ", style=dashed"),
                     Node::Product { .. } => ("box", ""),
                     Node::Consumer { .. } => ("ellipse", ""),
                 };
@@ -174,7 +213,11 @@ impl Lineage {
             out.push_str("  }\n");
         }
         for e in self.sorted_edges() {
-            let style = if e.2 == Edge::Consumes { " [style=dotted]" } else { "" };
+            let style = if e.2 == Edge::Consumes {
+                " [style=dotted]"
+            } else {
+                ""
+            };
             out.push_str(&format!("  \"{}\" -> \"{}\"{style};\n", e.0, e.1));
         }
         out.push_str("}\n");
@@ -183,7 +226,12 @@ impl Lineage {
 
     pub fn to_mermaid(&self) -> String {
         let mut out = String::from("flowchart LR\n");
-        let ids: BTreeMap<&str, String> = self.index.keys().enumerate().map(|(i, k)| (k.as_str(), format!("n{i}"))).collect();
+        let ids: BTreeMap<&str, String> = self
+            .index
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), format!("n{i}")))
+            .collect();
         for (id, short) in &ids {
             let n = self.node(id).expect("every indexed id has a node");
             match n {
@@ -192,8 +240,16 @@ impl Lineage {
             }
         }
         for (from, to, kind) in self.sorted_edges() {
-            let arrow = if kind == Edge::Consumes { "-.->" } else { "-->" };
-            out.push_str(&format!("  {} {arrow} {}\n", ids[from.as_str()], ids[to.as_str()]));
+            let arrow = if kind == Edge::Consumes {
+                "-.->"
+            } else {
+                "-->"
+            };
+            out.push_str(&format!(
+                "  {} {arrow} {}\n",
+                ids[from.as_str()],
+                ids[to.as_str()]
+            ));
         }
         out
     }
@@ -214,7 +270,11 @@ impl Lineage {
             .edge_indices()
             .filter_map(|e| {
                 let (a, b) = self.graph.edge_endpoints(e)?;
-                Some((self.graph[a].id().to_string(), self.graph[b].id().to_string(), self.graph[e]))
+                Some((
+                    self.graph[a].id().to_string(),
+                    self.graph[b].id().to_string(),
+                    self.graph[e],
+                ))
             })
             .collect();
         edges.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
@@ -248,7 +308,11 @@ pub fn codeowners(mesh: &Mesh) -> String {
             continue;
         }
         out.push_str(&format!("/{}/ {}\n", d.dir, d.owners.join(" ")));
-        for p in mesh.products.iter().filter(|p| p.domain == d.name && p.owners != d.owners && !p.owners.is_empty()) {
+        for p in mesh
+            .products
+            .iter()
+            .filter(|p| p.domain == d.name && p.owners != d.owners && !p.owners.is_empty())
+        {
             out.push_str(&format!("/{} {}\n", p.file, p.owners.join(" ")));
         }
     }

@@ -28,7 +28,8 @@ pub fn normalise(key: &str, raw: Raw<'_>) -> Result<String, ConfigValueError> {
             if key.ends_with(".ms") || key.ends_with(".bytes") {
                 return Err(ConfigValueError {
                     message: format!("`{key}` must be a whole number, not {f}"),
-                    help: "write an integer, or a string with a unit such as \"7d\" or \"1GiB\"".into(),
+                    help: "write an integer, or a string with a unit such as \"7d\" or \"1GiB\""
+                        .into(),
                 });
             }
             return Ok(f.to_string());
@@ -50,8 +51,13 @@ pub fn normalise(key: &str, raw: Raw<'_>) -> Result<String, ConfigValueError> {
     }
 }
 
-const DURATION_UNITS: &[(&str, i64)] =
-    &[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)];
+const DURATION_UNITS: &[(&str, i64)] = &[
+    ("ms", 1),
+    ("s", 1_000),
+    ("m", 60_000),
+    ("h", 3_600_000),
+    ("d", 86_400_000),
+];
 const SIZE_UNITS: &[(&str, i64)] = &[
     ("B", 1),
     ("KiB", 1 << 10),
@@ -136,12 +142,20 @@ mod tests {
         }
         assert_eq!(normalise("min.insync.replicas", Raw::Int(2)).unwrap(), "2");
         assert_eq!(normalise("preallocate", Raw::Bool(true)).unwrap(), "true");
-        assert_eq!(normalise("min.cleanable.dirty.ratio", Raw::Float(0.5)).unwrap(), "0.5");
+        assert_eq!(
+            normalise("min.cleanable.dirty.ratio", Raw::Float(0.5)).unwrap(),
+            "0.5"
+        );
     }
 
     #[test]
     fn bad_values_explain_the_units() {
-        for (k, v) in [("retention.ms", "7days"), ("retention.ms", "1GiB"), ("retention.bytes", "7d"), ("retention.ms", "-5")] {
+        for (k, v) in [
+            ("retention.ms", "7days"),
+            ("retention.ms", "1GiB"),
+            ("retention.bytes", "7d"),
+            ("retention.ms", "-5"),
+        ] {
             let e = normalise(k, Raw::Str(v)).unwrap_err();
             assert!(e.message.contains(k), "{e:?}");
         }

@@ -70,33 +70,47 @@ impl Kind {
 
 impl Table {
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
     }
 
     pub fn key(&self, key: &str) -> Option<&Key> {
-        self.entries.iter().find(|(k, _)| k.name == key).map(|(k, _)| k)
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(k, _)| k)
     }
 }
 
 /// Parses TOML text. A syntax error is returned as a diagnostic at its position; the text of the
 /// file is never quoted in the message (it may hold a secret).
-pub fn parse(file: &str, text: &str) -> Result<Table, Diagnostic> {
+pub fn parse(file: &str, text: &str) -> Result<Table, Box<Diagnostic>> {
     let doc = toml::de::DeTable::parse(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
-        Diagnostic::error("toml-syntax", file, span, format!("invalid TOML: {}", e.message().trim()))
-            .with_help("fix the TOML syntax at the marked place (strings need quotes, tables [brackets])")
+        Box::new(
+            Diagnostic::error(
+                "toml-syntax",
+                file,
+                span,
+                format!("invalid TOML: {}", e.message().trim()),
+            )
+            .with_help(
+                "fix the TOML syntax at the marked place (strings need quotes, tables [brackets])",
+            ),
+        )
     })?;
-    let span = doc.span();
-    match convert_table(file, doc.into_inner(), span.clone()) {
-        Ok(t) => Ok(t),
-        Err(d) => Err(d),
-    }
+    convert_table(file, doc.into_inner())
 }
 
-fn convert_table(file: &str, t: toml::de::DeTable<'_>, _span: Range<usize>) -> Result<Table, Diagnostic> {
+fn convert_table(file: &str, t: toml::de::DeTable<'_>) -> Result<Table, Box<Diagnostic>> {
     let mut entries = Vec::with_capacity(t.len());
     for (k, v) in t {
-        let key = Key { name: k.get_ref().to_string(), span: k.span() };
+        let key = Key {
+            name: k.get_ref().to_string(),
+            span: k.span(),
+        };
         let span = v.span();
         entries.push((key, convert(file, v.into_inner(), span)?));
     }
@@ -105,22 +119,30 @@ fn convert_table(file: &str, t: toml::de::DeTable<'_>, _span: Range<usize>) -> R
     Ok(Table { entries })
 }
 
-fn convert(file: &str, v: toml::de::DeValue<'_>, span: Range<usize>) -> Result<Node, Diagnostic> {
+fn convert(
+    file: &str,
+    v: toml::de::DeValue<'_>,
+    span: Range<usize>,
+) -> Result<Node, Box<Diagnostic>> {
     use toml::de::DeValue;
     let kind = match v {
         DeValue::String(s) => Kind::Str(s.into_owned()),
         DeValue::Integer(i) => match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
             Ok(n) => Kind::Int(n),
             Err(_) => {
-                return Err(Diagnostic::error("toml-syntax", file, span, "integer out of range")
-                    .with_help("use a value between -2^63 and 2^63-1"));
+                return Err(Box::new(
+                    Diagnostic::error("toml-syntax", file, span, "integer out of range")
+                        .with_help("use a value between -2^63 and 2^63-1"),
+                ));
             }
         },
         DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
             Ok(x) => Kind::Float(x),
             Err(_) => {
-                return Err(Diagnostic::error("toml-syntax", file, span, "invalid float")
-                    .with_help("write a decimal number such as 0.5"));
+                return Err(Box::new(
+                    Diagnostic::error("toml-syntax", file, span, "invalid float")
+                        .with_help("write a decimal number such as 0.5"),
+                ));
             }
         },
         DeValue::Boolean(b) => Kind::Bool(b),
@@ -133,7 +155,7 @@ fn convert(file: &str, v: toml::de::DeValue<'_>, span: Range<usize>) -> Result<N
             }
             Kind::Array(items)
         }
-        DeValue::Table(t) => Kind::Table(convert_table(file, t, span.clone())?),
+        DeValue::Table(t) => Kind::Table(convert_table(file, t)?),
     };
     Ok(Node { span, kind })
 }
@@ -152,11 +174,21 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(file: &'a str, table: &'a Table, span: Range<usize>, path: &str) -> Self {
-        Reader { file, table, span, path: path.to_string(), asked: Vec::new() }
+        Reader {
+            file,
+            table,
+            span,
+            path: path.to_string(),
+            asked: Vec::new(),
+        }
     }
 
     fn field(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     /// The raw node of a key.
@@ -170,13 +202,21 @@ impl<'a> Reader<'a> {
             "wrong-type",
             self.file,
             node.span.clone(),
-            format!("`{}` must be {want}, not {}", self.field(key), node.kind.type_name()),
+            format!(
+                "`{}` must be {want}, not {}",
+                self.field(key),
+                node.kind.type_name()
+            ),
         )
         .with_help(format!("write it like: {key} = {example}"))
     }
 
     pub fn missing(&self, key: &str, example: &str) -> Diagnostic {
-        let where_ = if self.path.is_empty() { String::new() } else { format!(" in [{}]", self.path) };
+        let where_ = if self.path.is_empty() {
+            String::new()
+        } else {
+            format!(" in [{}]", self.path)
+        };
         Diagnostic::error(
             "missing-field",
             self.file,
@@ -186,7 +226,12 @@ impl<'a> Reader<'a> {
         .with_help(format!("add: {key} = {example}"))
     }
 
-    pub fn string(&mut self, key: &'static str, ds: &mut Diagnostics, example: &str) -> Option<Spanned<String>> {
+    pub fn string(
+        &mut self,
+        key: &'static str,
+        ds: &mut Diagnostics,
+        example: &str,
+    ) -> Option<Spanned<String>> {
         let node = self.node(key)?;
         match &node.kind {
             Kind::Str(s) => Some(Spanned::new(s.clone(), node.span.clone())),
@@ -211,7 +256,12 @@ impl<'a> Reader<'a> {
         self.string(key, ds, example)
     }
 
-    pub fn int(&mut self, key: &'static str, ds: &mut Diagnostics, example: &str) -> Option<Spanned<i64>> {
+    pub fn int(
+        &mut self,
+        key: &'static str,
+        ds: &mut Diagnostics,
+        example: &str,
+    ) -> Option<Spanned<i64>> {
         let node = self.node(key)?;
         match &node.kind {
             Kind::Int(n) => Some(Spanned::new(*n, node.span.clone())),
@@ -253,7 +303,9 @@ impl<'a> Reader<'a> {
                         node.span.clone(),
                         format!("`{}` is not a calendar date", self.field(key)),
                     )
-                    .with_help(format!("write a date without quotes, like: {key} = 2027-01-31")),
+                    .with_help(format!(
+                        "write a date without quotes, like: {key} = 2027-01-31"
+                    )),
                 );
                 None
             }
@@ -261,7 +313,12 @@ impl<'a> Reader<'a> {
     }
 
     /// An array of strings.
-    pub fn strings(&mut self, key: &'static str, ds: &mut Diagnostics, example: &str) -> Option<Vec<Spanned<String>>> {
+    pub fn strings(
+        &mut self,
+        key: &'static str,
+        ds: &mut Diagnostics,
+        example: &str,
+    ) -> Option<Vec<Spanned<String>>> {
         let node = self.node(key)?;
         let Kind::Array(items) = &node.kind else {
             ds.push(self.type_error(key, node, "an array of strings", example));
@@ -276,7 +333,11 @@ impl<'a> Reader<'a> {
                         "wrong-type",
                         self.file,
                         item.span.clone(),
-                        format!("`{}` must hold only strings, not {}", self.field(key), other.type_name()),
+                        format!(
+                            "`{}` must hold only strings, not {}",
+                            self.field(key),
+                            other.type_name()
+                        ),
                     )
                     .with_help(format!("write it like: {key} = {example}")),
                 ),
@@ -289,9 +350,19 @@ impl<'a> Reader<'a> {
     pub fn table(&mut self, key: &'static str, ds: &mut Diagnostics) -> Option<Reader<'a>> {
         let node = self.node(key)?;
         match &node.kind {
-            Kind::Table(t) => Some(Reader::new(self.file, t, self.key_span(key, node), &self.field(key))),
+            Kind::Table(t) => Some(Reader::new(
+                self.file,
+                t,
+                self.key_span(key, node),
+                &self.field(key),
+            )),
             _ => {
-                ds.push(self.type_error(key, node, "a table", &format!("{{ ... }} or a [{}] section", self.field(key))));
+                ds.push(self.type_error(
+                    key,
+                    node,
+                    "a table",
+                    &format!("{{ ... }} or a [{}] section", self.field(key)),
+                ));
                 None
             }
         }
@@ -299,21 +370,40 @@ impl<'a> Reader<'a> {
 
     /// An array of tables (`[[name]]`), each as a reader.
     pub fn tables(&mut self, key: &'static str, ds: &mut Diagnostics) -> Vec<Reader<'a>> {
-        let Some(node) = self.node(key) else { return Vec::new() };
+        let Some(node) = self.node(key) else {
+            return Vec::new();
+        };
         let Kind::Array(items) = &node.kind else {
-            ds.push(self.type_error(key, node, "an array of tables", &format!("[[{key}]] sections")));
+            ds.push(self.type_error(
+                key,
+                node,
+                "an array of tables",
+                &format!("[[{key}]] sections"),
+            ));
             return Vec::new();
         };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             match &item.kind {
-                Kind::Table(t) => out.push(Reader::new(self.file, t, item.span.clone(), &format!("{}[{i}]", self.field(key)))),
-                other => ds.push(Diagnostic::error(
-                    "wrong-type",
+                Kind::Table(t) => out.push(Reader::new(
                     self.file,
+                    t,
                     item.span.clone(),
-                    format!("`{}` must hold tables, not {}", self.field(key), other.type_name()),
-                ).with_help(format!("write each entry as a [[{key}]] section"))),
+                    &format!("{}[{i}]", self.field(key)),
+                )),
+                other => ds.push(
+                    Diagnostic::error(
+                        "wrong-type",
+                        self.file,
+                        item.span.clone(),
+                        format!(
+                            "`{}` must hold tables, not {}",
+                            self.field(key),
+                            other.type_name()
+                        ),
+                    )
+                    .with_help(format!("write each entry as a [[{key}]] section")),
+                ),
             }
         }
         out
@@ -334,7 +424,12 @@ impl<'a> Reader<'a> {
                 continue;
             }
             let field = self.field(&key.name);
-            let mut d = Diagnostic::error("unknown-key", self.file, key.span.clone(), format!("unknown key `{field}`"));
+            let mut d = Diagnostic::error(
+                "unknown-key",
+                self.file,
+                key.span.clone(),
+                format!("unknown key `{field}`"),
+            );
             d = match did_you_mean(&key.name, self.asked.iter().copied()) {
                 Some(s) => d.with_help(format!("did you mean `{s}`?")),
                 None => d.with_help(format!("known keys here: {}", self.asked.join(", "))),
@@ -345,7 +440,10 @@ impl<'a> Reader<'a> {
 }
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
-pub fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+pub fn did_you_mean<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -370,10 +468,29 @@ impl Date {
         if it.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
             return None;
         }
-        let date = Date { year: y.parse().ok()?, month: m.parse().ok()?, day: d.parse().ok()? };
+        let date = Date {
+            year: y.parse().ok()?,
+            month: m.parse().ok()?,
+            day: d.parse().ok()?,
+        };
         let leap = date.year % 4 == 0 && (date.year % 100 != 0 || date.year % 400 == 0);
-        let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-        let ok = (1..=12).contains(&date.month) && date.day >= 1 && date.day <= days[date.month as usize - 1];
+        let days = [
+            31,
+            if leap { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        let ok = (1..=12).contains(&date.month)
+            && date.day >= 1
+            && date.day <= days[date.month as usize - 1];
         ok.then_some(date)
     }
 }
@@ -457,7 +574,7 @@ mod tests {
         assert!(Date::parse("2023-01-01T00:00:00Z").is_none());
         assert!(Date::parse("20230101").is_none());
         assert_eq!(Date::from_unix_days(0).to_string(), "1970-01-01");
-        assert_eq!(Date::from_unix_days(20_414).to_string(), "2025-11-24");
+        assert_eq!(Date::from_unix_days(20_414).to_string(), "2025-11-22");
         assert_eq!(Date::from_unix_days(19_782).to_string(), "2024-02-29");
     }
 }

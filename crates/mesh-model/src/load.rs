@@ -7,8 +7,8 @@ use std::ops::Range;
 
 use mesh_diagnostics::{Diagnostic, Diagnostics, SourceFile};
 
-use crate::config::{self, Raw, KNOWN_TOPIC_CONFIGS};
-use crate::doc::{self, did_you_mean, Kind, Reader, Spanned};
+use crate::config::{self, KNOWN_TOPIC_CONFIGS, Raw};
+use crate::doc::{self, Kind, Reader, Spanned, did_you_mean};
 use crate::model::*;
 use crate::secrets;
 
@@ -20,22 +20,29 @@ pub fn is_valid_name(name: &str) -> bool {
         && name.len() <= 64
 }
 
-const NAME_HELP: &str = "names start with a lowercase letter and use only a-z, 0-9 and '-', at most 64 characters";
+const NAME_HELP: &str =
+    "names start with a lowercase letter and use only a-z, 0-9 and '-', at most 64 characters";
 
 /// Loads a mesh from its files (repo-relative path → bytes) for the environment `env`.
 pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diagnostics) {
     let mut ds = Diagnostics::new();
-    let mut mesh = Mesh { env: env.map(str::to_string), ..Mesh::default() };
+    let mut mesh = Mesh {
+        env: env.map(str::to_string),
+        ..Mesh::default()
+    };
 
     for (path, bytes) in files {
         match std::str::from_utf8(bytes) {
             Ok(text) => {
-                mesh.sources.insert(path.clone(), SourceFile::new(path.clone(), text));
+                mesh.sources
+                    .insert(path.clone(), SourceFile::new(path.clone(), text));
             }
             Err(e) => {
                 let at = e.valid_up_to();
-                mesh.sources
-                    .insert(path.clone(), SourceFile::new(path.clone(), String::from_utf8_lossy(bytes)));
+                mesh.sources.insert(
+                    path.clone(),
+                    SourceFile::new(path.clone(), String::from_utf8_lossy(bytes)),
+                );
                 ds.push(
                     Diagnostic::error("not-utf8", path, at..at, format!("{path} is not UTF-8 text (invalid byte at offset {at})"))
                         .with_help("mesh files are UTF-8 text; replace this file, or remove it if it was added by mistake"),
@@ -57,7 +64,9 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diag
         );
         d = match did_you_mean(env, names.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None if names.is_empty() => d.with_help("add an [environments.<name>] section to mesh.toml"),
+            None if names.is_empty() => {
+                d.with_help("add an [environments.<name>] section to mesh.toml")
+            }
             None => d.with_help(format!("declared environments: {}", names.join(", "))),
         };
         ds.push(d);
@@ -66,7 +75,11 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diag
 
     // Group files under domains/ by domain folder.
     let mut by_domain: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for path in mesh.sources.keys().chain(files.keys().filter(|p| !mesh.sources.contains_key(*p))) {
+    for path in mesh
+        .sources
+        .keys()
+        .chain(files.keys().filter(|p| !mesh.sources.contains_key(*p)))
+    {
         let parts: Vec<&str> = path.split('/').collect();
         match parts.as_slice() {
             ["domains", _] => ds.push(
@@ -85,18 +98,26 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diag
     (mesh, ds)
 }
 
-fn parse_file(sources: &BTreeMap<String, SourceFile>, path: &str, ds: &mut Diagnostics) -> Option<doc::Table> {
+fn parse_file(
+    sources: &BTreeMap<String, SourceFile>,
+    path: &str,
+    ds: &mut Diagnostics,
+) -> Option<doc::Table> {
     let src = sources.get(path)?;
     match doc::parse(path, src.text()) {
         Ok(t) => Some(t),
         Err(d) => {
-            ds.push(d);
+            ds.push(*d);
             None
         }
     }
 }
 
-fn load_settings(sources: &mut BTreeMap<String, SourceFile>, present: bool, ds: &mut Diagnostics) -> Settings {
+fn load_settings(
+    sources: &mut BTreeMap<String, SourceFile>,
+    present: bool,
+    ds: &mut Diagnostics,
+) -> Settings {
     let mut settings = Settings {
         catalog_topic: DEFAULT_CATALOG_TOPIC.to_string(),
         retire_idle_days: DEFAULT_RETIRE_IDLE_DAYS,
@@ -105,12 +126,15 @@ fn load_settings(sources: &mut BTreeMap<String, SourceFile>, present: bool, ds: 
     settings.defaults.file = "mesh.toml".into();
     if !present {
         ds.push(
-            Diagnostic::error("missing-file", "mesh.toml", 0..0, "mesh.toml is missing")
-                .with_help("every mesh repo has a mesh.toml at its root with at least [mesh] name = \"...\""),
+            Diagnostic::error("missing-file", "mesh.toml", 0..0, "mesh.toml is missing").with_help(
+                "every mesh repo has a mesh.toml at its root with at least [mesh] name = \"...\"",
+            ),
         );
         return settings;
     }
-    let Some(table) = parse_file(sources, "mesh.toml", ds) else { return settings };
+    let Some(table) = parse_file(sources, "mesh.toml", ds) else {
+        return settings;
+    };
     let file = "mesh.toml";
     let text_len = sources.get(file).map_or(0, |s| s.text().len());
     let mut root = Reader::new(file, &table, 0..text_len.min(1), "");
@@ -125,21 +149,38 @@ fn load_settings(sources: &mut BTreeMap<String, SourceFile>, present: bool, ds: 
             }
             if let Some(t) = m.string("catalog_topic", ds, "\"_mesh-catalog\"") {
                 if let Some(problem) = topic_name_problem(&t.value) {
-                    ds.push(Diagnostic::error("bad-topic-name", file, t.span.clone(), format!("catalog_topic: {problem}"))
-                        .with_help("use letters, digits, '.', '_' and '-', at most 249 characters"));
+                    ds.push(
+                        Diagnostic::error(
+                            "bad-topic-name",
+                            file,
+                            t.span.clone(),
+                            format!("catalog_topic: {problem}"),
+                        )
+                        .with_help("use letters, digits, '.', '_' and '-', at most 249 characters"),
+                    );
                 }
                 settings.catalog_topic = t.value;
             }
             if let Some(d) = m.int("retire_idle_days", ds, "7") {
                 match u32::try_from(d.value) {
                     Ok(v) => settings.retire_idle_days = v,
-                    Err(_) => ds.push(Diagnostic::error("out-of-range", file, d.span, "`mesh.retire_idle_days` must be zero or more")
-                        .with_help("write a number of days, e.g. retire_idle_days = 7")),
+                    Err(_) => ds.push(
+                        Diagnostic::error(
+                            "out-of-range",
+                            file,
+                            d.span,
+                            "`mesh.retire_idle_days` must be zero or more",
+                        )
+                        .with_help("write a number of days, e.g. retire_idle_days = 7"),
+                    ),
                 }
             }
             m.finish(ds);
         }
-        None if table.get("mesh").is_none() => ds.push(root.missing("[mesh]", "section with name = \"acme\"").with_help("add a [mesh] section with name = \"<your mesh>\"")),
+        None if table.get("mesh").is_none() => ds.push(
+            root.missing("[mesh]", "section with name = \"acme\"")
+                .with_help("add a [mesh] section with name = \"<your mesh>\""),
+        ),
         None => {}
     }
 
@@ -153,15 +194,36 @@ fn load_settings(sources: &mut BTreeMap<String, SourceFile>, present: bool, ds: 
     if let Some(envs) = root.table("environments", ds) {
         for (key, node) in &envs.table.entries {
             let Kind::Table(t) = &node.kind else {
-                ds.push(Diagnostic::error("wrong-type", file, node.span.clone(), format!("`environments.{}` must be a table", key.name))
-                    .with_help(format!("write it as an [environments.{}] section", key.name)));
+                ds.push(
+                    Diagnostic::error(
+                        "wrong-type",
+                        file,
+                        node.span.clone(),
+                        format!("`environments.{}` must be a table", key.name),
+                    )
+                    .with_help(format!(
+                        "write it as an [environments.{}] section",
+                        key.name
+                    )),
+                );
                 continue;
             };
-            let mut r = Reader::new(file, t, key.span.clone(), &format!("environments.{}", key.name));
-            let mut env = Environment { name: key.name.clone(), span: key.span.clone(), ..Environment::default() };
+            let mut r = Reader::new(
+                file,
+                t,
+                key.span.clone(),
+                &format!("environments.{}", key.name),
+            );
+            let mut env = Environment {
+                name: key.name.clone(),
+                span: key.span.clone(),
+                ..Environment::default()
+            };
             env.local = r.bool("local", ds).is_some_and(|b| b.value);
-            env.bootstrap_servers = r.string("bootstrap_servers", ds, "\"broker-1:9092,broker-2:9092\"");
-            env.schema_registry_url = r.string("schema_registry_url", ds, "\"https://registry:8081\"");
+            env.bootstrap_servers =
+                r.string("bootstrap_servers", ds, "\"broker-1:9092,broker-2:9092\"");
+            env.schema_registry_url =
+                r.string("schema_registry_url", ds, "\"https://registry:8081\"");
             if let Some(topic) = r.table("topic", ds) {
                 env.topic = read_topic_spec(topic, ds);
             }
@@ -177,7 +239,8 @@ fn load_settings(sources: &mut BTreeMap<String, SourceFile>, present: bool, ds: 
                             continue;
                         }
                     };
-                    env.kafka.insert(k.name.clone(), Spanned::new(value, v.span.clone()));
+                    env.kafka
+                        .insert(k.name.clone(), Spanned::new(value, v.span.clone()));
                 }
             }
             r.finish(ds);
@@ -195,13 +258,23 @@ fn load_settings(sources: &mut BTreeMap<String, SourceFile>, present: bool, ds: 
 }
 
 fn read_topic_spec(mut r: Reader<'_>, ds: &mut Diagnostics) -> TopicSpec {
-    let mut spec = TopicSpec { file: r.file.to_string(), ..TopicSpec::default() };
+    let mut spec = TopicSpec {
+        file: r.file.to_string(),
+        ..TopicSpec::default()
+    };
     spec.partitions = r.int("partitions", ds, "6");
     if let Some(p) = &spec.partitions
         && !(1..=10_000).contains(&p.value)
     {
-        ds.push(Diagnostic::error("out-of-range", r.file, p.span.clone(), format!("`{}.partitions` = {} is out of range", r.path, p.value))
-            .with_help("partitions must be between 1 and 10000"));
+        ds.push(
+            Diagnostic::error(
+                "out-of-range",
+                r.file,
+                p.span.clone(),
+                format!("`{}.partitions` = {} is out of range", r.path, p.value),
+            )
+            .with_help("partitions must be between 1 and 10000"),
+        );
     }
     spec.replication_factor = r.int("replication_factor", ds, "3");
     if let Some(p) = &spec.replication_factor
@@ -218,20 +291,45 @@ fn read_topic_spec(mut r: Reader<'_>, ds: &mut Diagnostics) -> TopicSpec {
                 Kind::Float(f) => Raw::Float(*f),
                 Kind::Bool(b) => Raw::Bool(*b),
                 other => {
-                    ds.push(Diagnostic::error("wrong-type", r.file, v.span.clone(), format!("topic config `{}` must be a string, integer or boolean, not {}", k.name, other.type_name()))
-                        .with_help(format!("write it like: \"{}\" = \"value\"", k.name)));
+                    ds.push(
+                        Diagnostic::error(
+                            "wrong-type",
+                            r.file,
+                            v.span.clone(),
+                            format!(
+                                "topic config `{}` must be a string, integer or boolean, not {}",
+                                k.name,
+                                other.type_name()
+                            ),
+                        )
+                        .with_help(format!("write it like: \"{}\" = \"value\"", k.name)),
+                    );
                     continue;
                 }
             };
             match config::normalise(&k.name, raw) {
                 Ok(value) => {
                     check_config_value(r.file, &k.name, &value, v.span.clone(), ds);
-                    spec.config.insert(k.name.clone(), ConfigEntry { value, span: v.span.clone() });
+                    spec.config.insert(
+                        k.name.clone(),
+                        ConfigEntry {
+                            value,
+                            span: v.span.clone(),
+                        },
+                    );
                 }
-                Err(e) => ds.push(Diagnostic::error("bad-config-value", r.file, v.span.clone(), e.message).with_help(e.help)),
+                Err(e) => ds.push(
+                    Diagnostic::error("bad-config-value", r.file, v.span.clone(), e.message)
+                        .with_help(e.help),
+                ),
             }
             if !KNOWN_TOPIC_CONFIGS.contains(&k.name.as_str()) {
-                let mut d = Diagnostic::warning("unknown-topic-config", r.file, k.span.clone(), format!("`{}` is not a topic config Kafka knows", k.name));
+                let mut d = Diagnostic::warning(
+                    "unknown-topic-config",
+                    r.file,
+                    k.span.clone(),
+                    format!("`{}` is not a topic config Kafka knows", k.name),
+                );
                 d = match did_you_mean(&k.name, KNOWN_TOPIC_CONFIGS.iter().copied()) {
                     Some(s) => d.with_help(format!("did you mean `{s}`? The broker rejects unknown topic configs")),
                     None => d.with_help("check the name against Kafka's topic configuration reference; the broker rejects unknown topic configs"),
@@ -245,15 +343,30 @@ fn read_topic_spec(mut r: Reader<'_>, ds: &mut Diagnostics) -> TopicSpec {
 }
 
 /// Value checks for the configs whose legal values are few and whose mistakes are common.
-fn check_config_value(file: &str, key: &str, value: &str, span: Range<usize>, ds: &mut Diagnostics) {
+fn check_config_value(
+    file: &str,
+    key: &str,
+    value: &str,
+    span: Range<usize>,
+    ds: &mut Diagnostics,
+) {
     let problem = match key {
         "cleanup.policy" => {
-            let ok = value.split(',').map(str::trim).all(|p| p == "delete" || p == "compact");
-            (!ok).then(|| ("`cleanup.policy` must be \"delete\", \"compact\" or \"compact,delete\"", "choose one of: delete, compact, compact,delete"))
+            let ok = value
+                .split(',')
+                .map(str::trim)
+                .all(|p| p == "delete" || p == "compact");
+            (!ok).then_some((
+                "`cleanup.policy` must be \"delete\", \"compact\" or \"compact,delete\"",
+                "choose one of: delete, compact, compact,delete",
+            ))
         }
         "min.insync.replicas" => {
             let ok = value.parse::<i64>().is_ok_and(|n| n >= 1);
-            (!ok).then_some(("`min.insync.replicas` must be a whole number of at least 1", "e.g. \"min.insync.replicas\" = 2"))
+            (!ok).then_some((
+                "`min.insync.replicas` must be a whole number of at least 1",
+                "e.g. \"min.insync.replicas\" = 2",
+            ))
         }
         "unclean.leader.election.enable" | "preallocate" | "remote.storage.enable" => {
             let ok = value == "true" || value == "false";
@@ -275,10 +388,18 @@ pub fn topic_name_problem(name: &str) -> Option<String> {
         return Some(format!("`{name}` is not a legal topic name"));
     }
     if name.len() > 249 {
-        return Some(format!("the topic name is {} characters long; Kafka allows at most 249", name.len()));
+        return Some(format!(
+            "the topic name is {} characters long; Kafka allows at most 249",
+            name.len()
+        ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-        return Some(format!("the topic name `{name}` contains `{c}`; Kafka allows only ASCII letters, digits, '.', '_' and '-'"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Some(format!(
+            "the topic name `{name}` contains `{c}`; Kafka allows only ASCII letters, digits, '.', '_' and '-'"
+        ));
     }
     None
 }
@@ -304,49 +425,124 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
     if !mesh.sources.contains_key(&domain_file) {
         let anchor = paths.first().cloned().unwrap_or_else(|| dir.clone());
         ds.push(
-            Diagnostic::error("missing-file", &anchor, 0..0, format!("domain folder {dir} has no domain.toml"))
-                .with_help(format!("create {domain_file} with name = \"{dir_name}\" and owners = [\"@org/team\"]")),
+            Diagnostic::error(
+                "missing-file",
+                &anchor,
+                0..0,
+                format!("domain folder {dir} has no domain.toml"),
+            )
+            .with_help(format!(
+                "create {domain_file} with name = \"{dir_name}\" and owners = [\"@org/team\"]"
+            )),
         );
         return;
     }
-    let Some(table) = parse_file(&mesh.sources, &domain_file, ds) else { return };
-    let mut domain = Domain { name: dir_name.to_string(), file: domain_file.clone(), dir: dir.clone(), ..Domain::default() };
+    let Some(table) = parse_file(&mesh.sources, &domain_file, ds) else {
+        return;
+    };
+    let mut domain = Domain {
+        name: dir_name.to_string(),
+        file: domain_file.clone(),
+        dir: dir.clone(),
+        ..Domain::default()
+    };
     let mut r = Reader::new(&domain_file, &table, 0..0, "");
     if let Some(n) = r.required_string("name", ds, &format!("\"{dir_name}\"")) {
         if !is_valid_name(&n.value) {
-            ds.push(Diagnostic::error("bad-name", &domain_file, n.span.clone(), format!("`{}` is not a legal domain name", n.value)).with_help(NAME_HELP));
+            ds.push(
+                Diagnostic::error(
+                    "bad-name",
+                    &domain_file,
+                    n.span.clone(),
+                    format!("`{}` is not a legal domain name", n.value),
+                )
+                .with_help(NAME_HELP),
+            );
         } else if n.value != dir_name {
-            ds.push(Diagnostic::error("name-mismatch", &domain_file, n.span.clone(), format!("domain name `{}` does not match its folder `{dir}`", n.value))
-                .with_help(format!("rename the folder to domains/{} or set name = \"{dir_name}\"", n.value)));
+            ds.push(
+                Diagnostic::error(
+                    "name-mismatch",
+                    &domain_file,
+                    n.span.clone(),
+                    format!(
+                        "domain name `{}` does not match its folder `{dir}`",
+                        n.value
+                    ),
+                )
+                .with_help(format!(
+                    "rename the folder to domains/{} or set name = \"{dir_name}\"",
+                    n.value
+                )),
+            );
         }
     }
     if !is_valid_name(dir_name) {
-        ds.push(Diagnostic::error("bad-name", &domain_file, 0..0, format!("domain folder `{dir_name}` is not a legal domain name")).with_help(NAME_HELP));
+        ds.push(
+            Diagnostic::error(
+                "bad-name",
+                &domain_file,
+                0..0,
+                format!("domain folder `{dir_name}` is not a legal domain name"),
+            )
+            .with_help(NAME_HELP),
+        );
     }
-    domain.description = r.string("description", ds, "\"what the domain does\"").map(|s| s.value).unwrap_or_default();
+    domain.description = r
+        .string("description", ds, "\"what the domain does\"")
+        .map(|s| s.value)
+        .unwrap_or_default();
     domain.owners = read_owners(&mut r, true, ds).unwrap_or_default();
     if let Some(principals) = r.table("principals", ds) {
         for (k, v) in &principals.table.entries {
             let Kind::Str(p) = &v.kind else {
-                ds.push(Diagnostic::error("wrong-type", &domain_file, v.span.clone(), format!("principal `{}` must be a string like \"User:{}\"", k.name, k.name))
-                    .with_help("principals are Kafka principals: \"User:<name>\""));
+                ds.push(
+                    Diagnostic::error(
+                        "wrong-type",
+                        &domain_file,
+                        v.span.clone(),
+                        format!(
+                            "principal `{}` must be a string like \"User:{}\"",
+                            k.name, k.name
+                        ),
+                    )
+                    .with_help("principals are Kafka principals: \"User:<name>\""),
+                );
                 continue;
             };
             if !is_valid_name(&k.name) {
-                ds.push(Diagnostic::error("bad-name", &domain_file, k.span.clone(), format!("`{}` is not a legal principal short name", k.name)).with_help(NAME_HELP));
+                ds.push(
+                    Diagnostic::error(
+                        "bad-name",
+                        &domain_file,
+                        k.span.clone(),
+                        format!("`{}` is not a legal principal short name", k.name),
+                    )
+                    .with_help(NAME_HELP),
+                );
             }
             if !is_kafka_principal(p) {
-                ds.push(Diagnostic::error("bad-principal", &domain_file, v.span.clone(), format!("`{p}` is not a Kafka principal"))
-                    .with_help("write it as <type>:<name>, e.g. \"User:sales-order-service\""));
+                ds.push(
+                    Diagnostic::error(
+                        "bad-principal",
+                        &domain_file,
+                        v.span.clone(),
+                        format!("`{p}` is not a Kafka principal"),
+                    )
+                    .with_help("write it as <type>:<name>, e.g. \"User:sales-order-service\""),
+                );
             }
-            domain.principals.insert(k.name.clone(), Spanned::new(p.clone(), v.span.clone()));
+            domain
+                .principals
+                .insert(k.name.clone(), Spanned::new(p.clone(), v.span.clone()));
         }
     }
     for mut c in r.tables("consumes", ds) {
         let product = c.required_string("product", ds, "\"marketing.campaigns\"");
         let principal = c.required_string("principal", ds, "\"revenue-job\"");
         let group = c.required_string("group", ds, "\"sales.revenue-job\"");
-        let purpose = c.string("purpose", ds, "\"why this domain reads it\"").map(|s| s.value);
+        let purpose = c
+            .string("purpose", ds, "\"why this domain reads it\"")
+            .map(|s| s.value);
         if let Some(g) = &group {
             let body = g.value.strip_suffix('*').unwrap_or(&g.value);
             if body.is_empty() || body.contains('*') {
@@ -357,7 +553,13 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
         let span = c.span.clone();
         c.finish(ds);
         if let (Some(product), Some(principal), Some(group)) = (product, principal, group) {
-            domain.consumes.push(Consume { product, principal, group, purpose, span });
+            domain.consumes.push(Consume {
+                product,
+                principal,
+                group,
+                purpose,
+                span,
+            });
         }
     }
     r.finish(ds);
@@ -373,7 +575,9 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
 
 fn is_kafka_principal(p: &str) -> bool {
     match p.split_once(':') {
-        Some((kind, name)) => !kind.is_empty() && kind.chars().all(|c| c.is_ascii_alphanumeric()) && !name.is_empty(),
+        Some((kind, name)) => {
+            !kind.is_empty() && kind.chars().all(|c| c.is_ascii_alphanumeric()) && !name.is_empty()
+        }
         None => false,
     }
 }
@@ -385,24 +589,59 @@ fn read_owners(r: &mut Reader<'_>, required: bool, ds: &mut Diagnostics) -> Opti
     let node_span = r.table.get("owners").map(|n| n.span.clone());
     let owners = r.strings("owners", ds, "[\"@org/team\"]")?;
     if owners.is_empty() {
-        ds.push(Diagnostic::error("missing-field", r.file, node_span.unwrap_or(0..0), "`owners` is empty")
-            .with_help("name at least one owning team, e.g. owners = [\"@org/team\"]"));
+        ds.push(
+            Diagnostic::error(
+                "missing-field",
+                r.file,
+                node_span.unwrap_or(0..0),
+                "`owners` is empty",
+            )
+            .with_help("name at least one owning team, e.g. owners = [\"@org/team\"]"),
+        );
     }
     for o in &owners {
         if o.value.trim().is_empty() {
-            ds.push(Diagnostic::error("bad-owner", r.file, o.span.clone(), "an owner is an empty string").with_help("write a team handle like \"@org/team\""));
+            ds.push(
+                Diagnostic::error(
+                    "bad-owner",
+                    r.file,
+                    o.span.clone(),
+                    "an owner is an empty string",
+                )
+                .with_help("write a team handle like \"@org/team\""),
+            );
         }
     }
     Some(owners.into_iter().map(|o| o.value).collect())
 }
 
-fn choice<T>(r: &mut Reader<'_>, key: &'static str, all: &[&str], parse: fn(&str) -> Option<T>, required: bool, ds: &mut Diagnostics) -> Option<T> {
+fn choice<T>(
+    r: &mut Reader<'_>,
+    key: &'static str,
+    all: &[&str],
+    parse: fn(&str) -> Option<T>,
+    required: bool,
+    ds: &mut Diagnostics,
+) -> Option<T> {
     let example = format!("\"{}\"", all[0]);
-    let s = if required { r.required_string(key, ds, &example)? } else { r.string(key, ds, &example)? };
+    let s = if required {
+        r.required_string(key, ds, &example)?
+    } else {
+        r.string(key, ds, &example)?
+    };
     match parse(&s.value) {
         Some(v) => Some(v),
         None => {
-            let mut d = Diagnostic::error("bad-value", r.file, s.span.clone(), format!("`{key}` = \"{}\" is not one of: {}", s.value, all.join(", ")));
+            let mut d = Diagnostic::error(
+                "bad-value",
+                r.file,
+                s.span.clone(),
+                format!(
+                    "`{key}` = \"{}\" is not one of: {}",
+                    s.value,
+                    all.join(", ")
+                ),
+            );
             d = match did_you_mean(&s.value, all.iter().copied()) {
                 Some(m) => d.with_help(format!("did you mean \"{m}\"?")),
                 None => d.with_help(format!("choose one of: {}", all.join(", "))),
@@ -416,12 +655,25 @@ fn choice<T>(r: &mut Reader<'_>, key: &'static str, all: &[&str], parse: fn(&str
 fn load_product(mesh: &Mesh, domain: &Domain, path: &str, ds: &mut Diagnostics) -> Option<Product> {
     let table = parse_file(&mesh.sources, path, ds)?;
     let errors_before = ds.error_count();
-    let stem = path.rsplit('/').next().unwrap_or(path).trim_end_matches(".toml").to_string();
+    let stem = path
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
+        .trim_end_matches(".toml")
+        .to_string();
     let mut r = Reader::new(path, &table, 0..0, "");
     let name = match r.string("name", ds, &format!("\"{stem}\"")) {
         Some(n) => {
             if !is_valid_name(&n.value) {
-                ds.push(Diagnostic::error("bad-name", path, n.span.clone(), format!("`{}` is not a legal product name", n.value)).with_help(NAME_HELP));
+                ds.push(
+                    Diagnostic::error(
+                        "bad-name",
+                        path,
+                        n.span.clone(),
+                        format!("`{}` is not a legal product name", n.value),
+                    )
+                    .with_help(NAME_HELP),
+                );
             }
             n.value
         }
@@ -434,32 +686,73 @@ fn load_product(mesh: &Mesh, domain: &Domain, path: &str, ds: &mut Diagnostics) 
         }
     };
     let id = format!("{}.{}", domain.name, name);
-    let mut p = Product { id: id.clone(), domain: domain.name.clone(), name, file: path.to_string(), ..Product::default() };
-    p.description = r.required_string("description", ds, "\"what this product holds, in one sentence\"").map(|s| s.value).unwrap_or_default();
+    let mut p = Product {
+        id: id.clone(),
+        domain: domain.name.clone(),
+        name,
+        file: path.to_string(),
+        ..Product::default()
+    };
+    p.description = r
+        .required_string(
+            "description",
+            ds,
+            "\"what this product holds, in one sentence\"",
+        )
+        .map(|s| s.value)
+        .unwrap_or_default();
     p.owners = read_owners(&mut r, false, ds).unwrap_or_else(|| domain.owners.clone());
-    p.quality = choice(&mut r, "quality", Quality::ALL, Quality::parse, true, ds).unwrap_or_default();
+    p.quality =
+        choice(&mut r, "quality", Quality::ALL, Quality::parse, true, ds).unwrap_or_default();
     p.sla = choice(&mut r, "sla", Sla::ALL, Sla::parse, true, ds).unwrap_or_default();
-    p.tags = r.strings("tags", ds, "[\"pii\"]").unwrap_or_default().into_iter().map(|t| t.value).collect();
+    p.tags = r
+        .strings("tags", ds, "[\"pii\"]")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| t.value)
+        .collect();
     p.status = choice(&mut r, "status", Status::ALL, Status::parse, false, ds).unwrap_or_default();
-    p.inputs = r.strings("inputs", ds, "[\"marketing.campaigns\"]").unwrap_or_default();
-    p.producers = r.strings("producers", ds, "[\"order-service\"]").unwrap_or_default();
+    p.inputs = r
+        .strings("inputs", ds, "[\"marketing.campaigns\"]")
+        .unwrap_or_default();
+    p.producers = r
+        .strings("producers", ds, "[\"order-service\"]")
+        .unwrap_or_default();
 
     let own_topic = r.table("topic", ds);
-    let topic_name = own_topic.as_ref().and_then(|t| t.table.get("name")).and_then(|n| match &n.kind {
-        Kind::Str(s) => Some(Spanned::new(s.clone(), n.span.clone())),
-        _ => None,
-    });
-    let own_spec = own_topic.map(|mut t| {
-        t.string("name", ds, "\"sales.orders\"");
-        read_topic_spec(t, ds)
-    }).unwrap_or_else(|| TopicSpec { file: path.to_string(), ..TopicSpec::default() });
+    let topic_name = own_topic
+        .as_ref()
+        .and_then(|t| t.table.get("name"))
+        .and_then(|n| match &n.kind {
+            Kind::Str(s) => Some(Spanned::new(s.clone(), n.span.clone())),
+            _ => None,
+        });
+    let own_spec = own_topic
+        .map(|mut t| {
+            t.string("name", ds, "\"sales.orders\"");
+            read_topic_spec(t, ds)
+        })
+        .unwrap_or_else(|| TopicSpec {
+            file: path.to_string(),
+            ..TopicSpec::default()
+        });
 
     let mut env_specs: BTreeMap<String, (Range<usize>, TopicSpec)> = BTreeMap::new();
     if let Some(envs) = r.table("environments", ds) {
         for (k, v) in &envs.table.entries {
             let Kind::Table(t) = &v.kind else {
-                ds.push(Diagnostic::error("wrong-type", path, v.span.clone(), format!("`environments.{}` must be a table", k.name))
-                    .with_help(format!("write it as an [environments.{}.topic] section", k.name)));
+                ds.push(
+                    Diagnostic::error(
+                        "wrong-type",
+                        path,
+                        v.span.clone(),
+                        format!("`environments.{}` must be a table", k.name),
+                    )
+                    .with_help(format!(
+                        "write it as an [environments.{}.topic] section",
+                        k.name
+                    )),
+                );
                 continue;
             };
             let mut er = Reader::new(path, t, k.span.clone(), &format!("environments.{}", k.name));
@@ -468,7 +761,12 @@ fn load_product(mesh: &Mesh, domain: &Domain, path: &str, ds: &mut Diagnostics) 
             }
             er.finish(ds);
             if !mesh.settings.environments.contains_key(&k.name) {
-                let mut d = Diagnostic::error("unknown-environment", path, k.span.clone(), format!("environment `{}` is not declared in mesh.toml", k.name));
+                let mut d = Diagnostic::error(
+                    "unknown-environment",
+                    path,
+                    k.span.clone(),
+                    format!("environment `{}` is not declared in mesh.toml", k.name),
+                );
                 d = match did_you_mean(&k.name, mesh.settings.environments.keys().map(String::as_str)) {
                     Some(s) => d.with_help(format!("did you mean `{s}`?")),
                     None => d.with_help("declare it under [environments.<name>] in mesh.toml, or remove this override"),
@@ -478,25 +776,58 @@ fn load_product(mesh: &Mesh, domain: &Domain, path: &str, ds: &mut Diagnostics) 
         }
     }
 
-    p.topic = resolve_topic(mesh, &id, path, topic_name, &own_spec, env_specs.get(mesh.env.as_deref().unwrap_or("")).map(|(_, s)| s), ds);
+    p.topic = resolve_topic(
+        mesh,
+        &id,
+        path,
+        topic_name,
+        &own_spec,
+        env_specs
+            .get(mesh.env.as_deref().unwrap_or(""))
+            .map(|(_, s)| s),
+        ds,
+    );
 
     if let Some(mut s) = r.table("schema", ds) {
         let span = s.span.clone();
         let value = read_schema_ref(&mut s, "value", domain, ds);
         let key = read_schema_ref(&mut s, "key", domain, ds);
-        let compatibility = choice(&mut s, "compatibility", Compatibility::ALL, Compatibility::parse, false, ds).unwrap_or_default();
+        let compatibility = choice(
+            &mut s,
+            "compatibility",
+            Compatibility::ALL,
+            Compatibility::parse,
+            false,
+            ds,
+        )
+        .unwrap_or_default();
         if s.table.get("value").is_none() && s.table.get("key").is_none() {
             ds.push(Diagnostic::error("missing-field", path, span.clone(), "[schema] names no schema file")
                 .with_help("add value = \"schemas/<name>-value.avsc\" (and key = ... if the key has a schema), or remove [schema]"));
         }
         s.finish(ds);
-        p.schema = Some(SchemaSpec { value, key, compatibility, span });
+        p.schema = Some(SchemaSpec {
+            value,
+            key,
+            compatibility,
+            span,
+        });
     }
 
     if let Some(mut a) = r.table("access", ds) {
         p.access.span = a.span.clone();
-        p.access.visibility = choice(&mut a, "visibility", Visibility::ALL, Visibility::parse, false, ds).unwrap_or_default();
-        p.access.allow_domains = a.strings("allow_domains", ds, "[\"finance\"]").unwrap_or_default();
+        p.access.visibility = choice(
+            &mut a,
+            "visibility",
+            Visibility::ALL,
+            Visibility::parse,
+            false,
+            ds,
+        )
+        .unwrap_or_default();
+        p.access.allow_domains = a
+            .strings("allow_domains", ds, "[\"finance\"]")
+            .unwrap_or_default();
         if p.access.visibility != Visibility::Restricted && !p.access.allow_domains.is_empty() {
             ds.push(Diagnostic::warning("unused-field", path, p.access.allow_domains[0].span.clone(), format!("`allow_domains` has no effect on a {} product", p.access.visibility))
                 .with_help("set visibility = \"restricted\" to limit consumers to these domains, or remove allow_domains"));
@@ -509,7 +840,9 @@ fn load_product(mesh: &Mesh, domain: &Domain, path: &str, ds: &mut Diagnostics) 
         let since = d.required_date("since", ds);
         let sunset = d.required_date("sunset", ds);
         let replacement = d.string("replacement", ds, "\"sales.orders-v2\"");
-        let reason = d.string("reason", ds, "\"why consumers should move\"").map(|s| s.value);
+        let reason = d
+            .string("reason", ds, "\"why consumers should move\"")
+            .map(|s| s.value);
         if let (Some(a), Some(b)) = (&since, &sunset)
             && b.value <= a.value
         {
@@ -517,7 +850,13 @@ fn load_product(mesh: &Mesh, domain: &Domain, path: &str, ds: &mut Diagnostics) 
                 .with_help("the sunset date is when the product may be retired; it must come after the deprecation date"));
         }
         d.finish(ds);
-        p.deprecation = Some(Deprecation { since: since.map(|s| s.value), sunset: sunset.map(|s| s.value), replacement, reason, span });
+        p.deprecation = Some(Deprecation {
+            since: since.map(|s| s.value),
+            sunset: sunset.map(|s| s.value),
+            replacement,
+            reason,
+            span,
+        });
     }
     match (p.status, &p.deprecation) {
         (Status::Deprecated, None) => ds.push(
@@ -536,7 +875,11 @@ fn load_product(mesh: &Mesh, domain: &Domain, path: &str, ds: &mut Diagnostics) 
 }
 
 impl Reader<'_> {
-    fn required_date(&mut self, key: &'static str, ds: &mut Diagnostics) -> Option<Spanned<doc::Date>> {
+    fn required_date(
+        &mut self,
+        key: &'static str,
+        ds: &mut Diagnostics,
+    ) -> Option<Spanned<doc::Date>> {
         if self.table.get(key).is_none() {
             self.node(key);
             ds.push(self.missing(key, "2027-01-31"));
@@ -546,17 +889,45 @@ impl Reader<'_> {
     }
 }
 
-fn read_schema_ref(s: &mut Reader<'_>, which: &'static str, domain: &Domain, ds: &mut Diagnostics) -> Option<SchemaRef> {
+fn read_schema_ref(
+    s: &mut Reader<'_>,
+    which: &'static str,
+    domain: &Domain,
+    ds: &mut Diagnostics,
+) -> Option<SchemaRef> {
     let path = s.string(which, ds, "\"schemas/orders-value.avsc\"")?;
     let Some(format) = SchemaFormat::from_path(&path.value) else {
-        ds.push(Diagnostic::error("bad-schema-type", s.file, path.span.clone(), format!("`schema.{which}` = \"{}\": the schema type is not known from its extension", path.value))
-            .with_help("use .avsc (Avro), .json (JSON Schema) or .proto (Protobuf)"));
+        ds.push(
+            Diagnostic::error(
+                "bad-schema-type",
+                s.file,
+                path.span.clone(),
+                format!(
+                    "`schema.{which}` = \"{}\": the schema type is not known from its extension",
+                    path.value
+                ),
+            )
+            .with_help("use .avsc (Avro), .json (JSON Schema) or .proto (Protobuf)"),
+        );
         return None;
     };
     let rel = path.value.trim_start_matches("./");
     if rel.starts_with('/') || rel.split('/').any(|c| c == "..") {
-        ds.push(Diagnostic::error("bad-schema-path", s.file, path.span.clone(), format!("`schema.{which}` = \"{}\" leaves the domain folder", path.value))
-            .with_help(format!("schema paths are relative to {} and stay inside it, e.g. \"schemas/x.avsc\"", domain.dir)));
+        ds.push(
+            Diagnostic::error(
+                "bad-schema-path",
+                s.file,
+                path.span.clone(),
+                format!(
+                    "`schema.{which}` = \"{}\" leaves the domain folder",
+                    path.value
+                ),
+            )
+            .with_help(format!(
+                "schema paths are relative to {} and stay inside it, e.g. \"schemas/x.avsc\"",
+                domain.dir
+            )),
+        );
         return None;
     }
     let file = format!("{}/{rel}", domain.dir);
@@ -575,8 +946,13 @@ fn resolve_topic(
     ds: &mut Diagnostics,
 ) -> ResolvedTopic {
     let env = mesh.environment().map(|e| &e.topic);
-    let chain: Vec<&TopicSpec> = [Some(&mesh.settings.defaults), Some(own), env, own_env].into_iter().flatten().collect();
-    let last = |f: fn(&TopicSpec) -> Option<&Spanned<i64>>| chain.iter().rev().find_map(|s| f(s).map(|v| (v.value, s)));
+    let chain: Vec<&TopicSpec> = [Some(&mesh.settings.defaults), Some(own), env, own_env]
+        .into_iter()
+        .flatten()
+        .collect();
+    let last = |f: fn(&TopicSpec) -> Option<&Spanned<i64>>| {
+        chain.iter().rev().find_map(|s| f(s).map(|v| (v.value, s)))
+    };
     let partitions = last(|s| s.partitions.as_ref());
     let rf = last(|s| s.replication_factor.as_ref());
     if partitions.is_none() {
@@ -598,20 +974,34 @@ fn resolve_topic(
         None => (id.to_string(), 0..0),
     };
     if let Some(problem) = topic_name_problem(&name) {
-        ds.push(Diagnostic::error("bad-topic-name", path, name_span.clone(), problem)
-            .with_help("topic names use ASCII letters, digits, '.', '_' and '-', at most 249 characters"));
+        ds.push(
+            Diagnostic::error("bad-topic-name", path, name_span.clone(), problem).with_help(
+                "topic names use ASCII letters, digits, '.', '_' and '-', at most 249 characters",
+            ),
+        );
     } else if name.contains('.') && name.contains('_') {
         ds.push(Diagnostic::warning("topic-name-collision", path, name_span.clone(), format!("topic `{name}` mixes '.' and '_'"))
             .with_help("Kafka maps '.' to '_' in metric names, so such names can collide; use one or the other"));
     }
     let rf_value = rf.map_or(1, |(v, _)| v);
-    if let Some(isr) = config.get("min.insync.replicas").and_then(|v| v.parse::<i64>().ok())
+    if let Some(isr) = config
+        .get("min.insync.replicas")
+        .and_then(|v| v.parse::<i64>().ok())
         && let Some((_, spec)) = rf
         && isr > rf_value
     {
-        let span = spec.replication_factor.as_ref().map_or(0..0, |v| v.span.clone());
+        let span = spec
+            .replication_factor
+            .as_ref()
+            .map_or(0..0, |v| v.span.clone());
         ds.push(Diagnostic::warning("min-isr-above-replication", &spec.file, span, format!("{id}: min.insync.replicas {isr} is above replication_factor {rf_value}{}", mesh.env.as_ref().map(|e| format!(" in environment `{e}`")).unwrap_or_default()))
             .with_help("producers with acks=all would always fail; lower min.insync.replicas or raise replication_factor"));
     }
-    ResolvedTopic { name, partitions: partitions.map_or(1, |(v, _)| v), replication_factor: rf_value, config, name_span }
+    ResolvedTopic {
+        name,
+        partitions: partitions.map_or(1, |(v, _)| v),
+        replication_factor: rf_value,
+        config,
+        name_span,
+    }
 }

@@ -23,25 +23,38 @@ pub struct Mesh {
 
 impl Mesh {
     pub fn product(&self, id: &str) -> Option<&Product> {
-        self.products.binary_search_by(|p| p.id.as_str().cmp(id)).ok().map(|i| &self.products[i])
+        self.products
+            .binary_search_by(|p| p.id.as_str().cmp(id))
+            .ok()
+            .map(|i| &self.products[i])
     }
 
     pub fn domain(&self, name: &str) -> Option<&Domain> {
-        self.domains.binary_search_by(|d| d.name.as_str().cmp(name)).ok().map(|i| &self.domains[i])
+        self.domains
+            .binary_search_by(|d| d.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.domains[i])
     }
 
     pub fn environment(&self) -> Option<&Environment> {
-        self.env.as_ref().and_then(|e| self.settings.environments.get(e))
+        self.env
+            .as_ref()
+            .and_then(|e| self.settings.environments.get(e))
     }
 
     /// Every `[[consumes]]` entry of every domain, with the consuming domain.
     pub fn consumers(&self) -> impl Iterator<Item = (&Domain, &Consume)> {
-        self.domains.iter().flat_map(|d| d.consumes.iter().map(move |c| (d, c)))
+        self.domains
+            .iter()
+            .flat_map(|d| d.consumes.iter().map(move |c| (d, c)))
     }
 
     /// Paths of policy files: the repo's `policies/` and each domain's `policies/`.
     pub fn policy_files(&self) -> impl Iterator<Item = &str> {
-        self.sources.keys().map(String::as_str).filter(|p| is_policy_file(p))
+        self.sources
+            .keys()
+            .map(String::as_str)
+            .filter(|p| is_policy_file(p))
     }
 }
 
@@ -49,11 +62,10 @@ impl Mesh {
 pub fn is_policy_file(path: &str) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
     path.ends_with(".toml")
-        && match parts.as_slice() {
-            ["policies", _] => true,
-            ["domains", _, "policies", _] => true,
-            _ => false,
-        }
+        && matches!(
+            parts.as_slice(),
+            ["policies", _] | ["domains", _, "policies", _]
+        )
 }
 
 /// `mesh.toml`.

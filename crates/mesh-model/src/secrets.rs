@@ -13,16 +13,37 @@ use crate::model::Settings;
 /// JAAS config line (which carries a password inline).
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    k.contains("password") || k.contains("secret") || k.contains("token") || k.ends_with(".key") || k == "sasl.jaas.config"
+    k.contains("password")
+        || k.contains("secret")
+        || k.contains("token")
+        || k.ends_with(".key")
+        || k == "sasl.jaas.config"
 }
 
-pub(crate) fn check_mesh_toml(file: &str, table: &Table, settings: &Settings, src: &mut SourceFile, ds: &mut Diagnostics) {
+pub(crate) fn check_mesh_toml(
+    file: &str,
+    table: &Table,
+    settings: &Settings,
+    src: &mut SourceFile,
+    ds: &mut Diagnostics,
+) {
     walk(file, table, "", settings, src, ds);
 }
 
-fn walk(file: &str, table: &Table, path: &str, settings: &Settings, src: &mut SourceFile, ds: &mut Diagnostics) {
+fn walk(
+    file: &str,
+    table: &Table,
+    path: &str,
+    settings: &Settings,
+    src: &mut SourceFile,
+    ds: &mut Diagnostics,
+) {
     for (key, node) in &table.entries {
-        let here = if path.is_empty() { key.name.clone() } else { format!("{path}.{}", key.name) };
+        let here = if path.is_empty() {
+            key.name.clone()
+        } else {
+            format!("{path}.{}", key.name)
+        };
         visit(file, &key.name, &key.span, node, &here, settings, src, ds);
     }
 }
@@ -48,8 +69,13 @@ fn visit(
         Kind::Str(value) => {
             if let Err(problem) = check_references(value) {
                 ds.push(
-                    Diagnostic::error("bad-reference", file, node.span.clone(), format!("`{path}`: {problem}"))
-                        .with_help("write ${VAR} or ${VAR:-default}; VAR is letters, digits and '_'"),
+                    Diagnostic::error(
+                        "bad-reference",
+                        file,
+                        node.span.clone(),
+                        format!("`{path}`: {problem}"),
+                    )
+                    .with_help("write ${VAR} or ${VAR:-default}; VAR is letters, digits and '_'"),
                 );
             }
             if is_secret_key(key) && !value.contains("${") && !value.is_empty() {
@@ -71,7 +97,9 @@ fn visit(
 fn in_local_environment(path: &str, settings: &Settings) -> bool {
     let mut parts = path.splitn(3, '.');
     match (parts.next(), parts.next()) {
-        (Some("environments"), Some(env)) => settings.environments.get(env).is_some_and(|e| e.local),
+        (Some("environments"), Some(env)) => {
+            settings.environments.get(env).is_some_and(|e| e.local)
+        }
         _ => false,
     }
 }
@@ -144,10 +172,22 @@ mod tests {
 
     #[test]
     fn secret_keys() {
-        for k in ["sasl.password", "ssl.key.password", "client.secret", "oauth.token", "ssl.keystore.key", "sasl.jaas.config"] {
+        for k in [
+            "sasl.password",
+            "ssl.key.password",
+            "client.secret",
+            "oauth.token",
+            "ssl.keystore.key",
+            "sasl.jaas.config",
+        ] {
             assert!(is_secret_key(k), "{k}");
         }
-        for k in ["sasl.username", "security.protocol", "key", "keystore.location"] {
+        for k in [
+            "sasl.username",
+            "security.protocol",
+            "key",
+            "keystore.location",
+        ] {
             assert!(!is_secret_key(k), "{k}");
         }
     }

@@ -11,9 +11,16 @@ pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
     unique_ids_and_topics(mesh, ds);
     let ids: Vec<&str> = mesh.products.iter().map(|p| p.id.as_str()).collect();
     let unknown_product = |file: &str, span: std::ops::Range<usize>, what: &str, id: &str| {
-        let d = Diagnostic::error("unknown-product", file, span, format!("{what} `{id}` does not exist"));
+        let d = Diagnostic::error(
+            "unknown-product",
+            file,
+            span,
+            format!("{what} `{id}` does not exist"),
+        );
         match did_you_mean(id, ids.iter().copied()) {
-            Some(s) => d.with_help(format!("did you mean `{s}`? Product ids are <domain>.<name>")),
+            Some(s) => d.with_help(format!(
+                "did you mean `{s}`? Product ids are <domain>.<name>"
+            )),
             None => d.with_help("name an existing product as <domain>.<name>"),
         }
     };
@@ -22,52 +29,120 @@ pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
         let domain = mesh.domain(&p.domain);
         for input in &p.inputs {
             if input.value == p.id {
-                ds.push(Diagnostic::error("lineage-cycle", &p.file, input.span.clone(), format!("{} lists itself as an input", p.id))
-                    .with_help("inputs name the products this one is derived from; remove its own id"));
+                ds.push(
+                    Diagnostic::error(
+                        "lineage-cycle",
+                        &p.file,
+                        input.span.clone(),
+                        format!("{} lists itself as an input", p.id),
+                    )
+                    .with_help(
+                        "inputs name the products this one is derived from; remove its own id",
+                    ),
+                );
             } else if let Some(src) = mesh.product(&input.value) {
                 if let Some(reason) = access_denied(src, &p.domain) {
-                    ds.push(Diagnostic::error("access-denied", &p.file, input.span.clone(), format!("{} is derived from {}, which {reason}", p.id, src.id))
-                        .with_related(&src.file, src.access.span.clone(), format!("{}'s access rules", src.id))
-                        .with_help(format!("ask the owners of {} ({}) to allow domain `{}`, or remove this input", src.id, src.owners.join(", "), p.domain)));
+                    ds.push(
+                        Diagnostic::error(
+                            "access-denied",
+                            &p.file,
+                            input.span.clone(),
+                            format!("{} is derived from {}, which {reason}", p.id, src.id),
+                        )
+                        .with_related(
+                            &src.file,
+                            src.access.span.clone(),
+                            format!("{}'s access rules", src.id),
+                        )
+                        .with_help(format!(
+                            "ask the owners of {} ({}) to allow domain `{}`, or remove this input",
+                            src.id,
+                            src.owners.join(", "),
+                            p.domain
+                        )),
+                    );
                 }
             } else {
-                ds.push(unknown_product(&p.file, input.span.clone(), "input", &input.value));
+                ds.push(unknown_product(
+                    &p.file,
+                    input.span.clone(),
+                    "input",
+                    &input.value,
+                ));
             }
         }
         if let Some(domain) = domain {
             for producer in &p.producers {
                 if !domain.principals.contains_key(&producer.value) {
-                    ds.push(unknown_principal(domain, &p.file, producer.span.clone(), &producer.value));
+                    ds.push(unknown_principal(
+                        domain,
+                        &p.file,
+                        producer.span.clone(),
+                        &producer.value,
+                    ));
                 }
             }
         }
         for allowed in &p.access.allow_domains {
             if mesh.domain(&allowed.value).is_none() {
-                let d = Diagnostic::error("unknown-domain", &p.file, allowed.span.clone(), format!("allow_domains names `{}`, which is not a domain", allowed.value));
-                ds.push(match did_you_mean(&allowed.value, mesh.domains.iter().map(|d| d.name.as_str())) {
-                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help("name a domain that has a folder under domains/"),
-                });
+                let d = Diagnostic::error(
+                    "unknown-domain",
+                    &p.file,
+                    allowed.span.clone(),
+                    format!(
+                        "allow_domains names `{}`, which is not a domain",
+                        allowed.value
+                    ),
+                );
+                ds.push(
+                    match did_you_mean(&allowed.value, mesh.domains.iter().map(|d| d.name.as_str()))
+                    {
+                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                        None => d.with_help("name a domain that has a folder under domains/"),
+                    },
+                );
             }
         }
         if let Some(dep) = &p.deprecation
             && let Some(r) = &dep.replacement
         {
             if r.value == p.id {
-                ds.push(Diagnostic::error("bad-deprecation", &p.file, r.span.clone(), "a product cannot be its own replacement")
-                    .with_help("name the product consumers should move to"));
+                ds.push(
+                    Diagnostic::error(
+                        "bad-deprecation",
+                        &p.file,
+                        r.span.clone(),
+                        "a product cannot be its own replacement",
+                    )
+                    .with_help("name the product consumers should move to"),
+                );
             } else if mesh.product(&r.value).is_none() {
-                ds.push(unknown_product(&p.file, r.span.clone(), "replacement", &r.value));
+                ds.push(unknown_product(
+                    &p.file,
+                    r.span.clone(),
+                    "replacement",
+                    &r.value,
+                ));
             }
         }
     }
 
     for (domain, c) in mesh.consumers() {
         if !domain.principals.contains_key(&c.principal.value) {
-            ds.push(unknown_principal(domain, &domain.file, c.principal.span.clone(), &c.principal.value));
+            ds.push(unknown_principal(
+                domain,
+                &domain.file,
+                c.principal.span.clone(),
+                &c.principal.value,
+            ));
         }
         let Some(product) = mesh.product(&c.product.value) else {
-            ds.push(unknown_product(&domain.file, c.product.span.clone(), "consumed product", &c.product.value));
+            ds.push(unknown_product(
+                &domain.file,
+                c.product.span.clone(),
+                "consumed product",
+                &c.product.value,
+            ));
             continue;
         };
         if let Some(reason) = access_denied(product, &domain.name) {
@@ -78,25 +153,53 @@ pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
             );
         }
         if product.status == Status::Deprecated {
-            let (sunset, replacement) = product.deprecation.as_ref().map_or((String::from("?"), None), |d| {
-                (d.sunset.map_or("?".into(), |s| s.to_string()), d.replacement.as_ref().map(|r| r.value.clone()))
-            });
+            let (sunset, replacement) =
+                product
+                    .deprecation
+                    .as_ref()
+                    .map_or((String::from("?"), None), |d| {
+                        (
+                            d.sunset.map_or("?".into(), |s| s.to_string()),
+                            d.replacement.as_ref().map(|r| r.value.clone()),
+                        )
+                    });
             ds.push(
-                Diagnostic::warning("consumes-deprecated", &domain.file, c.product.span.clone(), format!("{} is deprecated; its sunset is {sunset}", product.id))
-                    .with_help(match replacement {
-                        Some(r) => format!("move to {r} before the sunset"),
-                        None => "plan to stop consuming it before the sunset".into(),
-                    }),
+                Diagnostic::warning(
+                    "consumes-deprecated",
+                    &domain.file,
+                    c.product.span.clone(),
+                    format!("{} is deprecated; its sunset is {sunset}", product.id),
+                )
+                .with_help(match replacement {
+                    Some(r) => format!("move to {r} before the sunset"),
+                    None => "plan to stop consuming it before the sunset".into(),
+                }),
             );
         }
     }
 }
 
-fn unknown_principal(domain: &Domain, file: &str, span: std::ops::Range<usize>, name: &str) -> Diagnostic {
-    let d = Diagnostic::error("unknown-principal", file, span, format!("principal `{name}` is not declared in domain `{}`", domain.name));
+fn unknown_principal(
+    domain: &Domain,
+    file: &str,
+    span: std::ops::Range<usize>,
+    name: &str,
+) -> Diagnostic {
+    let d = Diagnostic::error(
+        "unknown-principal",
+        file,
+        span,
+        format!(
+            "principal `{name}` is not declared in domain `{}`",
+            domain.name
+        ),
+    );
     match did_you_mean(name, domain.principals.keys().map(String::as_str)) {
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
-        None => d.with_help(format!("declare it under [principals] in {}: {name} = \"User:...\"", domain.file)),
+        None => d.with_help(format!(
+            "declare it under [principals] in {}: {name} = \"User:...\"",
+            domain.file
+        )),
     }
 }
 
@@ -108,8 +211,25 @@ pub fn access_denied(product: &Product, consumer_domain: &str) -> Option<String>
     match product.access.visibility {
         Visibility::Public => None,
         Visibility::Private => Some(format!("is private to domain `{}`", product.domain)),
-        Visibility::Restricted if product.access.allow_domains.iter().any(|d| d.value == consumer_domain) => None,
-        Visibility::Restricted => Some(format!("is restricted to domains [{}]", product.access.allow_domains.iter().map(|d| d.value.as_str()).collect::<Vec<_>>().join(", "))),
+        Visibility::Restricted
+            if product
+                .access
+                .allow_domains
+                .iter()
+                .any(|d| d.value == consumer_domain) =>
+        {
+            None
+        }
+        Visibility::Restricted => Some(format!(
+            "is restricted to domains [{}]",
+            product
+                .access
+                .allow_domains
+                .iter()
+                .map(|d| d.value.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     }
 }
 
@@ -119,9 +239,16 @@ fn unique_ids_and_topics(mesh: &Mesh, ds: &mut Diagnostics) {
     for p in &mesh.products {
         if let Some(first) = ids.insert(&p.id, p) {
             ds.push(
-                Diagnostic::error("duplicate-product", &p.file, 0..0, format!("product id {} is declared twice", p.id))
-                    .with_related(&first.file, 0..0, "first declared here")
-                    .with_help("give one of the products another name (its `name` field or its file name)"),
+                Diagnostic::error(
+                    "duplicate-product",
+                    &p.file,
+                    0..0,
+                    format!("product id {} is declared twice", p.id),
+                )
+                .with_related(&first.file, 0..0, "first declared here")
+                .with_help(
+                    "give one of the products another name (its `name` field or its file name)",
+                ),
             );
             continue;
         }
@@ -129,19 +256,41 @@ fn unique_ids_and_topics(mesh: &Mesh, ds: &mut Diagnostics) {
         // collides with an existing one that way.
         let key = p.topic.name.replace('.', "_");
         if p.topic.name == mesh.settings.catalog_topic {
-            ds.push(Diagnostic::error("duplicate-topic", &p.file, p.topic.name_span.clone(), format!("topic `{}` is the mesh's catalog topic", p.topic.name))
-                .with_help("choose another topic name; the catalog topic is reserved for mesh"));
+            ds.push(
+                Diagnostic::error(
+                    "duplicate-topic",
+                    &p.file,
+                    p.topic.name_span.clone(),
+                    format!("topic `{}` is the mesh's catalog topic", p.topic.name),
+                )
+                .with_help("choose another topic name; the catalog topic is reserved for mesh"),
+            );
         }
         if let Some(first) = topics.insert(key, p) {
             let message = if first.topic.name == p.topic.name {
-                format!("topic `{}` is used by both {} and {}", p.topic.name, first.id, p.id)
+                format!(
+                    "topic `{}` is used by both {} and {}",
+                    p.topic.name, first.id, p.id
+                )
             } else {
-                format!("topics `{}` ({}) and `{}` ({}) collide: Kafka treats '.' and '_' alike", first.topic.name, first.id, p.topic.name, p.id)
+                format!(
+                    "topics `{}` ({}) and `{}` ({}) collide: Kafka treats '.' and '_' alike",
+                    first.topic.name, first.id, p.topic.name, p.id
+                )
             };
             ds.push(
-                Diagnostic::error("duplicate-topic", &p.file, p.topic.name_span.clone(), message)
-                    .with_related(&first.file, first.topic.name_span.clone(), "the other product")
-                    .with_help("each product owns its own topic; set a different [topic] name"),
+                Diagnostic::error(
+                    "duplicate-topic",
+                    &p.file,
+                    p.topic.name_span.clone(),
+                    message,
+                )
+                .with_related(
+                    &first.file,
+                    first.topic.name_span.clone(),
+                    "the other product",
+                )
+                .with_help("each product owns its own topic; set a different [topic] name"),
             );
         }
     }

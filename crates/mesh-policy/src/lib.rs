@@ -12,9 +12,9 @@ use std::ops::Range;
 
 use cel::common::ast::{EntryExpr, Expr};
 use cel::{Context, IdedExpr, Program};
-use mesh_diagnostics::{offset_of, Diagnostic, Diagnostics, Severity, SourceFile};
-use mesh_model::doc::{self, did_you_mean, Date, Reader};
+use mesh_diagnostics::{Diagnostic, Diagnostics, Severity, SourceFile, offset_of};
 use mesh_model::Mesh;
+use mesh_model::doc::{self, Date, Reader, did_you_mean};
 use serde_json::Value;
 
 /// Policy packs shipped with the tool: name → TOML text (the project's top-level `policies/`).
@@ -85,7 +85,12 @@ pub fn load(mesh: &Mesh, ds: &mut Diagnostics) -> Policies {
             }
             None => {
                 let names: Vec<&str> = PACKS.iter().map(|(n, _)| *n).collect();
-                let d = Diagnostic::error("unknown-pack", "mesh.toml", pack.span.clone(), format!("policy pack `{}` is not shipped with mesh", pack.value));
+                let d = Diagnostic::error(
+                    "unknown-pack",
+                    "mesh.toml",
+                    pack.span.clone(),
+                    format!("policy pack `{}` is not shipped with mesh", pack.value),
+                );
                 ds.push(match did_you_mean(&pack.value, names.iter().copied()) {
                     Some(s) => d.with_help(format!("did you mean `{s}`?")),
                     None => d.with_help(format!("available packs: {}", names.join(", "))),
@@ -93,11 +98,18 @@ pub fn load(mesh: &Mesh, ds: &mut Diagnostics) -> Policies {
             }
         }
     }
-    for path in mesh.policy_files() {
-        let scope = match path.split('/').collect::<Vec<_>>().as_slice() {
-            ["domains", d, ..] => Scope::Domain((*d).to_string()),
-            _ => Scope::Global,
-        };
+    // Global files first, so that a domain rule reusing a global id is the one reported.
+    let mut files: Vec<(Scope, &str)> = mesh
+        .policy_files()
+        .map(
+            |path| match path.split('/').collect::<Vec<_>>().as_slice() {
+                ["domains", d, ..] => (Scope::Domain((*d).to_string()), path),
+                _ => (Scope::Global, path),
+            },
+        )
+        .collect();
+    files.sort_by_key(|(scope, path)| (*scope != Scope::Global, *path));
+    for (scope, path) in files {
         if let Some(src) = mesh.sources.get(path) {
             load_file(path, src.text(), scope, &mut out, ds);
         }
@@ -124,7 +136,7 @@ fn load_file(path: &str, text: &str, scope: Scope, out: &mut Policies, ds: &mut 
     let table = match doc::parse(path, text) {
         Ok(t) => t,
         Err(d) => {
-            ds.push(d);
+            ds.push(*d);
             return;
         }
     };
@@ -137,8 +149,15 @@ fn load_file(path: &str, text: &str, scope: Scope, out: &mut Policies, ds: &mut 
     }
     let exemptions = r.tables("exemption", ds);
     if !exemptions.is_empty() && scope == Scope::Global {
-        ds.push(Diagnostic::error("misplaced-exemption", path, exemptions[0].span.clone(), "exemptions belong in a domain's policies/ folder")
-            .with_help("move this [[exemption]] to domains/<owning domain>/policies/*.toml"));
+        ds.push(
+            Diagnostic::error(
+                "misplaced-exemption",
+                path,
+                exemptions[0].span.clone(),
+                "exemptions belong in a domain's policies/ folder",
+            )
+            .with_help("move this [[exemption]] to domains/<owning domain>/policies/*.toml"),
+        );
     }
     for mut e in exemptions {
         let rule = e.required_string("rule", ds, "\"durability.authoritative\"");
@@ -154,11 +173,21 @@ fn load_file(path: &str, text: &str, scope: Scope, out: &mut Policies, ds: &mut 
         if let Some(r) = &reason
             && r.value.trim().is_empty()
         {
-            ds.push(Diagnostic::error("bad-exemption", path, r.span.clone(), "an exemption needs a reason").with_help("say why the rule cannot hold for this product yet"));
+            ds.push(
+                Diagnostic::error(
+                    "bad-exemption",
+                    path,
+                    r.span.clone(),
+                    "an exemption needs a reason",
+                )
+                .with_help("say why the rule cannot hold for this product yet"),
+            );
         }
         let span = e.span.clone();
         e.finish(ds);
-        if let (Scope::Domain(domain), Some(rule), Some(product), Some(reason), Some(expires)) = (&scope, rule, product, reason, expires) {
+        if let (Scope::Domain(domain), Some(rule), Some(product), Some(reason), Some(expires)) =
+            (&scope, rule, product, reason, expires)
+        {
             out.exemptions.push(Exemption {
                 rule: rule.value,
                 product: product.value,
@@ -177,21 +206,39 @@ fn load_rule(r: &mut Reader<'_>, text: &str, scope: Scope, ds: &mut Diagnostics)
     let file = r.file.to_string();
     let span = r.span.clone();
     let id = r.required_string("id", ds, "\"durability.authoritative\"");
-    let description = r.string("description", ds, "\"what the rule protects\"").map(|s| s.value).unwrap_or_default();
+    let description = r
+        .string("description", ds, "\"what the rule protects\"")
+        .map(|s| s.value)
+        .unwrap_or_default();
     let applies_to = r.required_string("applies_to", ds, "\"product\"");
     let when = r.string("when", ds, "'product.quality == \"authoritative\"'");
     let check = r.required_string("check", ds, "'product.topic.replication_factor >= 3'");
     let severity = r.string("severity", ds, "\"error\"");
     let exemptible = r.bool("exemptible", ds).is_some_and(|b| b.value);
-    let message = r.string("message", ds, "\"{product.id}: what is wrong and how to fix it\"");
+    let message = r.string(
+        "message",
+        ds,
+        "\"{product.id}: what is wrong and how to fix it\"",
+    );
 
     let applies_to = applies_to?;
     if !SUBJECTS.contains(&applies_to.value.as_str()) {
-        let d = Diagnostic::error("bad-value", &file, applies_to.span.clone(), format!("`applies_to` = \"{}\" is not one of: {}", applies_to.value, SUBJECTS.join(", ")));
-        ds.push(match did_you_mean(&applies_to.value, SUBJECTS.iter().copied()) {
-            Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
-            None => d.with_help(format!("choose one of: {}", SUBJECTS.join(", "))),
-        });
+        let d = Diagnostic::error(
+            "bad-value",
+            &file,
+            applies_to.span.clone(),
+            format!(
+                "`applies_to` = \"{}\" is not one of: {}",
+                applies_to.value,
+                SUBJECTS.join(", ")
+            ),
+        );
+        ds.push(
+            match did_you_mean(&applies_to.value, SUBJECTS.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                None => d.with_help(format!("choose one of: {}", SUBJECTS.join(", "))),
+            },
+        );
         return None;
     }
     let severity = match severity.as_ref().map(|s| s.value.as_str()) {
@@ -199,7 +246,15 @@ fn load_rule(r: &mut Reader<'_>, text: &str, scope: Scope, ds: &mut Diagnostics)
         Some("warning") => Severity::Warning,
         Some(other) => {
             let s = severity.as_ref().expect("matched Some");
-            ds.push(Diagnostic::error("bad-value", &file, s.span.clone(), format!("`severity` = \"{other}\" is not error or warning")).with_help("choose \"error\" or \"warning\""));
+            ds.push(
+                Diagnostic::error(
+                    "bad-value",
+                    &file,
+                    s.span.clone(),
+                    format!("`severity` = \"{other}\" is not error or warning"),
+                )
+                .with_help("choose \"error\" or \"warning\""),
+            );
             return None;
         }
     };
@@ -209,11 +264,21 @@ fn load_rule(r: &mut Reader<'_>, text: &str, scope: Scope, ds: &mut Diagnostics)
         match Program::compile(&src.value) {
             Ok(p) => {
                 let mut problems = Vec::new();
-                check_fields(p.expression(), &vars, &mut problems);
+                check_fields(p.expression(), &vars, &mut Vec::new(), &mut problems);
                 for (field, hint) in problems {
                     ok = false;
-                    ds.push(Diagnostic::error("bad-rule", &file, src.span.clone(), format!("`{what}` uses `{field}`, which a {} rule cannot see", applies_to.value))
-                        .with_help(hint));
+                    ds.push(
+                        Diagnostic::error(
+                            "bad-rule",
+                            &file,
+                            src.span.clone(),
+                            format!(
+                                "`{what}` uses `{field}`, which a {} rule cannot see",
+                                applies_to.value
+                            ),
+                        )
+                        .with_help(hint),
+                    );
                 }
                 Some(p)
             }
@@ -234,7 +299,18 @@ fn load_rule(r: &mut Reader<'_>, text: &str, scope: Scope, ds: &mut Diagnostics)
         for field in placeholders(&m.value) {
             if let Err(hint) = check_path(&field, &vars) {
                 ok = false;
-                ds.push(Diagnostic::error("bad-rule", &file, m.span.clone(), format!("`message` uses `{{{field}}}`, which a {} rule cannot see", applies_to.value)).with_help(hint));
+                ds.push(
+                    Diagnostic::error(
+                        "bad-rule",
+                        &file,
+                        m.span.clone(),
+                        format!(
+                            "`message` uses `{{{field}}}`, which a {} rule cannot see",
+                            applies_to.value
+                        ),
+                    )
+                    .with_help(hint),
+                );
             }
         }
         m.value
@@ -263,7 +339,10 @@ fn cel_offset(text: &str, span: &Range<usize>, expr: &str, pos: (isize, isize)) 
     let inner = offset_of(expr, pos.0.max(1) as usize, pos.1.max(0) as usize + 1);
     let raw = &text[span.clone()];
     // Skip the opening quote(s) of the TOML string; exact for literal strings without escapes.
-    let quote = ["'''", "\"\"\"", "'", "\""].iter().find(|q| raw.starts_with(**q)).map_or(0, |q| q.len());
+    let quote = ["'''", "\"\"\"", "'", "\""]
+        .iter()
+        .find(|q| raw.starts_with(**q))
+        .map_or(0, |q| q.len());
     (span.start + quote + inner).min(span.end.saturating_sub(1))
 }
 
@@ -272,9 +351,15 @@ fn placeholders(message: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = message;
     while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else { break };
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
         let inner = &rest[start + 1..start + len];
-        if !inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_') {
+        if !inner.is_empty()
+            && inner
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+        {
             out.push(inner.to_string());
         }
         rest = &rest[start + len + 1..];
@@ -307,29 +392,54 @@ fn check_path(path: &str, vars: &[(&'static str, &'static view::Shape)]) -> Resu
     Ok(())
 }
 
-/// Every `a.b.c` path rooted at a subject variable, checked against its shape.
-fn check_fields(e: &IdedExpr, vars: &[(&'static str, &'static view::Shape)], out: &mut Vec<(String, String)>) {
+/// Every `a.b.c` path rooted at a variable, checked against the subject's shape; names bound by
+/// a comprehension (`all(o, …)`) are skipped, any other unknown name is reported.
+fn check_fields(
+    e: &IdedExpr,
+    vars: &[(&'static str, &'static view::Shape)],
+    bound: &mut Vec<String>,
+    out: &mut Vec<(String, String)>,
+) {
     if let Some(path) = select_path(&e.expr) {
-        if vars.iter().any(|(n, _)| *n == path[0])
-            && let Err(hint) = check_path(&path.join("."), vars)
-        {
-            out.push((path.join("."), hint));
+        let root = path[0].as_str();
+        if !bound.iter().any(|b| b == root) {
+            if let Err(hint) = check_path(&path.join("."), vars) {
+                out.push((path.join("."), hint));
+            }
         }
-        if path.len() > 1 || matches!(e.expr, Expr::Ident(_)) {
-            return;
-        }
+        return;
     }
-    let children: Vec<&IdedExpr> = match &e.expr {
-        Expr::Call(c) => c.target.iter().map(|t| t.as_ref()).chain(c.args.iter()).collect(),
-        Expr::Comprehension(c) => vec![&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result],
-        Expr::List(l) => l.elements.iter().collect(),
-        Expr::Map(m) => m.entries.iter().flat_map(entry_children).collect(),
-        Expr::Struct(s) => s.entries.iter().flat_map(entry_children).collect(),
-        Expr::Select(s) => vec![&s.operand],
-        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => vec![],
-    };
-    for c in children {
-        check_fields(c, vars, out);
+    match &e.expr {
+        Expr::Comprehension(c) => {
+            check_fields(&c.iter_range, vars, bound, out);
+            check_fields(&c.accu_init, vars, bound, out);
+            let before = bound.len();
+            bound.push(c.iter_var.clone());
+            bound.extend(c.iter_var2.clone());
+            bound.push(c.accu_var.clone());
+            for inner in [&c.loop_cond, &c.loop_step, &c.result] {
+                check_fields(inner, vars, bound, out);
+            }
+            bound.truncate(before);
+        }
+        other => {
+            let children: Vec<&IdedExpr> = match other {
+                Expr::Call(c) => c
+                    .target
+                    .iter()
+                    .map(|t| t.as_ref())
+                    .chain(c.args.iter())
+                    .collect(),
+                Expr::List(l) => l.elements.iter().collect(),
+                Expr::Map(m) => m.entries.iter().flat_map(entry_children).collect(),
+                Expr::Struct(s) => s.entries.iter().flat_map(entry_children).collect(),
+                Expr::Select(s) => vec![&s.operand],
+                _ => vec![],
+            };
+            for c in children {
+                check_fields(c, vars, bound, out);
+            }
+        }
     }
 }
 
@@ -374,14 +484,38 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
     let mut subjects = Vec::new();
     for p in mesh.products.iter().filter(|p| p.complete) {
         let json = view::product(p);
-        subjects.push(Subject { kind: "product", domain: &p.domain, product_id: Some(&p.id), value: view::to_cel(&json), json, file: &p.file, span: 0..0 });
+        subjects.push(Subject {
+            kind: "product",
+            domain: &p.domain,
+            product_id: Some(&p.id),
+            value: view::to_cel(&json),
+            json,
+            file: &p.file,
+            span: 0..0,
+        });
     }
     for d in &mesh.domains {
         let json = view::domain(mesh, d);
-        subjects.push(Subject { kind: "domain", domain: &d.name, product_id: None, value: view::to_cel(&json), json, file: &d.file, span: 0..0 });
+        subjects.push(Subject {
+            kind: "domain",
+            domain: &d.name,
+            product_id: None,
+            value: view::to_cel(&json),
+            json,
+            file: &d.file,
+            span: 0..0,
+        });
         for c in &d.consumes {
             let json = view::consumer(d, c);
-            subjects.push(Subject { kind: "consumer", domain: &d.name, product_id: None, value: view::to_cel(&json), json, file: &d.file, span: c.span.clone() });
+            subjects.push(Subject {
+                kind: "consumer",
+                domain: &d.name,
+                product_id: None,
+                value: view::to_cel(&json),
+                json,
+                file: &d.file,
+                span: c.span.clone(),
+            });
         }
     }
 
@@ -408,27 +542,70 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
                 continue;
             }
             let exemption = s.product_id.and_then(|pid| {
-                policies.exemptions.iter().position(|e| e.rule == rule.id && e.product == pid && e.domain == s.domain && rule.exemptible && rule.scope == Scope::Global)
+                policies.exemptions.iter().position(|e| {
+                    e.rule == rule.id
+                        && e.product == pid
+                        && e.domain == s.domain
+                        && rule.exemptible
+                        && rule.scope == Scope::Global
+                })
             });
             if let Some(i) = exemption {
                 used_exemptions[i] = true;
                 continue;
             }
-            let origin = if rule.file.starts_with('<') { format!("the {} pack", rule.file.trim_start_matches("<pack ").split('>').next().unwrap_or("")) } else { rule.file.clone() };
+            let origin = if rule.file.starts_with('<') {
+                format!(
+                    "the {} pack",
+                    rule.file
+                        .trim_start_matches("<pack ")
+                        .split('>')
+                        .next()
+                        .unwrap_or("")
+                )
+            } else {
+                rule.file.clone()
+            };
             let mut help = format!("{} (rule `{}` from {origin})", rule.description, rule.id);
             if rule.exemptible && s.product_id.is_some() {
-                help.push_str("; the domain may add an [[exemption]] with a reason and an expiry date");
+                help.push_str(
+                    "; the domain may add an [[exemption]] with a reason and an expiry date",
+                );
             }
-            ds.push(Diagnostic::new(rule.severity, &rule.id, s.file, s.span.clone(), interpolate(&rule.message, s, mesh)).with_help(help));
+            ds.push(
+                Diagnostic::new(
+                    rule.severity,
+                    &rule.id,
+                    s.file,
+                    s.span.clone(),
+                    interpolate(&rule.message, s, mesh),
+                )
+                .with_help(help),
+            );
         }
     }
     for (i, e) in policies.exemptions.iter().enumerate() {
-        let valid = policies.rules.iter().any(|r| r.id == e.rule && r.exemptible && r.scope == Scope::Global)
-            && mesh.product(&e.product).is_some_and(|p| p.domain == e.domain && p.complete)
+        let valid = policies
+            .rules
+            .iter()
+            .any(|r| r.id == e.rule && r.exemptible && r.scope == Scope::Global)
+            && mesh
+                .product(&e.product)
+                .is_some_and(|p| p.domain == e.domain && p.complete)
             && e.expires >= today;
         if valid && !used_exemptions[i] {
-            ds.push(Diagnostic::warning("unused-exemption", &e.file, e.span.clone(), format!("exemption from `{}` for {} is not needed: the product passes the rule", e.rule, e.product))
-                .with_help("remove the exemption so the rule protects this product again"));
+            ds.push(
+                Diagnostic::warning(
+                    "unused-exemption",
+                    &e.file,
+                    e.span.clone(),
+                    format!(
+                        "exemption from `{}` for {} is not needed: the product passes the rule",
+                        e.rule, e.product
+                    ),
+                )
+                .with_help("remove the exemption so the rule protects this product again"),
+            );
         }
     }
 }
@@ -454,11 +631,29 @@ fn check_exemptions(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diag
             Some(_) => {}
         }
         match mesh.product(&e.product) {
-            None => ds.push(Diagnostic::error("bad-exemption", &e.file, e.span.clone(), format!("exemption names product `{}`, which does not exist", e.product))
-                .with_help("name a product of this domain as <domain>.<name>")),
+            None => ds.push(
+                Diagnostic::error(
+                    "bad-exemption",
+                    &e.file,
+                    e.span.clone(),
+                    format!(
+                        "exemption names product `{}`, which does not exist",
+                        e.product
+                    ),
+                )
+                .with_help("name a product of this domain as <domain>.<name>"),
+            ),
             Some(p) if p.domain != e.domain => ds.push(
-                Diagnostic::error("bad-exemption", &e.file, e.span.clone(), format!("domain `{}` cannot exempt {}, a product of domain `{}`", e.domain, e.product, p.domain))
-                    .with_help("a domain exempts only its own products"),
+                Diagnostic::error(
+                    "bad-exemption",
+                    &e.file,
+                    e.span.clone(),
+                    format!(
+                        "domain `{}` cannot exempt {}, a product of domain `{}`",
+                        e.domain, e.product, p.domain
+                    ),
+                )
+                .with_help("a domain exempts only its own products"),
             ),
             Some(_) => {}
         }
@@ -470,12 +665,30 @@ fn check_exemptions(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diag
 }
 
 /// Runs one expression; a non-boolean result or a runtime error is reported against the rule.
-fn run(p: &Program, ctx: &Context, rule: &Rule, s: &Subject, what: &str, ds: &mut Diagnostics) -> Option<bool> {
+fn run(
+    p: &Program,
+    ctx: &Context,
+    rule: &Rule,
+    s: &Subject,
+    what: &str,
+    ds: &mut Diagnostics,
+) -> Option<bool> {
     match p.execute(ctx) {
         Ok(cel::Value::Bool(b)) => Some(b),
         Ok(other) => {
-            ds.push(Diagnostic::error("rule-error", &rule.file, rule.span.clone(), format!("rule `{}`: `{what}` gave {other:?} for {}, not a boolean", rule.id, s.product_id.unwrap_or(s.domain)))
-                .with_help("make the expression a comparison or a test that is true or false"));
+            ds.push(
+                Diagnostic::error(
+                    "rule-error",
+                    &rule.file,
+                    rule.span.clone(),
+                    format!(
+                        "rule `{}`: `{what}` gave {other:?} for {}, not a boolean",
+                        rule.id,
+                        s.product_id.unwrap_or(s.domain)
+                    ),
+                )
+                .with_help("make the expression a comparison or a test that is true or false"),
+            );
             None
         }
         Err(e) => {

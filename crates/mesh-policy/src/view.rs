@@ -1,7 +1,7 @@
 //! What a rule sees: the JSON-shaped views of products, domains and consumers (SPEC §2), and the
 //! shape of each, used to reject a rule that names a field no subject has.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use mesh_model::{Consume, Domain, Mesh, Product, SchemaRef};
 
@@ -58,8 +58,11 @@ pub fn consumer(d: &Domain, c: &Consume) -> Value {
 }
 
 pub fn domain(mesh: &Mesh, d: &Domain) -> Value {
-    let principals: Map<String, Value> =
-        d.principals.iter().map(|(k, v)| (k.clone(), Value::String(v.value.clone()))).collect();
+    let principals: Map<String, Value> = d
+        .principals
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.value.clone())))
+        .collect();
     json!({
         "name": d.name,
         "description": d.description,
@@ -111,13 +114,38 @@ pub const PRODUCT: Shape = Object(&[
     ("status", Scalar),
     ("inputs", List(&Scalar)),
     ("producers", List(&Scalar)),
-    ("topic", Object(&[("name", Scalar), ("partitions", Scalar), ("replication_factor", Scalar), ("config", Map)])),
+    (
+        "topic",
+        Object(&[
+            ("name", Scalar),
+            ("partitions", Scalar),
+            ("replication_factor", Scalar),
+            ("config", Map),
+        ]),
+    ),
     (
         "schema",
-        Object(&[("value", Scalar), ("key", Scalar), ("value_format", Scalar), ("key_format", Scalar), ("compatibility", Scalar)]),
+        Object(&[
+            ("value", Scalar),
+            ("key", Scalar),
+            ("value_format", Scalar),
+            ("key_format", Scalar),
+            ("compatibility", Scalar),
+        ]),
     ),
-    ("access", Object(&[("visibility", Scalar), ("allow_domains", List(&Scalar))])),
-    ("deprecation", Object(&[("since", Scalar), ("sunset", Scalar), ("replacement", Scalar), ("reason", Scalar)])),
+    (
+        "access",
+        Object(&[("visibility", Scalar), ("allow_domains", List(&Scalar))]),
+    ),
+    (
+        "deprecation",
+        Object(&[
+            ("since", Scalar),
+            ("sunset", Scalar),
+            ("replacement", Scalar),
+            ("reason", Scalar),
+        ]),
+    ),
 ]);
 
 pub const DOMAIN: Shape = Object(&[
@@ -141,7 +169,8 @@ pub const ENVIRONMENT: Shape = Object(&[("name", Scalar), ("local", Scalar)]);
 
 /// The variables a rule about `subject` may use, with their shapes.
 pub fn variables(subject: &str) -> Vec<(&'static str, &'static Shape)> {
-    let mut vars: Vec<(&'static str, &'static Shape)> = vec![("env", &Scalar), ("environment", &ENVIRONMENT)];
+    let mut vars: Vec<(&'static str, &'static Shape)> =
+        vec![("env", &Scalar), ("environment", &ENVIRONMENT)];
     match subject {
         "product" => vars.push(("product", &PRODUCT)),
         "domain" => vars.push(("domain", &DOMAIN)),
@@ -180,9 +209,12 @@ pub fn to_cel(v: &Value) -> cel::Value {
             _ => cel::Value::Null,
         },
         Value::String(s) => cel::Value::String(s.clone().into()),
-        Value::Array(items) => cel::Value::List(items.iter().map(to_cel).collect::<Vec<_>>().into()),
+        Value::Array(items) => {
+            cel::Value::List(items.iter().map(to_cel).collect::<Vec<_>>().into())
+        }
         Value::Object(o) => {
-            let map: std::collections::HashMap<String, cel::Value> = o.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
+            let map: std::collections::HashMap<String, cel::Value> =
+                o.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
             map.into()
         }
     }

@@ -20,15 +20,24 @@ pub enum RepoError {
     #[error("{path}: no mesh.toml here (help: point --repo at the folder that holds mesh.toml)")]
     NotAMeshRepo { path: String },
     #[error("{path}: cannot read: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: is {size} bytes, over the {MAX_FILE_BYTES}-byte limit for a mesh file")]
     TooLarge { path: String, size: usize },
     #[error(
         "{path}: not a git repository (help: --rev reads from git; drop it to read the folder as it is)"
     )]
     NotGit { path: String },
-    #[error("revision `{rev}` not found: {message} (help: use a branch, tag or commit id that exists in {repo})")]
-    BadRevision { rev: String, repo: String, message: String },
+    #[error(
+        "revision `{rev}` not found: {message} (help: use a branch, tag or commit id that exists in {repo})"
+    )]
+    BadRevision {
+        rev: String,
+        repo: String,
+        message: String,
+    },
     #[error("git: {0}")]
     Git(String),
 }
@@ -36,8 +45,14 @@ pub enum RepoError {
 /// Where a snapshot came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
-    WorkTree { dir: PathBuf },
-    Git { repo: PathBuf, rev: String, commit: String },
+    WorkTree {
+        dir: PathBuf,
+    },
+    Git {
+        repo: PathBuf,
+        rev: String,
+        commit: String,
+    },
 }
 
 impl Origin {
@@ -45,7 +60,9 @@ impl Origin {
     pub fn describe(&self) -> String {
         match self {
             Origin::WorkTree { dir } => dir.display().to_string(),
-            Origin::Git { rev, commit, .. } => format!("{rev} ({})", &commit[..commit.len().min(12)]),
+            Origin::Git { rev, commit, .. } => {
+                format!("{rev} ({})", &commit[..commit.len().min(12)])
+            }
         }
     }
 }
@@ -62,7 +79,9 @@ impl RepoFiles {
     pub fn from_memory(files: impl IntoIterator<Item = (String, Vec<u8>)>) -> Self {
         RepoFiles {
             files: files.into_iter().collect(),
-            origin: Origin::WorkTree { dir: PathBuf::from(".") },
+            origin: Origin::WorkTree {
+                dir: PathBuf::from("."),
+            },
         }
     }
 }
@@ -70,7 +89,9 @@ impl RepoFiles {
 /// Reads the mesh files of the folder `dir` as they are on disk.
 pub fn from_dir(dir: &Path) -> Result<RepoFiles, RepoError> {
     if !dir.join("mesh.toml").is_file() {
-        return Err(RepoError::NotAMeshRepo { path: dir.display().to_string() });
+        return Err(RepoError::NotAMeshRepo {
+            path: dir.display().to_string(),
+        });
     }
     let mut files = BTreeMap::new();
     for entry in MESH_ENTRIES {
@@ -81,20 +102,34 @@ pub fn from_dir(dir: &Path) -> Result<RepoFiles, RepoError> {
             walk(&path, entry, &mut files)?;
         }
     }
-    Ok(RepoFiles { files, origin: Origin::WorkTree { dir: dir.to_path_buf() } })
+    Ok(RepoFiles {
+        files,
+        origin: Origin::WorkTree {
+            dir: dir.to_path_buf(),
+        },
+    })
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, RepoError> {
-    let io = |source| RepoError::Io { path: path.display().to_string(), source };
+    let io = |source| RepoError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let size = std::fs::metadata(path).map_err(io)?.len() as usize;
     if size > MAX_FILE_BYTES {
-        return Err(RepoError::TooLarge { path: path.display().to_string(), size });
+        return Err(RepoError::TooLarge {
+            path: path.display().to_string(),
+            size,
+        });
     }
     std::fs::read(path).map_err(io)
 }
 
 fn walk(dir: &Path, rel: &str, files: &mut BTreeMap<String, Vec<u8>>) -> Result<(), RepoError> {
-    let io = |source| RepoError::Io { path: dir.display().to_string(), source };
+    let io = |source| RepoError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -115,30 +150,42 @@ fn walk(dir: &Path, rel: &str, files: &mut BTreeMap<String, Vec<u8>>) -> Result<
 /// Reads the mesh files of `dir` at git revision `rev` from the object database. `dir` may be a
 /// work tree (or a folder inside one, when the mesh lives in a sub-folder) or a bare repository.
 pub fn from_git(dir: &Path, rev: &str) -> Result<RepoFiles, RepoError> {
-    let repo = git2::Repository::discover(dir)
-        .map_err(|_| RepoError::NotGit { path: dir.display().to_string() })?;
+    let repo = git2::Repository::discover(dir).map_err(|_| RepoError::NotGit {
+        path: dir.display().to_string(),
+    })?;
     let prefix = mesh_prefix(&repo, dir);
-    let object = repo.revparse_single(rev).map_err(|e| RepoError::BadRevision {
-        rev: rev.to_string(),
-        repo: dir.display().to_string(),
-        message: e.message().to_string(),
-    })?;
-    let commit = object.peel_to_commit().map_err(|e| RepoError::BadRevision {
-        rev: rev.to_string(),
-        repo: dir.display().to_string(),
-        message: e.message().to_string(),
-    })?;
+    let object = repo
+        .revparse_single(rev)
+        .map_err(|e| RepoError::BadRevision {
+            rev: rev.to_string(),
+            repo: dir.display().to_string(),
+            message: e.message().to_string(),
+        })?;
+    let commit = object
+        .peel_to_commit()
+        .map_err(|e| RepoError::BadRevision {
+            rev: rev.to_string(),
+            repo: dir.display().to_string(),
+            message: e.message().to_string(),
+        })?;
     let root = commit.tree().map_err(git_err)?;
     let tree = if prefix.as_os_str().is_empty() {
         root
     } else {
-        let entry = root.get_path(&prefix).map_err(|_| RepoError::NotAMeshRepo {
-            path: format!("{}@{rev}", prefix.display()),
-        })?;
-        entry.to_object(&repo).and_then(|o| o.peel_to_tree()).map_err(git_err)?
+        let entry = root
+            .get_path(&prefix)
+            .map_err(|_| RepoError::NotAMeshRepo {
+                path: format!("{}@{rev}", prefix.display()),
+            })?;
+        entry
+            .to_object(&repo)
+            .and_then(|o| o.peel_to_tree())
+            .map_err(git_err)?
     };
     if tree.get_name("mesh.toml").is_none() {
-        return Err(RepoError::NotAMeshRepo { path: format!("{}@{rev}", dir.display()) });
+        return Err(RepoError::NotAMeshRepo {
+            path: format!("{}@{rev}", dir.display()),
+        });
     }
     let mut files = BTreeMap::new();
     let mut failure = None;
@@ -147,12 +194,19 @@ pub fn from_git(dir: &Path, rev: &str) -> Result<RepoFiles, RepoError> {
         let path = format!("{parent}{name}");
         let top = path.split('/').next().unwrap_or("");
         if !MESH_ENTRIES.contains(&top) || name.starts_with('.') {
-            return if parent.is_empty() { git2::TreeWalkResult::Skip } else { git2::TreeWalkResult::Ok };
+            return if parent.is_empty() {
+                git2::TreeWalkResult::Skip
+            } else {
+                git2::TreeWalkResult::Ok
+            };
         }
         if entry.kind() == Some(git2::ObjectType::Blob) {
             match repo.find_blob(entry.id()) {
                 Ok(blob) if blob.size() > MAX_FILE_BYTES => {
-                    failure = Some(RepoError::TooLarge { path, size: blob.size() });
+                    failure = Some(RepoError::TooLarge {
+                        path,
+                        size: blob.size(),
+                    });
                     return git2::TreeWalkResult::Abort;
                 }
                 Ok(blob) => {
@@ -187,8 +241,12 @@ fn mesh_prefix(repo: &git2::Repository, dir: &Path) -> PathBuf {
     let (Some(workdir), Ok(dir)) = (repo.workdir(), dir.canonicalize()) else {
         return PathBuf::new();
     };
-    let workdir = workdir.canonicalize().unwrap_or_else(|_| workdir.to_path_buf());
-    dir.strip_prefix(&workdir).map(Path::to_path_buf).unwrap_or_default()
+    let workdir = workdir
+        .canonicalize()
+        .unwrap_or_else(|_| workdir.to_path_buf());
+    dir.strip_prefix(&workdir)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 fn git_err(e: git2::Error) -> RepoError {
@@ -256,7 +314,16 @@ mod tests {
         assert!(sub.files.contains_key("domains/a/domain.toml"));
 
         let bare = t.path().join("bare.git");
-        git(t.path(), &["clone", "-q", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+        git(
+            t.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                work.to_str().unwrap(),
+                bare.to_str().unwrap(),
+            ],
+        );
         // In a bare clone the mesh is wherever it was in the tree; here it sits under mesh/.
         let err = from_git(&bare, "main").unwrap_err().to_string();
         assert!(err.contains("no mesh.toml"), "{err}");
@@ -269,7 +336,9 @@ mod tests {
         write(t.path(), "mesh.toml", "[mesh]\n");
         git(t.path(), &["add", "."]);
         git(t.path(), &["commit", "-q", "-m", "one"]);
-        let e = from_git(t.path(), "no-such-branch").unwrap_err().to_string();
+        let e = from_git(t.path(), "no-such-branch")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no-such-branch") && e.contains("help"), "{e}");
         let ok = from_git(t.path(), "HEAD").unwrap();
         assert!(matches!(ok.origin, Origin::Git { .. }));

@@ -4,7 +4,7 @@
 //! Architecture invariant: pure; text in, diagnostics out. Registry compatibility and schema
 //! normalisation build on this crate later; it never talks to a registry.
 
-use mesh_diagnostics::{offset_of, Diagnostic};
+use mesh_diagnostics::{Diagnostic, offset_of};
 
 /// The kinds of schema files a product can reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,8 +28,15 @@ fn json_error(file: &str, text: &str, e: &serde_json::Error, what: &str) -> Diag
     let message = e.to_string();
     // serde_json appends " at line X column Y"; the diagnostic already carries the position.
     let message = message.split(" at line ").next().unwrap_or(&message);
-    Diagnostic::error("schema-syntax", file, at..at, format!("{what} is not valid JSON: {message}"))
-        .with_help("fix the JSON at the marked place (quotes around keys and strings, commas between members)")
+    Diagnostic::error(
+        "schema-syntax",
+        file,
+        at..at,
+        format!("{what} is not valid JSON: {message}"),
+    )
+    .with_help(
+        "fix the JSON at the marked place (quotes around keys and strings, commas between members)",
+    )
 }
 
 fn check_avro(file: &str, text: &str) -> Vec<Diagnostic> {
@@ -43,7 +50,9 @@ fn check_avro(file: &str, text: &str) -> Vec<Diagnostic> {
     }
 }
 
-const JSON_TYPES: &[&str] = &["null", "boolean", "object", "array", "number", "string", "integer"];
+const JSON_TYPES: &[&str] = &[
+    "null", "boolean", "object", "array", "number", "string", "integer",
+];
 
 fn check_json_schema(file: &str, text: &str) -> Vec<Diagnostic> {
     let value: serde_json::Value = match serde_json::from_str(text) {
@@ -69,23 +78,41 @@ fn check_json_node(file: &str, v: &serde_json::Value, at: &str, out: &mut Vec<Di
         }
     };
     let bad = |what: String, out: &mut Vec<Diagnostic>| {
-        out.push(Diagnostic::error("schema-invalid", file, 0..0, format!("JSON Schema at {at}: {what}"))
-            .with_help("see json-schema.org for the keyword's form"));
+        out.push(
+            Diagnostic::error(
+                "schema-invalid",
+                file,
+                0..0,
+                format!("JSON Schema at {at}: {what}"),
+            )
+            .with_help("see json-schema.org for the keyword's form"),
+        );
     };
     if let Some(t) = obj.get("type") {
         let ok = match t {
             Value::String(s) => JSON_TYPES.contains(&s.as_str()),
-            Value::Array(items) => items.iter().all(|i| i.as_str().is_some_and(|s| JSON_TYPES.contains(&s))),
+            Value::Array(items) => items
+                .iter()
+                .all(|i| i.as_str().is_some_and(|s| JSON_TYPES.contains(&s))),
             _ => false,
         };
         if !ok {
-            bad(format!("\"type\" must be one of {} (or an array of them), found {t}", JSON_TYPES.join(", ")), out);
+            bad(
+                format!(
+                    "\"type\" must be one of {} (or an array of them), found {t}",
+                    JSON_TYPES.join(", ")
+                ),
+                out,
+            );
         }
     }
     if let Some(r) = obj.get("required")
         && !r.as_array().is_some_and(|a| a.iter().all(Value::is_string))
     {
-        bad("\"required\" must be an array of property names".into(), out);
+        bad(
+            "\"required\" must be an array of property names".into(),
+            out,
+        );
     }
     for key in ["properties", "$defs", "definitions", "patternProperties"] {
         match obj.get(key) {
@@ -154,7 +181,10 @@ mod tests {
     #[test]
     fn semantic_errors() {
         let avro = r#"{"type":"record","name":"X","fields":[{"name":"a","type":"strin"}]}"#;
-        assert_eq!(check("a.avsc", avro, Format::Avro)[0].code, "schema-invalid");
+        assert_eq!(
+            check("a.avsc", avro, Format::Avro)[0].code,
+            "schema-invalid"
+        );
         let json = r#"{"type":"object","properties":{"a":{"type":"text"}},"required":"a"}"#;
         assert_eq!(check("a.json", json, Format::Json).len(), 2);
         let proto = "syntax = \"proto3\";\nmessage X { string id = ; }\n";

@@ -1,0 +1,265 @@
+//! The real `mesh` binary on the example mesh, on git revisions, and on the commands that read the
+//! lineage graph.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mesh-repo-example")
+}
+
+fn mesh(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mesh"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("MESH_TODAY", "2026-11-22")
+        .output()
+        .expect("mesh runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ex() -> String {
+    example().to_string_lossy().into_owned()
+}
+
+#[test]
+fn the_example_is_valid_in_every_environment() {
+    for env in [None, Some("local"), Some("prod")] {
+        let mut args = vec!["validate", "--repo", &ex()]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        if let Some(e) = env {
+            args.extend(["--env".into(), e.into()]);
+        }
+        let o = mesh(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(o.status.code(), Some(0), "{env:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("mesh is valid: 5 domains, 17 products"),
+            "{}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn validate_json_is_versioned_and_positions_are_one_based() {
+    let o = mesh(&["validate", "--repo", &ex(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["valid"], true);
+    assert_eq!(doc["products"], 17);
+    for d in doc["diagnostics"].as_array().unwrap() {
+        assert!(
+            d["line"].as_u64().unwrap() >= 1 && d["column"].as_u64().unwrap() >= 1,
+            "{d}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_environment_is_an_error_with_a_suggestion() {
+    let o = mesh(&["validate", "--repo", &ex(), "--env", "prdo"]);
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(
+        t.contains("environment `prdo` is not declared") && t.contains("did you mean `prod`?"),
+        "{t}"
+    );
+}
+
+#[test]
+fn a_folder_without_mesh_toml_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = mesh(&["validate", "--repo", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("no mesh.toml"), "{}", text(&o));
+}
+
+#[test]
+fn graph_formats() {
+    let o = mesh(&["graph", "--repo", &ex(), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let nodes = doc["nodes"].as_array().unwrap();
+    assert_eq!(nodes.iter().filter(|n| n["kind"] == "product").count(), 17);
+    let has_edge = |from: &str, to: &str, kind: &str| {
+        doc["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["from"] == from && e["to"] == to && e["kind"] == kind)
+    };
+    assert!(has_edge("customers.profiles", "sales.orders", "feeds"));
+    assert!(has_edge(
+        "sales.legacy-orders",
+        "finance/reconciliation-job",
+        "consumes"
+    ));
+    assert!(!has_edge(
+        "sales.orders",
+        "finance/reconciliation-job",
+        "consumes"
+    ));
+
+    let dot = mesh(&["graph", "--repo", &ex()]);
+    let dot = String::from_utf8(dot.stdout).unwrap();
+    assert!(
+        dot.starts_with("digraph mesh {")
+            && dot.contains("\"customers.profiles\" -> \"sales.orders\";"),
+        "{dot}"
+    );
+    let mermaid =
+        String::from_utf8(mesh(&["graph", "--repo", &ex(), "--format", "mermaid"]).stdout).unwrap();
+    assert!(
+        mermaid.starts_with("flowchart LR\n") && mermaid.contains("[\"sales.orders\"]"),
+        "{mermaid}"
+    );
+}
+
+#[test]
+fn impact_lists_downstream_products_and_consumers_with_owners() {
+    let o = mesh(&[
+        "impact",
+        "sales.orders",
+        "--repo",
+        &ex(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let products: Vec<&str> = doc["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        products.contains(&"finance.invoices") && products.contains(&"finance.revenue-daily"),
+        "{products:?}"
+    );
+    assert!(!products.contains(&"sales.orders"));
+    let invoices = doc["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "finance.invoices")
+        .unwrap();
+    assert_eq!(invoices["depth"], 1);
+    assert!(
+        invoices["owners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "@acme/finance-data")
+    );
+
+    let human = text(&mesh(&["impact", "sales.legacy-orders", "--repo", &ex()]));
+    assert!(
+        human.contains("deprecated: sunset 2027-03-01, replacement sales.orders"),
+        "{human}"
+    );
+
+    let o = mesh(&["impact", "sales.order", "--repo", &ex()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("did you mean sales.orders?"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn codeowners_routes_domains_and_products_with_their_own_owners() {
+    let o = mesh(&["codeowners", "--repo", &ex()]);
+    assert_eq!(o.status.code(), Some(0));
+    let t = String::from_utf8(o.stdout).unwrap();
+    assert!(t.contains("/domains/sales/ @acme/sales-data\n"), "{t}");
+    assert!(
+        t.contains("/domains/sales/products/orders.toml @acme/sales-orders"),
+        "{t}"
+    );
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn rev_reads_a_revision_without_a_checkout_also_from_a_bare_clone() {
+    let t = tempfile::tempdir().unwrap();
+    let work = t.path().join("work");
+    copy_dir(&example(), &work);
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "example"]);
+    // Break the work tree: HEAD stays valid.
+    let orders = work.join("domains/sales/products/orders.toml");
+    let broken = std::fs::read_to_string(&orders)
+        .unwrap()
+        .replace("quality = ", "qualiti = ");
+    std::fs::write(&orders, broken).unwrap();
+
+    let w = work.to_str().unwrap();
+    let o = mesh(&["validate", "--repo", w]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("unknown key `qualiti`"), "{}", text(&o));
+    let o = mesh(&["validate", "--repo", w, "--rev", "HEAD"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let bare = t.path().join("bare.git");
+    git(
+        t.path(),
+        &["clone", "-q", "--bare", w, bare.to_str().unwrap()],
+    );
+    let o = mesh(&[
+        "graph",
+        "--repo",
+        bare.to_str().unwrap(),
+        "--rev",
+        "main",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let o = mesh(&["validate", "--repo", w, "--rev", "no-such-rev"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("revision `no-such-rev` not found"),
+        "{}",
+        text(&o)
+    );
+}
