@@ -22,6 +22,12 @@ pub enum Raw<'a> {
 /// `GiB`, `TiB`); both take plain integers and `-1` (Kafka's "unlimited").
 pub fn normalise(key: &str, raw: Raw<'_>) -> Result<String, ConfigValueError> {
     let text = match raw {
+        Raw::Int(n) if n < -1 && (key.ends_with(".ms") || key.ends_with(".bytes")) => {
+            return Err(ConfigValueError {
+                message: format!("`{key}` = {n} is negative"),
+                help: "write zero or more, or -1 for Kafka's \"no limit\"".into(),
+            });
+        }
         Raw::Int(n) => return Ok(n.to_string()),
         Raw::Bool(b) => return Ok(b.to_string()),
         Raw::Float(f) => {
@@ -160,6 +166,8 @@ mod tests {
             assert!(e.message.contains(k), "{e:?}");
         }
         assert!(normalise("retention.ms", Raw::Float(1.5)).is_err());
+        assert!(normalise("retention.bytes", Raw::Int(-7)).is_err());
+        assert_eq!(normalise("retention.bytes", Raw::Int(-1)).unwrap(), "-1");
         assert!(normalise("retention.ms", Raw::Str("99999999999999999999d")).is_err());
     }
 }

@@ -301,10 +301,10 @@ impl<'a> Reader<'a> {
                         "bad-date",
                         self.file,
                         node.span.clone(),
-                        format!("`{}` is not a calendar date", self.field(key)),
+                        format!("`{}` = {text} is not a calendar date", self.field(key)),
                     )
                     .with_help(format!(
-                        "write a date without quotes, like: {key} = 2027-01-31"
+                        "write a day that exists, as YYYY-MM-DD without quotes or time, like: {key} = 2027-01-31"
                     )),
                 );
                 None
@@ -446,7 +446,12 @@ pub fn did_you_mean<'c>(
 ) -> Option<&'c str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&word.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)

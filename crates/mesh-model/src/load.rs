@@ -34,24 +34,28 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diag
     for (path, bytes) in files {
         match std::str::from_utf8(bytes) {
             Ok(text) => {
-                mesh.sources
-                    .insert(path.clone(), SourceFile::new(path.clone(), text));
+                let mut src = SourceFile::new(path.clone(), text);
+                if path.ends_with(".toml") {
+                    // Before any parsing: a file that does not parse must not show its secrets.
+                    secrets::redact_lexically(&mut src);
+                }
+                mesh.sources.insert(path.clone(), src);
             }
             Err(e) => {
                 let at = e.valid_up_to();
-                mesh.sources.insert(
-                    path.clone(),
-                    SourceFile::new(path.clone(), String::from_utf8_lossy(bytes)),
-                );
+                // Binary content is never shown or parsed: an empty text keeps renderers safe.
+                mesh.sources
+                    .insert(path.clone(), SourceFile::new(path.clone(), ""));
+                mesh.unreadable.insert(path.clone());
                 ds.push(
-                    Diagnostic::error("not-utf8", path, at..at, format!("{path} is not UTF-8 text (invalid byte at offset {at})"))
+                    Diagnostic::error("not-utf8", path, 0..0, format!("{path} is not UTF-8 text (invalid byte at offset {at})"))
                         .with_help("mesh files are UTF-8 text; replace this file, or remove it if it was added by mistake"),
                 );
             }
         }
     }
 
-    let settings = load_settings(&mut mesh.sources, files.contains_key("mesh.toml"), &mut ds);
+    let settings = load_settings(&mut mesh, files.contains_key("mesh.toml"), &mut ds);
     if let Some(env) = env
         && !settings.environments.contains_key(env)
     {
@@ -98,26 +102,24 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diag
     (mesh, ds)
 }
 
-fn parse_file(
-    sources: &BTreeMap<String, SourceFile>,
-    path: &str,
-    ds: &mut Diagnostics,
-) -> Option<doc::Table> {
-    let src = sources.get(path)?;
+/// Parses one TOML file; a file that is binary or does not parse is recorded as unreadable, so
+/// that later checks do not pile errors on top of the real one.
+fn parse_file(mesh: &mut Mesh, path: &str, ds: &mut Diagnostics) -> Option<doc::Table> {
+    if mesh.unreadable.contains(path) {
+        return None;
+    }
+    let src = mesh.sources.get(path)?;
     match doc::parse(path, src.text()) {
         Ok(t) => Some(t),
         Err(d) => {
             ds.push(*d);
+            mesh.unreadable.insert(path.to_string());
             None
         }
     }
 }
 
-fn load_settings(
-    sources: &mut BTreeMap<String, SourceFile>,
-    present: bool,
-    ds: &mut Diagnostics,
-) -> Settings {
+fn load_settings(mesh: &mut Mesh, present: bool, ds: &mut Diagnostics) -> Settings {
     let mut settings = Settings {
         catalog_topic: DEFAULT_CATALOG_TOPIC.to_string(),
         retire_idle_days: DEFAULT_RETIRE_IDLE_DAYS,
@@ -132,9 +134,10 @@ fn load_settings(
         );
         return settings;
     }
-    let Some(table) = parse_file(sources, "mesh.toml", ds) else {
+    let Some(table) = parse_file(mesh, "mesh.toml", ds) else {
         return settings;
     };
+    let sources = &mut mesh.sources;
     let file = "mesh.toml";
     let text_len = sources.get(file).map_or(0, |s| s.text().len());
     let mut root = Reader::new(file, &table, 0..text_len.min(1), "");
@@ -178,8 +181,13 @@ fn load_settings(
             m.finish(ds);
         }
         None if table.get("mesh").is_none() => ds.push(
-            root.missing("[mesh]", "section with name = \"acme\"")
-                .with_help("add a [mesh] section with name = \"<your mesh>\""),
+            Diagnostic::error(
+                "missing-field",
+                file,
+                0..0,
+                "mesh.toml has no [mesh] section",
+            )
+            .with_help("add a [mesh] section with name = \"<your mesh>\""),
         ),
         None => {}
     }
@@ -423,6 +431,8 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
         }
     }
     if !mesh.sources.contains_key(&domain_file) {
+        mesh.unreadable_products
+            .extend(product_stems(dir_name, &product_files));
         let anchor = paths.first().cloned().unwrap_or_else(|| dir.clone());
         ds.push(
             Diagnostic::error(
@@ -437,7 +447,9 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
         );
         return;
     }
-    let Some(table) = parse_file(&mesh.sources, &domain_file, ds) else {
+    let Some(table) = parse_file(mesh, &domain_file, ds) else {
+        mesh.unreadable_products
+            .extend(product_stems(dir_name, &product_files));
         return;
     };
     let mut domain = Domain {
@@ -573,6 +585,20 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
     mesh.domains.push(domain);
 }
 
+/// The ids products in these files would most likely have (the file stem; a `name` field may
+/// differ), for files that could not be read.
+fn product_stems(domain: &str, paths: &[String]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| {
+            format!(
+                "{domain}.{}",
+                p.rsplit('/').next().unwrap_or(p).trim_end_matches(".toml")
+            )
+        })
+        .collect()
+}
+
 fn is_kafka_principal(p: &str) -> bool {
     match p.split_once(':') {
         Some((kind, name)) => {
@@ -652,8 +678,17 @@ fn choice<T>(
     }
 }
 
-fn load_product(mesh: &Mesh, domain: &Domain, path: &str, ds: &mut Diagnostics) -> Option<Product> {
-    let table = parse_file(&mesh.sources, path, ds)?;
+fn load_product(
+    mesh: &mut Mesh,
+    domain: &Domain,
+    path: &str,
+    ds: &mut Diagnostics,
+) -> Option<Product> {
+    let Some(table) = parse_file(mesh, path, ds) else {
+        mesh.unreadable_products
+            .extend(product_stems(&domain.name, &[path.to_string()]));
+        return None;
+    };
     let errors_before = ds.error_count();
     let stem = path
         .rsplit('/')
@@ -955,11 +990,13 @@ fn resolve_topic(
     };
     let partitions = last(|s| s.partitions.as_ref());
     let rf = last(|s| s.replication_factor.as_ref());
-    if partitions.is_none() {
+    // Without a readable mesh.toml the defaults are unknown; its own error says so.
+    let settings_known = !mesh.unreadable.contains("mesh.toml");
+    if partitions.is_none() && settings_known {
         ds.push(Diagnostic::error("missing-field", path, 0..0, format!("{id}: no partition count is set"))
             .with_help("set [topic] partitions = N in the product, or [defaults.topic] partitions = N in mesh.toml"));
     }
-    if rf.is_none() {
+    if rf.is_none() && settings_known {
         ds.push(Diagnostic::error("missing-field", path, 0..0, format!("{id}: no replication factor is set"))
             .with_help("set [topic] replication_factor = N in the product, or [defaults.topic] replication_factor = N in mesh.toml"));
     }

@@ -1,6 +1,6 @@
 //! The typed mesh: what the repo declares, after defaults and the selected environment's overrides.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use mesh_diagnostics::SourceFile;
@@ -19,6 +19,11 @@ pub struct Mesh {
     pub env: Option<String>,
     /// The text of every file read, for rendering diagnostics; secrets are marked for redaction.
     pub sources: BTreeMap<String, SourceFile>,
+    /// Files that are binary or do not parse (already reported).
+    pub unreadable: BTreeSet<String>,
+    /// Likely ids of products whose files could not be read: references to them are not
+    /// reported again as unknown.
+    pub unreadable_products: BTreeSet<String>,
 }
 
 impl Mesh {

@@ -20,6 +20,41 @@ pub fn is_secret_key(key: &str) -> bool {
         || k == "sasl.jaas.config"
 }
 
+/// Masks, line by line and without parsing, the value of every `key = value` line whose key looks
+/// secret, unless the value is exactly one `${VAR}` reference. Runs before parsing so that a file
+/// with a syntax error, or a secret under an unknown key, can never show the secret.
+pub fn redact_lexically(src: &mut SourceFile) {
+    let mut ranges = Vec::new();
+    let mut offset = 0;
+    for line in src.text().split_inclusive('\n') {
+        if let Some(eq) = line.find('=') {
+            let key = line[..eq].trim().trim_matches(|c| c == '"' || c == '\'');
+            let raw = line[eq + 1..].trim_end_matches(['\n', '\r']);
+            let value = raw.trim();
+            let lead = raw.len() - raw.trim_start().len();
+            if is_secret_key(key) && !value.is_empty() && !is_plain_reference(value) {
+                let start = offset + eq + 1 + lead;
+                ranges.push(start..start + value.len());
+            }
+        }
+        offset += line.len();
+    }
+    for r in ranges {
+        src.redact(r);
+    }
+}
+
+/// `"${VAR}"` and nothing else (a default after `:-` may itself be a secret).
+fn is_plain_reference(value: &str) -> bool {
+    let Some(inner) = value
+        .strip_prefix("\"${")
+        .and_then(|v| v.strip_suffix("}\""))
+    else {
+        return false;
+    };
+    !inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 pub(crate) fn check_mesh_toml(
     file: &str,
     table: &Table,
@@ -78,6 +113,9 @@ fn visit(
                     .with_help("write ${VAR} or ${VAR:-default}; VAR is letters, digits and '_'"),
                 );
             }
+            if is_secret_key(key) && !value.is_empty() && check_references(value).is_err() {
+                src.redact(node.span.clone());
+            }
             if is_secret_key(key) && !value.contains("${") && !value.is_empty() {
                 src.redact(node.span.clone());
                 if !in_local_environment(path, settings) {
@@ -130,7 +168,9 @@ fn scan(value: &str) -> Result<Vec<Result<&str, Reference<'_>>>, String> {
             && !var.starts_with(|c: char| c.is_ascii_digit())
             && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !legal {
-            return Err(format!("`${{{body}}}` is not a supported reference"));
+            return Err(
+                "a `${…}` reference names no legal variable (letters, digits and _)".into(),
+            );
         }
         out.push(Err(Reference { var, default }));
         rest = &rest[body_start + len + 1..];
@@ -199,6 +239,21 @@ mod tests {
         assert_eq!(expand("a-${UNSET:-dflt}-b", env).unwrap(), "a-dflt-b");
         assert_eq!(expand("${UNSET}", env), Err(Unset("UNSET".into())));
         assert_eq!(expand("plain", env).unwrap(), "plain");
+    }
+
+    #[test]
+    fn lexical_redaction_needs_no_parse() {
+        let text = "[environments.prod.kafka]\n\"sasl.password\" = hunter2-unquoted\nssl.key.password = \"${OK}\"\nx = \"${A:-dflt-secret}\"\nclient.secret = \"a${\"\n";
+        let mut src = SourceFile::new("m.toml", text);
+        redact_lexically(&mut src);
+        let shown = src.redacted_text();
+        assert!(!shown.contains("hunter2-unquoted"), "{shown}");
+        assert!(shown.contains("\"${OK}\""), "{shown}");
+        assert!(!shown.contains("a${"), "{shown}");
+        assert!(
+            shown.contains("dflt-secret"),
+            "only secret-looking keys are masked: {shown}"
+        );
     }
 
     #[test]

@@ -10,20 +10,28 @@ use crate::model::*;
 pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
     unique_ids_and_topics(mesh, ds);
     let ids: Vec<&str> = mesh.products.iter().map(|p| p.id.as_str()).collect();
-    let unknown_product = |file: &str, span: std::ops::Range<usize>, what: &str, id: &str| {
-        let d = Diagnostic::error(
-            "unknown-product",
-            file,
-            span,
-            format!("{what} `{id}` does not exist"),
-        );
-        match did_you_mean(id, ids.iter().copied()) {
-            Some(s) => d.with_help(format!(
-                "did you mean `{s}`? Product ids are <domain>.<name>"
-            )),
-            None => d.with_help("name an existing product as <domain>.<name>"),
-        }
-    };
+    // `None` when the product's file exists but could not be read: that error is already reported.
+    // `referrer` is never suggested (a product is not its own input or replacement).
+    let unknown_product =
+        |file: &str, span: std::ops::Range<usize>, what: &str, id: &str, referrer: &str| {
+            if mesh.unreadable_products.contains(id) {
+                return None;
+            }
+            let d = Diagnostic::error(
+                "unknown-product",
+                file,
+                span,
+                format!("{what} `{id}` does not exist"),
+            );
+            Some(
+                match did_you_mean(id, ids.iter().copied().filter(|i| *i != referrer)) {
+                    Some(s) => d.with_help(format!(
+                        "did you mean `{s}`? Product ids are <domain>.<name>"
+                    )),
+                    None => d.with_help("name an existing product as <domain>.<name>"),
+                },
+            )
+        };
 
     for p in &mesh.products {
         let domain = mesh.domain(&p.domain);
@@ -54,20 +62,20 @@ pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
                             src.access.span.clone(),
                             format!("{}'s access rules", src.id),
                         )
-                        .with_help(format!(
-                            "ask the owners of {} ({}) to allow domain `{}`, or remove this input",
-                            src.id,
-                            src.owners.join(", "),
-                            p.domain
+                        .with_help(access_help(
+                            src,
+                            &p.domain,
+                            "remove this input",
                         )),
                     );
                 }
             } else {
-                ds.push(unknown_product(
+                ds.extend(unknown_product(
                     &p.file,
                     input.span.clone(),
                     "input",
                     &input.value,
+                    &p.id,
                 ));
             }
         }
@@ -117,11 +125,12 @@ pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
                     .with_help("name the product consumers should move to"),
                 );
             } else if mesh.product(&r.value).is_none() {
-                ds.push(unknown_product(
+                ds.extend(unknown_product(
                     &p.file,
                     r.span.clone(),
                     "replacement",
                     &r.value,
+                    &p.id,
                 ));
             }
         }
@@ -137,32 +146,47 @@ pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
             ));
         }
         let Some(product) = mesh.product(&c.product.value) else {
-            ds.push(unknown_product(
+            ds.extend(unknown_product(
                 &domain.file,
                 c.product.span.clone(),
                 "consumed product",
                 &c.product.value,
+                "",
             ));
             continue;
         };
         if let Some(reason) = access_denied(product, &domain.name) {
             ds.push(
-                Diagnostic::error("access-denied", &domain.file, c.product.span.clone(), format!("domain `{}` consumes {}, which {reason}", domain.name, product.id))
-                    .with_related(&product.file, product.access.span.clone(), format!("{}'s access rules", product.id))
-                    .with_help(format!("ask the owners of {} ({}) to add `{}` to allow_domains, or remove this [[consumes]]", product.id, product.owners.join(", "), domain.name)),
+                Diagnostic::error(
+                    "access-denied",
+                    &domain.file,
+                    c.product.span.clone(),
+                    format!(
+                        "domain `{}` consumes {}, which {reason}",
+                        domain.name, product.id
+                    ),
+                )
+                .with_related(
+                    &product.file,
+                    product.access.span.clone(),
+                    format!("{}'s access rules", product.id),
+                )
+                .with_help(access_help(
+                    product,
+                    &domain.name,
+                    "remove this [[consumes]]",
+                )),
             );
         }
         if product.status == Status::Deprecated {
-            let (sunset, replacement) =
-                product
-                    .deprecation
-                    .as_ref()
-                    .map_or((String::from("?"), None), |d| {
-                        (
-                            d.sunset.map_or("?".into(), |s| s.to_string()),
-                            d.replacement.as_ref().map(|r| r.value.clone()),
-                        )
-                    });
+            let dep = product.deprecation.as_ref();
+            let sunset = dep
+                .and_then(|d| d.sunset)
+                .map_or_else(|| "not set".to_string(), |s| s.to_string());
+            let replacement = dep
+                .and_then(|d| d.replacement.as_ref())
+                .filter(|r| mesh.product(&r.value).is_some())
+                .map(|r| r.value.clone());
             ds.push(
                 Diagnostic::warning(
                     "consumes-deprecated",
@@ -176,6 +200,21 @@ pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
                 }),
             );
         }
+    }
+}
+
+/// What a consumer refused by access rules can do about it.
+fn access_help(product: &Product, domain: &str, or_else: &str) -> String {
+    let owners = product.owners.join(", ");
+    match product.access.visibility {
+        Visibility::Private => format!(
+            "{} is private; ask its owners ({owners}) to make it public, or restricted with `{domain}` in allow_domains — or {or_else}",
+            product.id
+        ),
+        _ => format!(
+            "ask the owners of {} ({owners}) to add `{domain}` to allow_domains, or {or_else}",
+            product.id
+        ),
     }
 }
 

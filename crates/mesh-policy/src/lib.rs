@@ -682,8 +682,9 @@ fn run(
                     &rule.file,
                     rule.span.clone(),
                     format!(
-                        "rule `{}`: `{what}` gave {other:?} for {}, not a boolean",
+                        "rule `{}`: `{what}` gave {} for {}, not a boolean",
                         rule.id,
+                        cel_type(&other),
                         s.product_id.unwrap_or(s.domain)
                     ),
                 )
@@ -696,6 +697,19 @@ fn run(
                 .with_help("guard optional values, e.g. `\"retention.ms\" in product.topic.config && ...` or `product.schema != null && ...`"));
             None
         }
+    }
+}
+
+/// A CEL value's type, as named in messages.
+fn cel_type(v: &cel::Value) -> &'static str {
+    match v {
+        cel::Value::Int(_) | cel::Value::UInt(_) => "an integer",
+        cel::Value::Float(_) => "a number",
+        cel::Value::String(_) => "a string",
+        cel::Value::List(_) => "a list",
+        cel::Value::Map(_) => "a map",
+        cel::Value::Null => "null",
+        _ => "a non-boolean value",
     }
 }
 
