@@ -1,0 +1,236 @@
+//! The executor: applies a plan through a [`ClusterWriter`], phase by phase in SPEC order (topics,
+//! configs, partitions, ACLs, catalog), each phase in batches, stopping at the first failed phase
+//! with a report of what was done and what was not.
+
+use crate::cluster::{ClusterWriter, ConfigChange, NewTopic};
+use crate::plan::{Action, Plan};
+use crate::state::CatalogRecord;
+
+/// Items per request: large enough to batch, small enough that one request stays well within
+/// broker limits.
+pub const BATCH: usize = 500;
+
+/// The outcome of one action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Failed(String),
+    /// Not attempted because an earlier phase failed.
+    Skipped,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ApplyReport {
+    /// One outcome per action of the plan, in plan order.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl ApplyReport {
+    pub fn failed(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Failed(_)))
+            .count()
+    }
+    pub fn done(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| **o == Outcome::Done)
+            .count()
+    }
+    pub fn skipped(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| **o == Outcome::Skipped)
+            .count()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Phase {
+    CatalogTopic,
+    Topics,
+    Configs,
+    Partitions,
+    CreateAcls,
+    DeleteAcls,
+    Catalog,
+}
+
+fn phase(a: &Action) -> Phase {
+    match a {
+        Action::CreateCatalogTopic { .. } => Phase::CatalogTopic,
+        Action::CreateTopic { .. } => Phase::Topics,
+        Action::AlterConfig { .. } => Phase::Configs,
+        Action::AddPartitions { .. } => Phase::Partitions,
+        Action::CreateAcl { .. } => Phase::CreateAcls,
+        Action::DeleteAcl { .. } => Phase::DeleteAcls,
+        Action::UpsertCatalog { .. } => Phase::Catalog,
+    }
+}
+
+/// Applies `plan` (which must have no errors). `now` (RFC 3339) and `catalog_topic` go into the
+/// catalog records; `progress` hears about each finished phase.
+pub fn apply(
+    plan: &Plan,
+    writer: &dyn ClusterWriter,
+    catalog_topic: &str,
+    now: &str,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> ApplyReport {
+    let mut outcomes = vec![Outcome::Skipped; plan.actions.len()];
+    let mut phases: Vec<Phase> = plan.actions.iter().map(phase).collect();
+    phases.sort();
+    phases.dedup();
+    for ph in phases {
+        let idx: Vec<usize> = (0..plan.actions.len())
+            .filter(|&i| phase(&plan.actions[i]) == ph)
+            .collect();
+        for chunk in idx.chunks(BATCH) {
+            let results = run_phase(
+                ph,
+                chunk.iter().map(|&i| &plan.actions[i]).collect(),
+                writer,
+                catalog_topic,
+                now,
+            );
+            for (&i, r) in chunk.iter().zip(results) {
+                outcomes[i] = match r {
+                    Ok(()) => Outcome::Done,
+                    Err(e) => Outcome::Failed(e),
+                };
+            }
+        }
+        let failed = idx
+            .iter()
+            .filter(|&&i| matches!(outcomes[i], Outcome::Failed(_)))
+            .count();
+        progress(phase_name(ph), idx.len() - failed, failed);
+        if failed > 0 {
+            break;
+        }
+    }
+    ApplyReport { outcomes }
+}
+
+fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::CatalogTopic => "catalog topic",
+        Phase::Topics => "topics",
+        Phase::Configs => "configs",
+        Phase::Partitions => "partitions",
+        Phase::CreateAcls => "ACLs created",
+        Phase::DeleteAcls => "ACLs deleted",
+        Phase::Catalog => "catalog records",
+    }
+}
+
+fn run_phase(
+    ph: Phase,
+    actions: Vec<&Action>,
+    w: &dyn ClusterWriter,
+    catalog_topic: &str,
+    now: &str,
+) -> Vec<Result<(), String>> {
+    match ph {
+        Phase::CatalogTopic | Phase::Topics => {
+            let topics: Vec<NewTopic> = actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::CreateCatalogTopic {
+                        topic,
+                        partitions,
+                        replication_factor,
+                    } => Some(NewTopic {
+                        name: topic.clone(),
+                        partitions: *partitions,
+                        replication_factor: *replication_factor,
+                        config: [("cleanup.policy".to_string(), "compact".to_string())].into(),
+                    }),
+                    Action::CreateTopic {
+                        topic,
+                        partitions,
+                        replication_factor,
+                        config,
+                        ..
+                    } => Some(NewTopic {
+                        name: topic.clone(),
+                        partitions: *partitions,
+                        replication_factor: *replication_factor,
+                        config: config.clone(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            w.create_topics(&topics)
+        }
+        Phase::Configs => {
+            let changes: Vec<ConfigChange> = actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::AlterConfig { topic, changes, .. } => Some(ConfigChange {
+                        topic: topic.clone(),
+                        set: changes
+                            .iter()
+                            .filter_map(|c| Some((c.key.clone(), c.after.clone()?)))
+                            .collect(),
+                        delete: changes
+                            .iter()
+                            .filter(|c| c.after.is_none())
+                            .map(|c| c.key.clone())
+                            .collect(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            w.alter_configs(&changes)
+        }
+        Phase::Partitions => {
+            let p: Vec<(String, i32)> = actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::AddPartitions { topic, to, .. } => Some((topic.clone(), *to)),
+                    _ => None,
+                })
+                .collect();
+            w.create_partitions(&p)
+        }
+        Phase::CreateAcls | Phase::DeleteAcls => {
+            let acls: Vec<_> = actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::CreateAcl { binding } | Action::DeleteAcl { binding } => {
+                        Some(binding.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            if ph == Phase::CreateAcls {
+                w.create_acls(&acls)
+            } else {
+                w.delete_acls(&acls)
+            }
+        }
+        Phase::Catalog => {
+            let records: Vec<(String, Option<CatalogRecord>)> = actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::UpsertCatalog {
+                        product, record, ..
+                    } => Some((
+                        product.clone(),
+                        Some(CatalogRecord {
+                            applied_at: now.to_string(),
+                            ..(**record).clone()
+                        }),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            match w.write_catalog(catalog_topic, &records) {
+                Ok(()) => vec![Ok(()); records.len()],
+                Err(e) => vec![Err(e); records.len()],
+            }
+        }
+    }
+}

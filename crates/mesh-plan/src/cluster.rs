@@ -1,0 +1,58 @@
+//! The two small interfaces the plan needs from a Kafka cluster. The Kafka adapter implements
+//! them; tests can implement them in memory.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::state::{AclBinding, CatalogRecord, LiveState};
+
+/// What to read: the managed topics and principals (the catalog tells which topics it recorded;
+/// the reader adds those to `topics` itself).
+#[derive(Clone, Debug, Default)]
+pub struct ReadRequest {
+    /// Topics the repo declares.
+    pub topics: BTreeSet<String>,
+    /// Principals the repo declares (`User:…`).
+    pub principals: BTreeSet<String>,
+    pub catalog_topic: String,
+}
+
+/// A topic to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTopic {
+    pub name: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+    pub config: BTreeMap<String, String>,
+}
+
+/// Incremental config changes to one topic: keys to set, keys to reset to the broker default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigChange {
+    pub topic: String,
+    pub set: BTreeMap<String, String>,
+    pub delete: BTreeSet<String>,
+}
+
+/// Reads the live state in a few batched requests.
+pub trait ClusterReader {
+    fn read(&self, request: &ReadRequest) -> Result<LiveState, String>;
+}
+
+/// Batched writes. Each call returns one result per item, in order; an `Err` carries the broker's
+/// message. Implementations must not write anything outside what they are given.
+pub trait ClusterWriter {
+    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), String>>;
+    fn alter_configs(&self, changes: &[ConfigChange]) -> Vec<Result<(), String>>;
+    /// Raises each topic to the given total partition count.
+    fn create_partitions(&self, topics: &[(String, i32)]) -> Vec<Result<(), String>>;
+    fn create_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>>;
+    /// Deletes exactly these bindings (exact-match filters, never wildcards).
+    fn delete_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>>;
+    /// Writes catalog records (key: product id; `None` writes a tombstone) and waits until the
+    /// broker acknowledged all of them.
+    fn write_catalog(
+        &self,
+        catalog_topic: &str,
+        records: &[(String, Option<CatalogRecord>)],
+    ) -> Result<(), String>;
+}

@@ -1,0 +1,112 @@
+//! From a validated `Mesh` to the `DesiredState`: topics, derived ACLs (SPEC §1) and catalog records.
+
+use std::collections::BTreeMap;
+
+use mesh_model::{Mesh, Status};
+
+use crate::state::*;
+
+/// Derives what the cluster should hold. `revision` is the git revision being applied, if known.
+pub fn desired(mesh: &Mesh, revision: Option<&str>) -> DesiredState {
+    let mut d = DesiredState {
+        catalog_topic: mesh.settings.catalog_topic.clone(),
+        ..DesiredState::default()
+    };
+    for domain in &mesh.domains {
+        d.principals
+            .extend(domain.principals.values().map(|p| p.value.clone()));
+    }
+    for p in &mesh.products {
+        d.topics.insert(
+            p.topic.name.clone(),
+            DesiredTopic {
+                product: p.id.clone(),
+                name: p.topic.name.clone(),
+                partitions: p.topic.partitions as i32,
+                replication_factor: p.topic.replication_factor as i32,
+                config: p.topic.config.clone(),
+            },
+        );
+        let domain = mesh.domain(&p.domain);
+        for producer in &p.producers {
+            if let Some(principal) = domain.and_then(|d| d.principals.get(&producer.value)) {
+                for op in [Operation::Write, Operation::Describe] {
+                    d.acls.insert(AclBinding::allow(
+                        &principal.value,
+                        ResourceType::Topic,
+                        &p.topic.name,
+                        PatternType::Literal,
+                        op,
+                    ));
+                }
+            }
+        }
+        d.catalog.insert(p.id.clone(), record(p, revision));
+    }
+    for (domain, c) in mesh.consumers() {
+        let (Some(principal), Some(product)) = (
+            domain.principals.get(&c.principal.value),
+            mesh.product(&c.product.value),
+        ) else {
+            continue;
+        };
+        for op in [Operation::Read, Operation::Describe] {
+            d.acls.insert(AclBinding::allow(
+                &principal.value,
+                ResourceType::Topic,
+                &product.topic.name,
+                PatternType::Literal,
+                op,
+            ));
+        }
+        let (group, pattern) = match c.group.value.strip_suffix('*') {
+            Some(prefix) => (prefix, PatternType::Prefixed),
+            None => (c.group.value.as_str(), PatternType::Literal),
+        };
+        d.acls.insert(AclBinding::allow(
+            &principal.value,
+            ResourceType::Group,
+            group,
+            pattern,
+            Operation::Read,
+        ));
+    }
+    d
+}
+
+fn record(p: &mesh_model::Product, revision: Option<&str>) -> CatalogRecord {
+    let deprecation = (p.status == Status::Deprecated).then(|| {
+        let mut m = BTreeMap::new();
+        if let Some(dep) = &p.deprecation {
+            if let Some(s) = dep.since {
+                m.insert("since".to_string(), s.to_string());
+            }
+            if let Some(s) = dep.sunset {
+                m.insert("sunset".to_string(), s.to_string());
+            }
+            if let Some(r) = &dep.replacement {
+                m.insert("replacement".to_string(), r.value.clone());
+            }
+            if let Some(r) = &dep.reason {
+                m.insert("reason".to_string(), r.clone());
+            }
+        }
+        m
+    });
+    CatalogRecord {
+        product: p.id.clone(),
+        domain: p.domain.clone(),
+        topic: p.topic.name.clone(),
+        description: p.description.clone(),
+        owners: p.owners.clone(),
+        quality: p.quality.to_string(),
+        sla: p.sla.to_string(),
+        status: p.status.to_string(),
+        tags: p.tags.clone(),
+        inputs: p.inputs.iter().map(|i| i.value.clone()).collect(),
+        declared_configs: p.topic.config.keys().cloned().collect(),
+        deprecation,
+        revision: revision.map(str::to_string),
+        applied_at: String::new(),
+    }
+}

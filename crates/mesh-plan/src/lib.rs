@@ -1,0 +1,16 @@
+//! Planning: `DesiredState` (from the repo) × `LiveState` (from the cluster) → `Plan`, an ordered
+//! list of actions; and the executor that applies a plan through a [`ClusterWriter`].
+//!
+//! Architecture invariant: the diff is a pure function — no I/O, no clock; the adapters behind
+//! [`ClusterReader`] and [`ClusterWriter`] are the only way in or out.
+
+pub mod apply;
+pub mod cluster;
+pub mod desired;
+pub mod plan;
+pub mod state;
+
+pub use cluster::*;
+pub use desired::desired;
+pub use plan::{Action, ConfigDiff, Effect, Plan, PlanError, plan};
+pub use state::*;

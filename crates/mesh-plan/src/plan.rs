@@ -1,0 +1,293 @@
+//! The diff: `DesiredState` × `LiveState` → `Plan` (SPEC §4). Pure and deterministic.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::state::*;
+
+/// One step of a plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// The compacted topic where apply records product metadata.
+    CreateCatalogTopic {
+        topic: String,
+        partitions: i32,
+        replication_factor: i32,
+    },
+    CreateTopic {
+        product: String,
+        topic: String,
+        partitions: i32,
+        replication_factor: i32,
+        config: BTreeMap<String, String>,
+    },
+    AlterConfig {
+        product: String,
+        topic: String,
+        changes: Vec<ConfigDiff>,
+    },
+    AddPartitions {
+        product: String,
+        topic: String,
+        from: i32,
+        to: i32,
+    },
+    CreateAcl {
+        binding: AclBinding,
+    },
+    DeleteAcl {
+        binding: AclBinding,
+    },
+    UpsertCatalog {
+        product: String,
+        record: Box<CatalogRecord>,
+        previous: Option<Box<CatalogRecord>>,
+    },
+}
+
+/// A config key's change. `after: None` resets the key to the broker default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConfigDiff {
+    pub key: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Why the plan cannot be applied, and the way out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlanError {
+    pub product: Option<String>,
+    pub message: String,
+    pub help: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub errors: Vec<PlanError>,
+}
+
+/// How an action changes the cluster, for the summary line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    Create,
+    Change,
+    Destroy,
+}
+
+impl Action {
+    pub fn effect(&self) -> Effect {
+        match self {
+            Action::CreateCatalogTopic { .. }
+            | Action::CreateTopic { .. }
+            | Action::CreateAcl { .. } => Effect::Create,
+            Action::UpsertCatalog { previous: None, .. } => Effect::Create,
+            Action::AlterConfig { .. }
+            | Action::AddPartitions { .. }
+            | Action::UpsertCatalog { .. } => Effect::Change,
+            Action::DeleteAcl { .. } => Effect::Destroy,
+        }
+    }
+
+    /// The product an action belongs to, if any.
+    pub fn product(&self) -> Option<&str> {
+        match self {
+            Action::CreateTopic { product, .. }
+            | Action::AlterConfig { product, .. }
+            | Action::AddPartitions { product, .. }
+            | Action::UpsertCatalog { product, .. } => Some(product),
+            _ => None,
+        }
+    }
+}
+
+impl Plan {
+    /// (create, change, destroy) counts.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let count = |e| self.actions.iter().filter(|a| a.effect() == e).count();
+        (
+            count(Effect::Create),
+            count(Effect::Change),
+            count(Effect::Destroy),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+}
+
+/// Replication factor of the catalog topic: three copies where the cluster has them.
+fn catalog_replication(brokers: usize) -> i32 {
+    brokers.clamp(1, 3) as i32
+}
+
+/// Computes the plan. Never plans anything for a topic, ACL or record the repo does not manage.
+pub fn plan(desired: &DesiredState, live: &LiveState) -> Plan {
+    let mut p = Plan::default();
+    if !live.catalog_topic_exists {
+        p.actions.push(Action::CreateCatalogTopic {
+            topic: desired.catalog_topic.clone(),
+            partitions: 1,
+            replication_factor: catalog_replication(live.brokers),
+        });
+    }
+
+    let mut configs = Vec::new();
+    let mut partitions = Vec::new();
+    for (name, want) in &desired.topics {
+        let Some(have) = live.topics.get(name) else {
+            if live.brokers > 0 && want.replication_factor as usize > live.brokers {
+                p.errors.push(PlanError {
+                    product: Some(want.product.clone()),
+                    message: format!(
+                        "{}: replication_factor {} is more than the {} broker(s) of this cluster",
+                        want.product, want.replication_factor, live.brokers
+                    ),
+                    help: "lower replication_factor for this environment ([environments.<env>.topic] in mesh.toml or the product)".into(),
+                });
+                continue;
+            }
+            p.actions.push(Action::CreateTopic {
+                product: want.product.clone(),
+                topic: name.clone(),
+                partitions: want.partitions,
+                replication_factor: want.replication_factor,
+                config: want.config.clone(),
+            });
+            continue;
+        };
+        if want.replication_factor != have.replication_factor {
+            p.errors.push(PlanError {
+                product: Some(want.product.clone()),
+                message: format!(
+                    "{}: topic {name} has replication factor {}, the repo says {}",
+                    want.product, have.replication_factor, want.replication_factor
+                ),
+                help: "mesh does not reassign replicas; publish a new product version (e.g. a `-v2` product with the new topic) and deprecate this one, or set replication_factor back".into(),
+            });
+        }
+        if want.partitions < have.partitions {
+            p.errors.push(PlanError {
+                product: Some(want.product.clone()),
+                message: format!(
+                    "{}: topic {name} has {} partitions, the repo says {}; Kafka cannot remove partitions",
+                    want.product, have.partitions, want.partitions
+                ),
+                help: "publish a new product version with fewer partitions and deprecate this one, or set partitions back".into(),
+            });
+        } else if want.partitions > have.partitions {
+            partitions.push(Action::AddPartitions {
+                product: want.product.clone(),
+                topic: name.clone(),
+                from: have.partitions,
+                to: want.partitions,
+            });
+        }
+        let previously: BTreeSet<&str> = live
+            .catalog
+            .get(&want.product)
+            .map(|r| r.declared_configs.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        let changes = config_changes(&want.config, &previously, &have.configs);
+        if !changes.is_empty() {
+            configs.push(Action::AlterConfig {
+                product: want.product.clone(),
+                topic: name.clone(),
+                changes,
+            });
+        }
+    }
+    p.actions.extend(configs);
+    p.actions.extend(partitions);
+
+    for (id, record) in &live.catalog {
+        if !desired.catalog.contains_key(id) {
+            p.errors.push(PlanError {
+                product: Some(id.clone()),
+                message: format!("{id} was applied before (topic {}) and is no longer declared in the repo", record.topic),
+                help: format!(
+                    "retiring a product is not supported yet: restore its file under domains/{}/products/, keeping status = \"deprecated\" until it can be retired",
+                    record.domain
+                ),
+            });
+        }
+    }
+
+    for b in desired.acls.difference(&live.acls) {
+        p.actions.push(Action::CreateAcl { binding: b.clone() });
+    }
+    for b in live.acls.difference(&desired.acls) {
+        // The reader keeps only bindings of declared principals; check again so that a reader
+        // bug can never make the plan delete someone else's ACL.
+        if desired.principals.contains(&b.principal) {
+            p.actions.push(Action::DeleteAcl { binding: b.clone() });
+        }
+    }
+
+    for (id, record) in &desired.catalog {
+        let previous = live.catalog.get(id);
+        if previous.is_none_or(|prev| !prev.same_content(record)) {
+            p.actions.push(Action::UpsertCatalog {
+                product: id.clone(),
+                record: Box::new(record.clone()),
+                previous: previous.cloned().map(Box::new),
+            });
+        }
+    }
+    p
+}
+
+/// The config keys in play are those declared now and those declared at the last apply; keys
+/// nobody declared, broker defaults and static configs are never touched.
+fn config_changes(
+    want: &BTreeMap<String, String>,
+    previously: &BTreeSet<&str>,
+    have: &BTreeMap<String, LiveConfig>,
+) -> Vec<ConfigDiff> {
+    let mut out = Vec::new();
+    for (key, value) in want {
+        // Equal to what the topic has — set on it or inherited — is no change.
+        let current = have.get(key).and_then(|c| c.value.as_deref());
+        if !current.is_some_and(|c| same_value(key, c, value)) {
+            out.push(ConfigDiff {
+                key: key.clone(),
+                before: current.map(str::to_string),
+                after: Some(value.clone()),
+            });
+        }
+    }
+    for key in previously {
+        if want.contains_key(*key) {
+            continue;
+        }
+        if let Some(live) = have.get(*key)
+            && live.source == ConfigSource::DynamicTopic
+        {
+            out.push(ConfigDiff {
+                key: (*key).to_string(),
+                before: live.value.clone(),
+                after: None,
+            });
+        }
+    }
+    out
+}
+
+/// Compares a live and a desired config value the way Kafka means them.
+fn same_value(key: &str, live: &str, want: &str) -> bool {
+    if key == "cleanup.policy" {
+        let norm = |s: &str| {
+            let mut v: Vec<String> = s
+                .split(',')
+                .map(|p| p.trim().to_ascii_lowercase())
+                .collect();
+            v.sort();
+            v
+        };
+        return norm(live) == norm(want);
+    }
+    live.trim().eq_ignore_ascii_case(want.trim())
+}

@@ -1,0 +1,429 @@
+//! The diff and the executor on in-memory states (the real cluster is tested end to end in
+//! mesh-kafka and the CLI).
+
+use std::cell::RefCell;
+
+use mesh_plan::apply::{Outcome, apply};
+use mesh_plan::*;
+
+fn topic(product: &str, name: &str, partitions: i32, config: &[(&str, &str)]) -> DesiredTopic {
+    DesiredTopic {
+        product: product.into(),
+        name: name.into(),
+        partitions,
+        replication_factor: 1,
+        config: config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+fn record(product: &str, topic: &str, declared: &[&str]) -> CatalogRecord {
+    CatalogRecord {
+        product: product.into(),
+        domain: product.split('.').next().unwrap().into(),
+        topic: topic.into(),
+        description: "d".into(),
+        owners: vec!["@a/b".into()],
+        quality: "raw".into(),
+        sla: "tier-3".into(),
+        status: "active".into(),
+        tags: vec![],
+        inputs: vec![],
+        declared_configs: declared.iter().map(|s| s.to_string()).collect(),
+        deprecation: None,
+        revision: None,
+        applied_at: String::new(),
+    }
+}
+
+fn desired() -> DesiredState {
+    let mut d = DesiredState {
+        catalog_topic: "_mesh-catalog".into(),
+        ..Default::default()
+    };
+    d.topics.insert(
+        "sales.orders".into(),
+        topic(
+            "sales.orders",
+            "sales.orders",
+            3,
+            &[("retention.ms", "86400000")],
+        ),
+    );
+    d.principals.insert("User:svc".into());
+    d.acls.insert(AclBinding::allow(
+        "User:svc",
+        ResourceType::Topic,
+        "sales.orders",
+        PatternType::Literal,
+        Operation::Write,
+    ));
+    d.catalog.insert(
+        "sales.orders".into(),
+        record("sales.orders", "sales.orders", &["retention.ms"]),
+    );
+    d
+}
+
+/// A cluster in memory: applying writes into the live state, so convergence can be checked.
+struct Fake {
+    live: RefCell<LiveState>,
+    fail_acls: bool,
+}
+
+impl ClusterWriter for Fake {
+    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), String>> {
+        let mut live = self.live.borrow_mut();
+        topics
+            .iter()
+            .map(|t| {
+                if t.name == "_mesh-catalog" {
+                    live.catalog_topic_exists = true;
+                    return Ok(());
+                }
+                let configs = t
+                    .config
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            LiveConfig {
+                                value: Some(v.clone()),
+                                source: ConfigSource::DynamicTopic,
+                            },
+                        )
+                    })
+                    .collect();
+                live.topics.insert(
+                    t.name.clone(),
+                    LiveTopic {
+                        name: t.name.clone(),
+                        partitions: t.partitions,
+                        replication_factor: t.replication_factor,
+                        configs,
+                    },
+                );
+                Ok(())
+            })
+            .collect()
+    }
+    fn alter_configs(&self, changes: &[ConfigChange]) -> Vec<Result<(), String>> {
+        let mut live = self.live.borrow_mut();
+        changes
+            .iter()
+            .map(|c| {
+                let t = live.topics.get_mut(&c.topic).ok_or("no topic")?;
+                for (k, v) in &c.set {
+                    t.configs.insert(
+                        k.clone(),
+                        LiveConfig {
+                            value: Some(v.clone()),
+                            source: ConfigSource::DynamicTopic,
+                        },
+                    );
+                }
+                for k in &c.delete {
+                    t.configs.insert(
+                        k.clone(),
+                        LiveConfig {
+                            value: Some("default".into()),
+                            source: ConfigSource::Default,
+                        },
+                    );
+                }
+                Ok(())
+            })
+            .collect()
+    }
+    fn create_partitions(&self, topics: &[(String, i32)]) -> Vec<Result<(), String>> {
+        let mut live = self.live.borrow_mut();
+        topics
+            .iter()
+            .map(|(n, p)| {
+                live.topics
+                    .get_mut(n)
+                    .map(|t| t.partitions = *p)
+                    .ok_or("no topic".into())
+            })
+            .collect()
+    }
+    fn create_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>> {
+        if self.fail_acls {
+            return acls
+                .iter()
+                .map(|_| Err("CLUSTER_AUTHORIZATION_FAILED".into()))
+                .collect();
+        }
+        acls.iter()
+            .map(|a| {
+                self.live.borrow_mut().acls.insert(a.clone());
+                Ok(())
+            })
+            .collect()
+    }
+    fn delete_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>> {
+        acls.iter()
+            .map(|a| {
+                self.live.borrow_mut().acls.remove(a);
+                Ok(())
+            })
+            .collect()
+    }
+    fn write_catalog(
+        &self,
+        _topic: &str,
+        records: &[(String, Option<CatalogRecord>)],
+    ) -> Result<(), String> {
+        let mut live = self.live.borrow_mut();
+        for (k, v) in records {
+            match v {
+                Some(r) => live.catalog.insert(k.clone(), r.clone()),
+                None => live.catalog.remove(k),
+            };
+        }
+        Ok(())
+    }
+}
+
+fn empty() -> LiveState {
+    LiveState {
+        brokers: 1,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn from_empty_everything_is_created_in_spec_order_and_applying_converges() {
+    let d = desired();
+    let p = plan(&d, &empty());
+    assert!(p.errors.is_empty());
+    let kinds: Vec<&str> = p
+        .actions
+        .iter()
+        .map(|a| match a {
+            Action::CreateCatalogTopic { .. } => "catalog-topic",
+            Action::CreateTopic { .. } => "topic",
+            Action::CreateAcl { .. } => "acl",
+            Action::UpsertCatalog { .. } => "record",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["catalog-topic", "topic", "acl", "record"]);
+    assert_eq!(p.counts(), (4, 0, 0));
+
+    let fake = Fake {
+        live: RefCell::new(empty()),
+        fail_acls: false,
+    };
+    let report = apply(
+        &p,
+        &fake,
+        "_mesh-catalog",
+        "2026-11-22T10:00:00Z",
+        &mut |_, _, _| {},
+    );
+    assert_eq!(report.failed(), 0);
+    let again = plan(&d, &fake.live.borrow());
+    assert!(again.is_empty() && again.errors.is_empty(), "{again:?}");
+    assert_eq!(
+        fake.live.borrow().catalog["sales.orders"].applied_at,
+        "2026-11-22T10:00:00Z"
+    );
+}
+
+fn applied() -> LiveState {
+    let fake = Fake {
+        live: RefCell::new(empty()),
+        fail_acls: false,
+    };
+    apply(
+        &plan(&desired(), &empty()),
+        &fake,
+        "_mesh-catalog",
+        "t",
+        &mut |_, _, _| {},
+    );
+    fake.live.into_inner()
+}
+
+#[test]
+fn config_changes_resets_and_what_is_left_alone() {
+    let mut live = applied();
+    let t = live.topics.get_mut("sales.orders").unwrap();
+    // Set by hand, never declared: never touched.
+    t.configs.insert(
+        "segment.ms".into(),
+        LiveConfig {
+            value: Some("1000".into()),
+            source: ConfigSource::DynamicTopic,
+        },
+    );
+    // A broker default equal to what a product will declare: no change.
+    t.configs.insert(
+        "cleanup.policy".into(),
+        LiveConfig {
+            value: Some("delete".into()),
+            source: ConfigSource::Default,
+        },
+    );
+    live.catalog
+        .get_mut("sales.orders")
+        .unwrap()
+        .declared_configs
+        .push("max.message.bytes".into());
+    t.configs.insert(
+        "max.message.bytes".into(),
+        LiveConfig {
+            value: Some("2000000".into()),
+            source: ConfigSource::DynamicTopic,
+        },
+    );
+
+    let mut d = desired();
+    d.topics
+        .get_mut("sales.orders")
+        .unwrap()
+        .config
+        .insert("retention.ms".into(), "172800000".into());
+    d.topics
+        .get_mut("sales.orders")
+        .unwrap()
+        .config
+        .insert("cleanup.policy".into(), "delete".into());
+    d.catalog.get_mut("sales.orders").unwrap().declared_configs =
+        vec!["cleanup.policy".into(), "retention.ms".into()];
+    let p = plan(&d, &live);
+    let changes: Vec<_> = p
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::AlterConfig { changes, .. } => Some(changes.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ConfigDiff {
+                key: "retention.ms".into(),
+                before: Some("86400000".into()),
+                after: Some("172800000".into())
+            },
+            ConfigDiff {
+                key: "max.message.bytes".into(),
+                before: Some("2000000".into()),
+                after: None
+            },
+        ]
+    );
+}
+
+#[test]
+fn partitions_grow_but_never_shrink_and_replication_never_changes() {
+    let live = applied();
+    let mut d = desired();
+    d.topics.get_mut("sales.orders").unwrap().partitions = 6;
+    let p = plan(&d, &live);
+    assert!(p.actions.contains(&Action::AddPartitions {
+        product: "sales.orders".into(),
+        topic: "sales.orders".into(),
+        from: 3,
+        to: 6
+    }));
+
+    d.topics.get_mut("sales.orders").unwrap().partitions = 2;
+    d.topics.get_mut("sales.orders").unwrap().replication_factor = 3;
+    let p = plan(&d, &live);
+    assert_eq!(p.errors.len(), 2, "{:?}", p.errors);
+    assert!(
+        p.errors
+            .iter()
+            .any(|e| e.message.contains("cannot remove partitions")
+                && e.help.contains("new product version"))
+    );
+    assert!(
+        p.errors
+            .iter()
+            .any(|e| e.message.contains("replication factor 1, the repo says 3"))
+    );
+}
+
+#[test]
+fn acls_of_declared_principals_converge_and_others_are_never_touched() {
+    let mut live = applied();
+    let stale = AclBinding::allow(
+        "User:svc",
+        ResourceType::Topic,
+        "sales.orders",
+        PatternType::Literal,
+        Operation::Read,
+    );
+    let foreign = AclBinding::allow(
+        "User:someone-else",
+        ResourceType::Topic,
+        "sales.orders",
+        PatternType::Literal,
+        Operation::Read,
+    );
+    live.acls.insert(stale.clone());
+    live.acls.insert(foreign);
+    let p = plan(&desired(), &live);
+    assert_eq!(p.actions, [Action::DeleteAcl { binding: stale }]);
+    assert_eq!(p.counts(), (0, 0, 1));
+}
+
+#[test]
+fn a_product_removed_from_the_repo_is_refused() {
+    let live = applied();
+    let mut d = desired();
+    d.topics.clear();
+    d.catalog.clear();
+    d.acls.clear();
+    let p = plan(&d, &live);
+    assert!(
+        p.errors
+            .iter()
+            .any(|e| e.product.as_deref() == Some("sales.orders")
+                && e.message.contains("no longer declared"))
+    );
+}
+
+#[test]
+fn more_replicas_than_brokers_is_a_plan_error() {
+    let mut d = desired();
+    d.topics.get_mut("sales.orders").unwrap().replication_factor = 3;
+    let p = plan(&d, &empty());
+    assert!(p.errors[0].message.contains("more than the 1 broker(s)"));
+}
+
+#[test]
+fn apply_stops_at_the_first_failed_phase_and_a_rerun_converges() {
+    let d = desired();
+    let p = plan(&d, &empty());
+    let fake = Fake {
+        live: RefCell::new(empty()),
+        fail_acls: true,
+    };
+    let report = apply(&p, &fake, "_mesh-catalog", "t", &mut |_, _, _| {});
+    assert_eq!(
+        (report.done(), report.failed(), report.skipped()),
+        (2, 1, 1)
+    );
+    assert!(matches!(report.outcomes[2], Outcome::Failed(ref m) if m.contains("AUTHORIZATION")));
+    assert!(
+        fake.live.borrow().catalog.is_empty(),
+        "the catalog is written last"
+    );
+
+    let fixed = Fake {
+        live: RefCell::new(fake.live.into_inner()),
+        fail_acls: false,
+    };
+    let p2 = plan(&d, &fixed.live.borrow());
+    assert_eq!(p2.counts(), (2, 0, 0), "{p2:?}");
+    apply(&p2, &fixed, "_mesh-catalog", "t", &mut |_, _, _| {});
+    assert!(plan(&d, &fixed.live.borrow()).is_empty());
+}
