@@ -53,6 +53,7 @@ pub fn validate(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>, today: Dat
 
 fn check_schemas(mesh: &Mesh, ds: &mut Diagnostics) {
     let mut checked = BTreeSet::new();
+    let mut work: Vec<(&str, &str, mesh_schema::Format)> = Vec::new();
     for p in &mesh.products {
         let Some(schema) = &p.schema else { continue };
         for r in [&schema.value, &schema.key].into_iter().flatten() {
@@ -84,7 +85,30 @@ fn check_schemas(mesh: &Mesh, ds: &mut Diagnostics) {
                 SchemaFormat::Json => mesh_schema::Format::Json,
                 SchemaFormat::Protobuf => mesh_schema::Format::Protobuf,
             };
-            ds.extend(mesh_schema::check(&r.file, src.text(), format));
+            work.push((&r.file, src.text(), format));
         }
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = work.len().div_ceil(threads).max(1);
+    let results: Vec<Vec<Diagnostic>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = work
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .flat_map(|(f, t, fmt)| mesh_schema::check(f, t, *fmt))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("schema check thread"))
+            .collect()
+    });
+    for r in results {
+        ds.extend(r);
     }
 }

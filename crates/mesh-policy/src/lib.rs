@@ -481,10 +481,21 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
     let environment = view::to_cel(&view::environment(mesh));
     check_exemptions(mesh, policies, today, ds);
 
-    let mut subjects = Vec::new();
+    let mut cel_env = cel::Env::stdlib();
+    cel::add_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches", id = "matches").expect("unique");
+    cel::add_member_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches").expect("unique");
+    let mut root = Context::with_env(std::sync::Arc::new(cel_env));
+    root.add_variable_from_value("env", env);
+    root.add_variable_from_value("environment", environment);
+    let mut used_exemptions = vec![false; policies.exemptions.len()];
+    let mut eval = |mut s: Subject| {
+        let mut ctx = root.new_inner_scope();
+        ctx.add_variable_from_value(s.kind, std::mem::replace(&mut s.value, cel::Value::Null));
+        evaluate_subject(mesh, policies, &ctx, &s, &mut used_exemptions, ds);
+    };
     for p in mesh.products.iter().filter(|p| p.complete) {
         let json = view::product(p);
-        subjects.push(Subject {
+        eval(Subject {
             kind: "product",
             domain: &p.domain,
             product_id: Some(&p.id),
@@ -496,7 +507,7 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
     }
     for d in &mesh.domains {
         let json = view::domain(mesh, d);
-        subjects.push(Subject {
+        eval(Subject {
             kind: "domain",
             domain: &d.name,
             product_id: None,
@@ -507,7 +518,7 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
         });
         for c in &d.consumes {
             let json = view::consumer(d, c);
-            subjects.push(Subject {
+            eval(Subject {
                 kind: "consumer",
                 domain: &d.name,
                 product_id: None,
@@ -516,72 +527,6 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
                 file: &d.file,
                 span: c.span.clone(),
             });
-        }
-    }
-
-    let mut used_exemptions = vec![false; policies.exemptions.len()];
-    for s in &subjects {
-        let mut ctx = Context::default();
-        ctx.add_variable_from_value(s.kind, s.value.clone());
-        ctx.add_variable_from_value("env", env.clone());
-        ctx.add_variable_from_value("environment", environment.clone());
-        for rule in policies.rules.iter().filter(|r| r.applies_to == s.kind) {
-            if let Scope::Domain(d) = &rule.scope
-                && d != s.domain
-            {
-                continue;
-            }
-            let applies = match &rule.when {
-                Some(w) => run(w, &ctx, rule, s, "when", ds),
-                None => Some(true),
-            };
-            if applies != Some(true) {
-                continue;
-            }
-            if run(&rule.check, &ctx, rule, s, "check", ds) != Some(false) {
-                continue;
-            }
-            let exemption = s.product_id.and_then(|pid| {
-                policies.exemptions.iter().position(|e| {
-                    e.rule == rule.id
-                        && e.product == pid
-                        && e.domain == s.domain
-                        && rule.exemptible
-                        && rule.scope == Scope::Global
-                })
-            });
-            if let Some(i) = exemption {
-                used_exemptions[i] = true;
-                continue;
-            }
-            let origin = if rule.file.starts_with('<') {
-                format!(
-                    "the {} pack",
-                    rule.file
-                        .trim_start_matches("<pack ")
-                        .split('>')
-                        .next()
-                        .unwrap_or("")
-                )
-            } else {
-                rule.file.clone()
-            };
-            let mut help = format!("{} (rule `{}` from {origin})", rule.description, rule.id);
-            if rule.exemptible && s.product_id.is_some() {
-                help.push_str(
-                    "; the domain may add an [[exemption]] with a reason and an expiry date",
-                );
-            }
-            ds.push(
-                Diagnostic::new(
-                    rule.severity,
-                    &rule.id,
-                    s.file,
-                    s.span.clone(),
-                    interpolate(&rule.message, s, mesh),
-                )
-                .with_help(help),
-            );
         }
     }
     for (i, e) in policies.exemptions.iter().enumerate() {
@@ -608,6 +553,96 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
             );
         }
     }
+}
+
+fn evaluate_subject(
+    mesh: &Mesh,
+    policies: &Policies,
+    ctx: &Context,
+    s: &Subject,
+    used_exemptions: &mut [bool],
+    ds: &mut Diagnostics,
+) {
+    for rule in policies.rules.iter().filter(|r| r.applies_to == s.kind) {
+        if let Scope::Domain(d) = &rule.scope
+            && d != s.domain
+        {
+            continue;
+        }
+        let applies = match &rule.when {
+            Some(w) => run(w, ctx, rule, s, "when", ds),
+            None => Some(true),
+        };
+        if applies != Some(true) {
+            continue;
+        }
+        if run(&rule.check, ctx, rule, s, "check", ds) != Some(false) {
+            continue;
+        }
+        let exemption = s.product_id.and_then(|pid| {
+            policies.exemptions.iter().position(|e| {
+                e.rule == rule.id
+                    && e.product == pid
+                    && e.domain == s.domain
+                    && rule.exemptible
+                    && rule.scope == Scope::Global
+            })
+        });
+        if let Some(i) = exemption {
+            used_exemptions[i] = true;
+            continue;
+        }
+        let origin = if rule.file.starts_with('<') {
+            format!(
+                "the {} pack",
+                rule.file
+                    .trim_start_matches("<pack ")
+                    .split('>')
+                    .next()
+                    .unwrap_or("")
+            )
+        } else {
+            rule.file.clone()
+        };
+        let mut help = format!("{} (rule `{}` from {origin})", rule.description, rule.id);
+        if rule.exemptible && s.product_id.is_some() {
+            help.push_str("; the domain may add an [[exemption]] with a reason and an expiry date");
+        }
+        ds.push(
+            Diagnostic::new(
+                rule.severity,
+                &rule.id,
+                s.file,
+                s.span.clone(),
+                interpolate(&rule.message, s, mesh),
+            )
+            .with_help(help),
+        );
+    }
+}
+
+use cel::common::types::{CelBool, CelString};
+
+/// `matches` with each pattern compiled once per thread (cel compiles it on every call).
+fn cached_matches(
+    this: &CelString<'_>,
+    re: &CelString<'_>,
+) -> Result<CelBool, cel::ExecutionError> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<String, regex::Regex>> = Default::default();
+    }
+    CACHE.with_borrow_mut(|cache| {
+        if !cache.contains_key(re.inner()) {
+            let compiled = regex::Regex::new(re.inner()).map_err(|err| {
+                cel::ExecutionError::FunctionError {
+                    function: "matches".to_string(),
+                    message: format!("'{}' not a valid regex:\n{err}", re.inner()),
+                }
+            })?;
+            cache.insert(re.inner().to_string(), compiled);
+        }
+        Ok(CelBool::from(cache[re.inner()].is_match(this.inner())))
+    })
 }
 
 fn check_exemptions(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnostics) {

@@ -111,18 +111,22 @@ pub fn from_dir(dir: &Path) -> Result<RepoFiles, RepoError> {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, RepoError> {
+    use std::io::Read;
     let io = |source| RepoError::Io {
         path: path.display().to_string(),
         source,
     };
-    let size = std::fs::metadata(path).map_err(io)?.len() as usize;
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len() as usize;
     if size > MAX_FILE_BYTES {
         return Err(RepoError::TooLarge {
             path: path.display().to_string(),
             size,
         });
     }
-    std::fs::read(path).map_err(io)
+    let mut bytes = Vec::with_capacity(size);
+    file.read_to_end(&mut bytes).map_err(io)?;
+    Ok(bytes)
 }
 
 fn walk(dir: &Path, rel: &str, files: &mut BTreeMap<String, Vec<u8>>) -> Result<(), RepoError> {
@@ -138,9 +142,16 @@ fn walk(dir: &Path, rel: &str, files: &mut BTreeMap<String, Vec<u8>>) -> Result<
         }
         let path = entry.path();
         let child = format!("{rel}/{name}");
-        if path.is_dir() {
+        let kind = entry.file_type().map_err(io)?;
+        // A symlink is followed, as is_dir/is_file would.
+        let (dir, file) = if kind.is_symlink() {
+            (path.is_dir(), path.is_file())
+        } else {
+            (kind.is_dir(), kind.is_file())
+        };
+        if dir {
             walk(&path, &child, files)?;
-        } else if path.is_file() {
+        } else if file {
             files.insert(child, read_file(&path)?);
         }
     }

@@ -40,10 +40,11 @@ fn json_error(file: &str, text: &str, e: &serde_json::Error, what: &str) -> Diag
 }
 
 fn check_avro(file: &str, text: &str) -> Vec<Diagnostic> {
-    if let Err(e) = serde_json::from_str::<serde_json::Value>(text) {
-        return vec![json_error(file, text, &e, "the Avro schema")];
-    }
-    match apache_avro::Schema::parse_str(text) {
+    let value = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => v,
+        Err(e) => return vec![json_error(file, text, &e, "the Avro schema")],
+    };
+    match apache_avro::Schema::parse(&value) {
         Ok(_) => Vec::new(),
         Err(e) => vec![Diagnostic::error("schema-invalid", file, 0..0, format!("not a valid Avro schema: {e}"))
             .with_help("see the Avro specification: a record needs \"type\": \"record\", a \"name\" and \"fields\" with a \"name\" and \"type\" each")],
