@@ -1,15 +1,30 @@
 #!/usr/bin/env bash
-# The main job, for a newcomer: build mesh, validate mesh-repo-example, print its lineage.
+# The main job, for a newcomer: build mesh, start the local sandbox (a real Apache Kafka and a
+# Schema Registry, fetched with Maven on first use), then validate, plan and apply
+# mesh-repo-example against it. Run it twice: the second plan shows no changes.
+# `mesh dev down` stops the sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v java >/dev/null && command -v mvn >/dev/null || {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null
+  fi
+}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mesh/cargo-target}"
 cargo build --quiet -p mesh-cli
 mesh="$CARGO_TARGET_DIR/debug/mesh"
-echo "== mesh validate --repo mesh-repo-example --env local"
-"$mesh" validate --repo mesh-repo-example --env local
-echo
-echo "== mesh graph --repo mesh-repo-example --format mermaid"
-"$mesh" graph --repo mesh-repo-example --format mermaid
-echo
-echo "== mesh impact sales.orders --repo mesh-repo-example"
-"$mesh" impact sales.orders --repo mesh-repo-example
+repo=mesh-repo-example
+step() { echo; echo "== $*"; }
+
+step "mesh dev up"
+"$mesh" dev up
+step "mesh validate --repo $repo --env local"
+"$mesh" validate --repo "$repo" --env local
+step "mesh plan --repo $repo --env local"
+"$mesh" plan --repo "$repo" --env local
+step "mesh apply --repo $repo --env local --auto-approve"
+"$mesh" apply --repo "$repo" --env local --auto-approve
+step "mesh plan --repo $repo --env local --detailed-exitcode   (nothing left to do)"
+"$mesh" plan --repo "$repo" --env local --detailed-exitcode
+step "mesh impact sales.orders --repo $repo"
+"$mesh" impact sales.orders --repo "$repo"

@@ -1,6 +1,8 @@
 //! The `mesh` binary: argument parsing, reading the repo (folder or git revision), and output.
 //! Only this crate knows about terminals, colours and output formats.
 
+mod live;
+mod plan_render;
 mod render;
 
 use std::io::{IsTerminal, Write};
@@ -43,6 +45,24 @@ enum Command {
         repo: RepoArgs,
         #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
         format: ValidateFormat,
+    },
+    /// Show what apply would change on the environment's cluster
+    Plan {
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+        format: PlanFormat,
+        /// Exit 2 when the plan has changes (0: none, 1: error)
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Plan, then apply the changes to the environment's cluster
+    Apply {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// Apply without asking for confirmation
+        #[arg(long)]
+        auto_approve: bool,
     },
     /// Print the lineage graph
     Graph {
@@ -99,6 +119,12 @@ enum ValidateFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum PlanFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum GraphFormat {
     Dot,
     Mermaid,
@@ -136,15 +162,23 @@ fn today() -> Result<Date, String> {
 }
 
 fn check(repo: &RepoArgs) -> Result<mesh_check::Report, String> {
+    check_at(repo).map(|(report, _)| report)
+}
+
+/// Checks the repo and says which commit was read (with `--rev`).
+fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>), String> {
     let files = match &repo.rev {
         Some(rev) => mesh_repo::from_git(&repo.repo, rev),
         None => mesh_repo::from_dir(&repo.repo),
     }
     .map_err(|e| e.to_string())?;
-    Ok(mesh_check::validate(
-        &files.files,
-        repo.env.as_deref(),
-        today()?,
+    let commit = match &files.origin {
+        mesh_repo::Origin::Git { commit, .. } => Some(commit.clone()),
+        mesh_repo::Origin::WorkTree { .. } => None,
+    };
+    Ok((
+        mesh_check::validate(&files.files, repo.env.as_deref(), today()?),
+        commit,
     ))
 }
 
@@ -257,6 +291,51 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             print(&mesh_graph::codeowners(&report.mesh))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan {
+            repo,
+            format,
+            detailed_exitcode,
+        } => {
+            let (report, commit) = check_at(&repo)?;
+            let (plan, ctx) = live::plan(&report, commit.as_deref())?;
+            match format {
+                PlanFormat::Human => {
+                    let mut out = StandardStream::stdout(stdout_colour());
+                    plan_render::human(&plan, &ctx.target, &mut out).map_err(|e| e.to_string())?;
+                }
+                PlanFormat::Json => print(&format!("{:#}\n", plan_render::json(&plan, &ctx.env)))?,
+            }
+            Ok(if !plan.errors.is_empty() {
+                ExitCode::from(1)
+            } else if detailed_exitcode && !plan.is_empty() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Apply { repo, auto_approve } => {
+            let (report, commit) = check_at(&repo)?;
+            let (plan, ctx) = live::plan(&report, commit.as_deref())?;
+            let mut out = StandardStream::stdout(stdout_colour());
+            plan_render::human(&plan, &ctx.target, &mut out).map_err(|e| e.to_string())?;
+            if !plan.errors.is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+            if plan.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            if !auto_approve && !live::confirm(&ctx.target, plan.actions.len())? {
+                print("Apply cancelled; nothing was changed.\n")?;
+                return Ok(ExitCode::from(1));
+            }
+            let result = live::apply(&plan, &ctx, &report.mesh.settings.catalog_topic);
+            plan_render::report(&plan, &result, &mut out).map_err(|e| e.to_string())?;
+            Ok(if result.failed() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Dev { action } => dev(action),
     }

@@ -170,8 +170,8 @@ pub(crate) fn format_storage(cfg: &SandboxConfig, layout: &Layout) -> Result<(),
     let mut cmd = java_command(cfg, layout, &layout.kafka_log4j);
     cmd.arg("kafka.tools.StorageTool")
         .arg("format")
-        .arg("-t")
-        .arg(&id)
+        // One argument: a random id may start with '-', which the tool would read as an option.
+        .arg(format!("--cluster-id={id}"))
         .arg("-c")
         .arg(&layout.server_properties)
         .stdin(Stdio::null());

@@ -1,0 +1,212 @@
+//! Rendering plans and apply reports: human (+/~/- per resource, coloured on a terminal, a summary
+//! line) and JSON (versioned; see docs/json-output.md).
+
+use codespan_reporting::term::termcolor::{Color, ColorSpec, WriteColor};
+use mesh_plan::apply::{ApplyReport, Outcome};
+use mesh_plan::{AclBinding, Action, Effect, Plan};
+use serde_json::json;
+
+fn colour(effect: Effect) -> Color {
+    match effect {
+        Effect::Create => Color::Green,
+        Effect::Change => Color::Yellow,
+        Effect::Destroy => Color::Red,
+    }
+}
+
+fn sign(effect: Effect) -> &'static str {
+    match effect {
+        Effect::Create => "+",
+        Effect::Change => "~",
+        Effect::Destroy => "-",
+    }
+}
+
+/// An enum's lowercase wire name (its serde name).
+fn name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+pub fn acl_text(b: &AclBinding) -> String {
+    let host = if b.host == "*" {
+        String::new()
+    } else {
+        format!(", host {}", b.host)
+    };
+    format!(
+        "{} {} {} on {} {} ({}{host})",
+        name(&b.permission),
+        b.principal,
+        name(&b.operation),
+        name(&b.resource_type),
+        b.resource_name,
+        name(&b.pattern)
+    )
+}
+
+/// The lines describing one action (first line is the headline).
+pub fn describe(a: &Action) -> Vec<String> {
+    match a {
+        Action::CreateCatalogTopic {
+            topic,
+            partitions,
+            replication_factor,
+        } => {
+            vec![format!(
+                "catalog topic {topic} ({partitions} partition, replication {replication_factor}, compacted)"
+            )]
+        }
+        Action::CreateTopic {
+            product,
+            topic,
+            partitions,
+            replication_factor,
+            config,
+        } => {
+            let mut v = vec![format!(
+                "topic {topic} [{product}]: {partitions} partitions, replication {replication_factor}"
+            )];
+            let width = config.keys().map(String::len).max().unwrap_or(0);
+            v.extend(
+                config
+                    .iter()
+                    .map(|(k, val)| format!("    {k:width$} = {val}")),
+            );
+            v
+        }
+        Action::AlterConfig {
+            product,
+            topic,
+            changes,
+        } => {
+            let mut v = vec![format!("topic {topic} [{product}]: config")];
+            for c in changes {
+                let before = c.before.as_deref().unwrap_or("(unset)");
+                match &c.after {
+                    Some(after) => v.push(format!("    ~ {}: {before} → {after}", c.key)),
+                    None => v.push(format!("    - {}: {before} → (broker default)", c.key)),
+                }
+            }
+            v
+        }
+        Action::AddPartitions {
+            product,
+            topic,
+            from,
+            to,
+        } => vec![format!(
+            "topic {topic} [{product}]: partitions {from} → {to}"
+        )],
+        Action::CreateAcl { binding } | Action::DeleteAcl { binding } => {
+            vec![format!("acl {}", acl_text(binding))]
+        }
+        Action::UpsertCatalog {
+            product,
+            record,
+            previous,
+        } => match previous {
+            None => vec![format!("catalog record {product}")],
+            Some(prev) => {
+                let before = serde_json::to_value(prev).unwrap_or_default();
+                let after = serde_json::to_value(record).unwrap_or_default();
+                let mut fields: Vec<&str> = after
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, v)| {
+                        !matches!(k.as_str(), "applied_at" | "revision")
+                            && before.get(k.as_str()) != Some(v)
+                    })
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                fields.sort();
+                vec![format!("catalog record {product} ({})", fields.join(", "))]
+            }
+        },
+    }
+}
+
+pub fn human(plan: &Plan, target: &str, out: &mut dyn WriteColor) -> std::io::Result<()> {
+    writeln!(out, "mesh plan for {target}\n")?;
+    for a in &plan.actions {
+        let e = a.effect();
+        let lines = describe(a);
+        out.set_color(ColorSpec::new().set_fg(Some(colour(e))).set_bold(true))?;
+        write!(out, "  {} ", sign(e))?;
+        out.reset()?;
+        writeln!(out, "{}", lines[0])?;
+        for l in &lines[1..] {
+            writeln!(out, "  {l}")?;
+        }
+    }
+    for e in &plan.errors {
+        out.set_color(ColorSpec::new().set_fg(Some(Color::Red)).set_bold(true))?;
+        write!(out, "error")?;
+        out.reset()?;
+        writeln!(out, ": {}\n  help: {}", e.message, e.help)?;
+    }
+    let (c, u, d) = plan.counts();
+    if !plan.actions.is_empty() {
+        writeln!(out)?;
+    }
+    if plan.errors.is_empty() {
+        if plan.is_empty() {
+            writeln!(out, "No changes. The cluster matches the repo.")?;
+        } else {
+            writeln!(out, "Plan: {c} to create, {u} to change, {d} to destroy.")?;
+        }
+    } else {
+        writeln!(
+            out,
+            "Plan failed: {} error(s); nothing will be applied.",
+            plan.errors.len()
+        )?;
+    }
+    Ok(())
+}
+
+pub fn json(plan: &Plan, env: &str) -> serde_json::Value {
+    let (c, u, d) = plan.counts();
+    json!({
+        "version": 1,
+        "environment": env,
+        "summary": {"create": c, "change": u, "destroy": d},
+        "errors": plan.errors,
+        "actions": plan.actions,
+    })
+}
+
+/// The apply report: each action's outcome, then a summary.
+pub fn report(plan: &Plan, report: &ApplyReport, out: &mut dyn WriteColor) -> std::io::Result<()> {
+    for (a, o) in plan.actions.iter().zip(&report.outcomes) {
+        let head = &describe(a)[0];
+        let (mark, c) = match o {
+            Outcome::Done => ("done   ", Color::Green),
+            Outcome::Failed(_) => ("FAILED ", Color::Red),
+            Outcome::Skipped => ("skipped", Color::Yellow),
+        };
+        out.set_color(ColorSpec::new().set_fg(Some(c)))?;
+        write!(out, "  {mark} ")?;
+        out.reset()?;
+        writeln!(out, "{} {head}", sign(a.effect()))?;
+        if let Outcome::Failed(m) = o {
+            writeln!(out, "          {m}")?;
+        }
+    }
+    writeln!(out)?;
+    if report.failed() == 0 {
+        writeln!(out, "Apply complete: {} action(s) done.", report.done())?;
+    } else {
+        writeln!(
+            out,
+            "Apply failed: {} done, {} failed, {} not attempted. Fix the cause and run apply again: it converges from where it stopped.",
+            report.done(),
+            report.failed(),
+            report.skipped()
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,429 @@
+//! `mesh plan` and `mesh apply` end to end against a real Kafka started by the project's own
+//! sandbox (temporary folder, free ports), checked with Kafka's own admin tools and real clients
+//! authenticating as the mesh's principals.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use mesh_sandbox::{
+    SandboxConfig, admin_client_properties, down, kafka_tool_command, up, write_client_properties,
+};
+
+/// Stops the sandbox even when an assertion fails.
+struct Sandbox {
+    cfg: SandboxConfig,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Err(e) = down(&self.cfg) {
+            eprintln!("cleanup: {e}");
+        }
+    }
+}
+
+fn start() -> Sandbox {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = mesh_sandbox::default_cache_dir(&|k| std::env::var_os(k)).unwrap();
+    let mut cfg = SandboxConfig::new(dir.path().join("sandbox"), cache);
+    cfg.use_free_ports().unwrap();
+    cfg.users = vec![
+        ("sales-revenue-job".into(), "revenue-pw".into()),
+        ("mallory".into(), "mallory-pw".into()),
+    ];
+    up(&cfg, &mut |line| eprintln!("{line}")).expect("sandbox starts");
+    Sandbox { cfg, _dir: dir }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// The example mesh, with its `local` environment pointed at this sandbox.
+fn example_for(cfg: &SandboxConfig, dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mesh-repo-example"),
+        &repo,
+    );
+    let mesh = repo.join("mesh.toml");
+    let text = std::fs::read_to_string(&mesh)
+        .unwrap()
+        .replace("127.0.0.1:19092", &cfg.bootstrap_servers());
+    std::fs::write(&mesh, text).unwrap();
+    repo
+}
+
+fn mesh(repo: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mesh"))
+        .args(args)
+        .arg("--repo")
+        .arg(repo)
+        .env("NO_COLOR", "1")
+        .env_remove("MESH_LOCAL_PASSWORD")
+        .output()
+        .expect("mesh runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn tool(cfg: &SandboxConfig, main_class: &str, config: &Path, args: &[&str]) -> String {
+    let out = kafka_tool_command(cfg, main_class)
+        .args([
+            "--bootstrap-server",
+            &cfg.bootstrap_servers(),
+            "--command-config",
+        ])
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("java runs");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Polls `f` until it returns true or the deadline passes (ACLs propagate through the metadata
+/// log in about a second).
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn plan_exit(repo: &Path) -> (Option<i32>, String) {
+    let o = mesh(repo, &["plan", "--env", "local", "--detailed-exitcode"]);
+    (o.status.code(), text(&o))
+}
+
+fn edit(repo: &Path, file: &str, from: &str, to: &str) {
+    let p = repo.join(file);
+    let t = std::fs::read_to_string(&p).unwrap();
+    assert!(t.contains(from), "{file} has no `{from}`");
+    std::fs::write(&p, t.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn plan_and_apply_converge_on_a_real_cluster() {
+    let sb = start();
+    let cfg = &sb.cfg;
+    let admin = admin_client_properties(cfg).unwrap();
+    let repo = example_for(cfg, sb._dir.path());
+
+    // Something nobody declared: it must survive every apply.
+    let out = tool(
+        cfg,
+        "org.apache.kafka.tools.TopicCommand",
+        &admin,
+        &[
+            "--create",
+            "--topic",
+            "hand.made",
+            "--partitions",
+            "1",
+            "--replication-factor",
+            "1",
+        ],
+    );
+    assert!(out.contains("Created topic hand.made"), "{out}");
+    let out = tool(
+        cfg,
+        "kafka.admin.AclCommand",
+        &admin,
+        &[
+            "--add",
+            "--allow-principal",
+            "User:mallory",
+            "--operation",
+            "Read",
+            "--topic",
+            "hand.made",
+        ],
+    );
+    assert!(out.contains("mallory"), "{out}");
+
+    let (code, out) = plan_exit(&repo);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(
+            "+ topic marketing.campaigns [marketing.campaigns]: 3 partitions, replication 1"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("+ topic sales.orders [sales.orders]: 1 partitions, replication 1"),
+        "the local override applies: {out}"
+    );
+
+    let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("Apply complete"), "{}", text(&o));
+
+    // Kafka's own tools see exactly what the repo declares.
+    let describe = tool(
+        cfg,
+        "org.apache.kafka.tools.TopicCommand",
+        &admin,
+        &["--describe", "--topic", "marketing.campaigns"],
+    );
+    assert!(
+        describe.contains("PartitionCount: 3") && describe.contains("ReplicationFactor: 1"),
+        "{describe}"
+    );
+    let configs = tool(
+        cfg,
+        "kafka.admin.ConfigCommand",
+        &admin,
+        &[
+            "--describe",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            "customers.profiles",
+        ],
+    );
+    assert!(configs.contains("cleanup.policy=compact"), "{configs}");
+    eventually("the plan is empty after apply", || {
+        plan_exit(&repo).0 == Some(0)
+    });
+    let acls = tool(
+        cfg,
+        "kafka.admin.AclCommand",
+        &admin,
+        &["--list", "--topic", "finance.revenue-daily"],
+    );
+    assert!(
+        acls.contains("User:sales-revenue-job") && acls.contains("operation=READ"),
+        "{acls}"
+    );
+
+    // A declared consumer reads; an undeclared one is denied (real clients, real SASL logins).
+    let consume = |user: &str, pw: &str| {
+        let props = write_client_properties(cfg, user, pw).unwrap();
+        let out = kafka_tool_command(cfg, "org.apache.kafka.tools.consumer.ConsoleConsumer")
+            .args([
+                "--bootstrap-server",
+                &cfg.bootstrap_servers(),
+                "--consumer.config",
+            ])
+            .arg(&props)
+            .args([
+                "--topic",
+                "finance.revenue-daily",
+                "--group",
+                "sales.revenue-job",
+                "--from-beginning",
+                "--timeout-ms",
+                "4000",
+            ])
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let ok = consume("sales-revenue-job", "revenue-pw");
+    assert!(
+        !ok.contains("AuthorizationException") && ok.contains("Processed a total of 0 messages"),
+        "{ok}"
+    );
+    let denied = consume("mallory", "mallory-pw");
+    assert!(
+        denied.contains("AuthorizationException") || denied.contains("Not authorized"),
+        "{denied}"
+    );
+
+    // Change a config, add partitions, add a consumer, remove a consumer.
+    edit(
+        &repo,
+        "domains/marketing/products/campaigns.toml",
+        "[topic.config]",
+        "[topic.config]\n\"max.message.bytes\" = \"2MiB\"",
+    );
+    edit(
+        &repo,
+        "domains/marketing/products/campaigns.toml",
+        "partitions = 3",
+        "partitions = 5",
+    );
+    let sales = repo.join("domains/sales/domain.toml");
+    let mut t = std::fs::read_to_string(&sales).unwrap();
+    t.push_str("\n[[consumes]]\nproduct = \"logistics.shipments\"\nprincipal = \"revenue-job\"\ngroup = \"sales.revenue-job\"\npurpose = \"test: shipped revenue\"\n");
+    std::fs::write(&sales, remove_consumes(&t, "marketing.campaigns")).unwrap();
+
+    let o = mesh(&repo, &["plan", "--env", "local"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("~ max.message.bytes: 1048588 → 2097152"),
+        "{out}"
+    );
+    assert!(
+        out.contains("~ topic marketing.campaigns [marketing.campaigns]: partitions 3 → 5"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "+ acl allow User:sales-revenue-job read on topic logistics.shipments (literal)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "- acl allow User:sales-revenue-job read on topic marketing.campaigns (literal)"
+        ),
+        "{out}"
+    );
+    assert!(
+        !out.contains("hand.made") && !out.contains("mallory"),
+        "unmanaged things stay out of plans: {out}"
+    );
+
+    let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    eventually("the plan is empty after the second apply", || {
+        plan_exit(&repo).0 == Some(0)
+    });
+    let c = tool(
+        cfg,
+        "kafka.admin.ConfigCommand",
+        &admin,
+        &[
+            "--describe",
+            "--entity-type",
+            "topics",
+            "--entity-name",
+            "marketing.campaigns",
+        ],
+    );
+    assert!(c.contains("max.message.bytes=2097152"), "{c}");
+    let d = tool(
+        cfg,
+        "org.apache.kafka.tools.TopicCommand",
+        &admin,
+        &["--describe", "--topic", "marketing.campaigns"],
+    );
+    assert!(d.contains("PartitionCount: 5"), "{d}");
+
+    // Removing the key from the file resets it to the broker default.
+    edit(
+        &repo,
+        "domains/marketing/products/campaigns.toml",
+        "\"max.message.bytes\" = \"2MiB\"",
+        "",
+    );
+    let out = text(&mesh(&repo, &["plan", "--env", "local"]));
+    assert!(
+        out.contains("- max.message.bytes: 2097152 → (broker default)"),
+        "{out}"
+    );
+    assert_eq!(
+        mesh(&repo, &["apply", "--env", "local", "--auto-approve"])
+            .status
+            .code(),
+        Some(0)
+    );
+    eventually("the reset converges", || plan_exit(&repo).0 == Some(0));
+
+    // Hand-made things survived every apply.
+    let list = tool(
+        cfg,
+        "org.apache.kafka.tools.TopicCommand",
+        &admin,
+        &["--list"],
+    );
+    assert!(list.lines().any(|l| l == "hand.made"), "{list}");
+    let acls = tool(
+        cfg,
+        "kafka.admin.AclCommand",
+        &admin,
+        &["--list", "--topic", "hand.made"],
+    );
+    assert!(acls.contains("User:mallory"), "{acls}");
+
+    // A partition decrease is refused with the way out, and nothing is applied.
+    edit(
+        &repo,
+        "domains/marketing/products/campaigns.toml",
+        "partitions = 5",
+        "partitions = 2",
+    );
+    let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("Kafka cannot remove partitions")
+            && text(&o).contains("new product version"),
+        "{}",
+        text(&o)
+    );
+
+    // Bad credentials: a clear error that never shows the secret.
+    edit(
+        &repo,
+        "domains/marketing/products/campaigns.toml",
+        "partitions = 2",
+        "partitions = 5",
+    );
+    let mesh_toml = repo.join("mesh.toml");
+    let t = std::fs::read_to_string(&mesh_toml).unwrap();
+    std::fs::write(
+        &mesh_toml,
+        t.replace(
+            "${MESH_LOCAL_PASSWORD:-admin-secret}",
+            "${MESH_LOCAL_PASSWORD:-wrong-Pa55word}",
+        ),
+    )
+    .unwrap();
+    let o = mesh(&repo, &["plan", "--env", "local"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).to_lowercase().contains("authentication"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("wrong-Pa55word"), "{}", text(&o));
+    std::fs::write(&mesh_toml, t).unwrap();
+
+    // Broker down: a clear error, exit 1, nothing written.
+    down(cfg).unwrap();
+    let started = Instant::now();
+    let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains(&cfg.bootstrap_servers()), "{}", text(&o));
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+/// Drops the `[[consumes]]` entry naming `product` from a domain file.
+fn remove_consumes(text: &str, product: &str) -> String {
+    let mut out = Vec::new();
+    for block in text.split("[[consumes]]") {
+        if block.contains(&format!("product = \"{product}\"")) {
+            continue;
+        }
+        out.push(block);
+    }
+    out.join("[[consumes]]")
+}

@@ -1,0 +1,310 @@
+//! The Kafka adapter of `mesh`: [`KafkaCluster`] reads a cluster's live state
+//! ([`mesh_plan::ClusterReader`]) and applies plans to it ([`mesh_plan::ClusterWriter`]), through
+//! rdkafka (librdkafka).
+//!
+//! Everything is batched: one metadata request, DescribeConfigs for all managed topics at once,
+//! one DescribeAcls, the catalog topic read once to its end; each write is one request for the
+//! whole batch, and returns one result per item with the broker's own message.
+//!
+//! [`KafkaCluster::connect`] fails fast and clearly: librdkafka's error events and log lines are
+//! captured by the client context, so a cluster nobody answers for, or a refused SASL login,
+//! becomes a typed [`KafkaError`] within the timeout instead of a hang. No error, log line or
+//! `Debug` output of this crate contains a secret from the client properties.
+//!
+//! Architecture invariant: the only crate that knows rdkafka. Its unsafe code is confined to
+//! `ffi.rs` (the admin calls rdkafka's safe API lacks), behind a safe API; the crate denies
+//! unsafe code everywhere else.
+
+#![deny(unsafe_code)]
+
+mod context;
+mod error;
+#[allow(unsafe_code)]
+mod ffi;
+mod offsets;
+mod read;
+mod settings;
+mod write;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rdkafka::error::KafkaError as RdKafkaError;
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+
+pub use error::KafkaError;
+pub use offsets::GroupTopicOffsets;
+
+use context::MeshContext;
+use settings::Settings;
+
+/// A connection to one Kafka cluster: one librdkafka client (a producer: it writes the catalog
+/// topic, answers metadata requests, and carries the admin requests of `ffi.rs`; unlike
+/// rdkafka's `AdminClient` it reports librdkafka's error events, with their codes), plus the
+/// settings to open a short-lived consumer whenever the catalog is read. `Send + Sync`.
+pub struct KafkaCluster {
+    settings: Settings,
+    context: MeshContext,
+    producer: BaseProducer<MeshContext>,
+    timeout: Duration,
+    /// Catalog writes collect delivery reports in the shared context: one at a time.
+    write_lock: Mutex<()>,
+}
+
+impl fmt::Debug for KafkaCluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Deliberately not the client configuration: it holds the password.
+        f.debug_struct("KafkaCluster")
+            .field("bootstrap", &self.settings.bootstrap)
+            .field("user", &self.settings.user)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaCluster {
+    /// Connects with the given client properties (`bootstrap.servers`, `security.protocol`,
+    /// `sasl.*`, … as librdkafka names them; a Java `sasl.jaas.config` line for PLAIN or SCRAM
+    /// is translated) and checks, within `timeout`, that a broker answers and accepts the
+    /// credentials. `timeout` also bounds every later request.
+    ///
+    /// Errors: [`KafkaError::Config`] for properties librdkafka rejects,
+    /// [`KafkaError::Unreachable`] when no broker answers (returned as soon as librdkafka
+    /// reports all brokers down, not only at the timeout), [`KafkaError::Authentication`] for
+    /// refused credentials.
+    pub fn connect(
+        props: &BTreeMap<String, String>,
+        timeout: Duration,
+    ) -> Result<KafkaCluster, KafkaError> {
+        let settings = Settings::new(props)?;
+        let context = MeshContext::new(settings.redactor.clone());
+        let config_error = |e: RdKafkaError| KafkaError::Config {
+            detail: settings.redactor.apply(&e.to_string()),
+        };
+        let mut producer_config = settings.config.clone();
+        producer_config
+            .set("acks", "all")
+            // `write_catalog` creates nothing: a missing catalog topic is an error, not a new topic.
+            .set("allow.auto.create.topics", "false")
+            .set("message.timeout.ms", millis(timeout).to_string());
+        let producer = producer_config
+            .create_with_context(context.clone())
+            .map_err(config_error)?;
+        let cluster = KafkaCluster {
+            settings,
+            context,
+            producer,
+            timeout,
+            write_lock: Mutex::new(()),
+        };
+        cluster.probe()?;
+        Ok(cluster)
+    }
+
+    /// The admin calls of `ffi.rs`, on the client's handle.
+    pub(crate) fn admin(&self) -> ffi::Admin<'_> {
+        ffi::Admin::new(self.producer.client(), self.timeout)
+    }
+
+    /// Serves the client's main queue: error events (and log lines) reach the context, where
+    /// `connection_error` looks for them, and delivery reports their catalog write.
+    pub(crate) fn pump(&self) {
+        self.producer.poll(Duration::from_millis(1));
+    }
+
+    /// The `bootstrap.servers` this cluster was reached at.
+    pub fn bootstrap_servers(&self) -> &str {
+        &self.settings.bootstrap
+    }
+
+    /// The timeout every request gets.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Waits until a broker answers a metadata request, or librdkafka reports that it cannot
+    /// reach any broker or that the login was refused.
+    fn probe(&self) -> Result<(), KafkaError> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            // Brokers-only metadata (the cluster id): cheap on any cluster size.
+            if self
+                .producer
+                .client()
+                .fetch_cluster_id(left.min(Duration::from_millis(100)))
+                .is_some()
+            {
+                self.pump();
+                self.context.clear();
+                return Ok(());
+            }
+            if let Some(e) = self.connection_error(true) {
+                return Err(e);
+            }
+            if Instant::now() >= deadline {
+                let detail = match self.context.logs().last() {
+                    Some(line) => format!(
+                        "no broker answered within {:?} (last client log: {line})",
+                        self.timeout
+                    ),
+                    None => format!("no broker answered within {:?}", self.timeout),
+                };
+                return Err(KafkaError::Unreachable {
+                    bootstrap: self.settings.bootstrap.clone(),
+                    detail,
+                });
+            }
+        }
+    }
+
+    /// A typed error for what librdkafka reported about its connections since the last clear:
+    /// a refused login, or (with `all_down_is_fatal`) every broker down.
+    fn connection_error(&self, all_down_is_fatal: bool) -> Option<KafkaError> {
+        self.pump();
+        let errors = self.context.errors();
+        if let Some(auth) = errors.iter().find(|e| is_auth(e.code)) {
+            return Some(self.auth_error(auth.reason.clone()));
+        }
+        if all_down_is_fatal
+            && errors
+                .iter()
+                .any(|e| e.code == Some(RDKafkaErrorCode::AllBrokersDown))
+        {
+            // The specific reason (connection refused, unknown host, TLS) is in an earlier event.
+            let reason = errors
+                .iter()
+                .find(|e| e.code != Some(RDKafkaErrorCode::AllBrokersDown))
+                .or(errors.first())
+                .map(|e| e.reason.clone())
+                .unwrap_or_default();
+            return Some(KafkaError::Unreachable {
+                bootstrap: self.settings.bootstrap.clone(),
+                detail: reason,
+            });
+        }
+        None
+    }
+
+    fn auth_error(&self, detail: String) -> KafkaError {
+        KafkaError::Authentication {
+            user: self
+                .settings
+                .user
+                .clone()
+                .unwrap_or_else(|| "(no sasl.username set)".into()),
+            bootstrap: self.settings.bootstrap.clone(),
+            detail: self.settings.redactor.apply(&detail),
+        }
+    }
+
+    /// The typed error for a failed `action`, from an error code and its message.
+    fn failure(&self, action: &str, code: Option<RDKafkaErrorCode>, detail: &str) -> KafkaError {
+        use RDKafkaErrorCode as C;
+        let bootstrap = self.settings.bootstrap.clone();
+        let detail = self.settings.redactor.apply(detail);
+        let action = action.to_owned();
+        match code {
+            Some(c) if is_auth(Some(c)) => self.auth_error(detail),
+            Some(
+                C::TopicAuthorizationFailed
+                | C::GroupAuthorizationFailed
+                | C::ClusterAuthorizationFailed
+                | C::TransactionalIdAuthorizationFailed,
+            ) => KafkaError::Authorization {
+                action,
+                bootstrap,
+                detail,
+            },
+            Some(C::AllBrokersDown | C::BrokerTransportFailure | C::Resolve | C::SSL)
+            | Some(C::RequestTimedOut | C::OperationTimedOut | C::MessageTimedOut) => {
+                // A refused login shows up as a transport failure or a timeout of the request.
+                if let Some(auth) = self.connection_error(false) {
+                    return auth;
+                }
+                if matches!(
+                    code,
+                    Some(C::RequestTimedOut | C::OperationTimedOut | C::MessageTimedOut)
+                ) {
+                    KafkaError::Timeout {
+                        action,
+                        bootstrap,
+                        timeout: self.timeout,
+                    }
+                } else {
+                    KafkaError::Unreachable { bootstrap, detail }
+                }
+            }
+            _ => KafkaError::Request {
+                action,
+                bootstrap,
+                detail,
+            },
+        }
+    }
+
+    /// The typed error for an rdkafka error.
+    fn rd_failure(&self, action: &str, e: &RdKafkaError) -> KafkaError {
+        let code = match e {
+            RdKafkaError::AdminOp(code) => Some(*code),
+            other => other.rdkafka_error_code(),
+        };
+        self.failure(action, code, &e.to_string())
+    }
+
+    /// The typed error for a failed FFI admin request.
+    fn admin_failure(&self, action: &str, e: ffi::AdminError) -> KafkaError {
+        match e {
+            ffi::AdminError::TimedOut => {
+                self.failure(action, Some(RDKafkaErrorCode::RequestTimedOut), "")
+            }
+            ffi::AdminError::Request { code, message } => {
+                self.failure(action, Some(code), &message)
+            }
+            ffi::AdminError::Invalid(message) => self.failure(action, None, &message),
+        }
+    }
+}
+
+fn is_auth(code: Option<RDKafkaErrorCode>) -> bool {
+    matches!(
+        code,
+        Some(RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SaslAuthenticationFailed)
+    )
+}
+
+/// A duration in whole milliseconds for librdkafka properties (at least 1).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn the_cluster_can_be_shared_between_threads() {
+        assert_send_sync::<KafkaCluster>();
+    }
+
+    #[test]
+    fn rejected_properties_are_config_errors_without_the_password() {
+        let props: BTreeMap<String, String> = [
+            ("bootstrap.servers", "127.0.0.1:1"),
+            ("sasl.password", "hunter2-secret"),
+            ("no.such.property", "hunter2-secret"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let err = KafkaCluster::connect(&props, Duration::from_secs(1)).unwrap_err();
+        assert!(matches!(err, KafkaError::Config { .. }), "{err:?}");
+        assert!(err.to_string().contains("no.such.property"), "{err}");
+        assert!(!format!("{err} {err:?}").contains("hunter2"), "{err:?}");
+    }
+}

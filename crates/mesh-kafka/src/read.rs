@@ -1,0 +1,361 @@
+//! Reading the live state (`ClusterReader`): one metadata request, DescribeConfigs for all
+//! managed topics in a few batched requests, one DescribeAcls, and the catalog topic read from
+//! its beginning to the high watermarks measured at the start.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use mesh_plan::{
+    AclBinding, CatalogRecord, ClusterReader, LiveConfig, LiveState, LiveTopic, Operation,
+    ReadRequest,
+};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError as RdKafkaError;
+use rdkafka::producer::Producer;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use crate::context::MeshContext;
+use crate::{KafkaCluster, KafkaError};
+
+/// Topics per DescribeConfigs request: large enough to be one request for most meshes, small
+/// enough to keep a response far below the broker's limits.
+const DESCRIBE_BATCH: usize = 500;
+
+/// The `group.id` of the catalog reader (it never joins the group nor commits).
+const CATALOG_READER_GROUP: &str = "mesh-catalog-reader";
+
+/// A topic as the metadata shows it.
+pub(crate) struct TopicShape {
+    pub partitions: Vec<i32>,
+    pub replication_factor: i32,
+}
+
+struct TopicsAndCatalog {
+    catalog_topic_exists: bool,
+    catalog: BTreeMap<String, CatalogRecord>,
+    topics: BTreeMap<String, LiveTopic>,
+}
+
+impl KafkaCluster {
+    /// [`ClusterReader::read`] with a typed error.
+    ///
+    /// Kafka leaves topics a principal may not DESCRIBE out of the metadata, and librdkafka
+    /// drops the error of a refused DescribeAcls (2.12.1: an empty list comes back). So the
+    /// existence of each topic is decided by DescribeConfigs (which says "unknown topic" or
+    /// "not authorized" per topic), and ACLs are read only after DescribeCluster confirmed
+    /// that the principal may describe them: missing rights are an error, never an empty
+    /// state.
+    pub fn read_state(&self, request: &ReadRequest) -> Result<LiveState, KafkaError> {
+        self.pump();
+        let (brokers, visible) = self.topic_metadata()?;
+        // ACLs do not depend on anything else: fetch them while the catalog and configs load.
+        let (acls, rest) = std::thread::scope(|s| {
+            let acls = s.spawn(|| self.principal_acls(&request.principals));
+            let rest = self.read_topics_and_catalog(request, &visible);
+            // A panic in the ACL thread is a bug in this crate; re-raise it here.
+            (
+                acls.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                rest,
+            )
+        });
+        let rest = rest?;
+        Ok(LiveState {
+            brokers,
+            topics: rest.topics,
+            acls: acls?,
+            catalog_topic_exists: rest.catalog_topic_exists,
+            catalog: rest.catalog,
+        })
+    }
+
+    /// The catalog, and the managed topics that exist (declared ∪ recorded in the catalog).
+    fn read_topics_and_catalog(
+        &self,
+        request: &ReadRequest,
+        visible: &BTreeMap<String, TopicShape>,
+    ) -> Result<TopicsAndCatalog, KafkaError> {
+        let catalog_topic = request.catalog_topic.as_str();
+        let first: BTreeSet<&str> = request
+            .topics
+            .iter()
+            .map(String::as_str)
+            .chain([catalog_topic])
+            .collect();
+        let mut configs = self.describe_topic_configs(&first)?;
+        let catalog_topic_exists = configs.contains_key(catalog_topic);
+        let catalog = if catalog_topic_exists {
+            let shape = self.shape(visible, catalog_topic)?;
+            self.read_catalog(catalog_topic, &shape.partitions)?
+        } else {
+            BTreeMap::new()
+        };
+        let recorded: BTreeSet<&str> = catalog
+            .values()
+            .map(|r| r.topic.as_str())
+            .filter(|t| !first.contains(t))
+            .collect();
+        configs.extend(self.describe_topic_configs(&recorded)?);
+        let managed: BTreeSet<&str> = request
+            .topics
+            .iter()
+            .map(String::as_str)
+            .chain(recorded)
+            .collect();
+        let mut topics = BTreeMap::new();
+        for (name, configs) in configs {
+            if !managed.contains(name.as_str()) {
+                continue;
+            }
+            let shape = self.shape(visible, &name)?;
+            let topic = LiveTopic {
+                name: name.clone(),
+                partitions: i32::try_from(shape.partitions.len()).unwrap_or(i32::MAX),
+                replication_factor: shape.replication_factor,
+                configs,
+            };
+            topics.insert(name, topic);
+        }
+        Ok(TopicsAndCatalog {
+            catalog_topic_exists,
+            catalog,
+            topics,
+        })
+    }
+
+    /// The metadata of a topic DescribeConfigs showed to exist; missing from the metadata means
+    /// the principal may not DESCRIBE it.
+    fn shape<'a>(
+        &self,
+        visible: &'a BTreeMap<String, TopicShape>,
+        topic: &str,
+    ) -> Result<&'a TopicShape, KafkaError> {
+        visible.get(topic).ok_or_else(|| {
+            self.failure(
+                &format!("describe topic {topic}"),
+                Some(RDKafkaErrorCode::TopicAuthorizationFailed),
+                "the topic exists but the metadata leaves it out (DESCRIBE is not allowed)",
+            )
+        })
+    }
+
+    /// One metadata request for all topics: the broker count and each topic's partitions and
+    /// replication factor (of partition 0). Topics the metadata reports an error for (being
+    /// deleted, say) are left out.
+    pub(crate) fn topic_metadata(
+        &self,
+    ) -> Result<(usize, BTreeMap<String, TopicShape>), KafkaError> {
+        let md = self
+            .producer
+            .client()
+            .fetch_metadata(None, self.timeout)
+            .map_err(|e| self.rd_failure("read the cluster metadata", &e))?;
+        let topics = md
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+            .map(|t| {
+                let mut partitions: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+                partitions.sort_unstable();
+                let rf = t
+                    .partitions()
+                    .iter()
+                    .find(|p| p.id() == 0)
+                    .unwrap_or(&t.partitions()[0])
+                    .replicas()
+                    .len();
+                let shape = TopicShape {
+                    partitions,
+                    replication_factor: i32::try_from(rf).unwrap_or(i32::MAX),
+                };
+                (t.name().to_owned(), shape)
+            })
+            .collect();
+        Ok((md.brokers().len(), topics))
+    }
+
+    /// DescribeConfigs for `topics`, [`DESCRIBE_BATCH`] per request; a topic that does not
+    /// exist is left out of the answer, one the principal may not describe is an error.
+    fn describe_topic_configs(
+        &self,
+        topics: &BTreeSet<&str>,
+    ) -> Result<BTreeMap<String, BTreeMap<String, LiveConfig>>, KafkaError> {
+        let names: Vec<&str> = topics.iter().copied().collect();
+        let mut out = BTreeMap::new();
+        for chunk in names.chunks(DESCRIBE_BATCH) {
+            let results = self
+                .admin()
+                .describe_topic_configs(chunk)
+                .map_err(|e| self.admin_failure("describe topic configs", e))?;
+            for (name, result) in results {
+                match result {
+                    Ok(configs) => {
+                        out.insert(name, configs);
+                    }
+                    // Does not exist (or was deleted since the metadata request).
+                    Err(e) if e.code == RDKafkaErrorCode::UnknownTopicOrPartition => {}
+                    Err(e) => {
+                        let action = format!("describe the configs of topic {name}");
+                        return Err(self.failure(&action, Some(e.code), &e.message));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// All ACL bindings of `principals`, from one DescribeAcls that matches everything (Kafka
+    /// filters take one principal, so filtering here is one request instead of one each).
+    fn principal_acls(
+        &self,
+        principals: &BTreeSet<String>,
+    ) -> Result<BTreeSet<AclBinding>, KafkaError> {
+        if principals.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        // librdkafka returns an empty list, not an error, when DescribeAcls is refused.
+        let allowed = self
+            .admin()
+            .cluster_authorized_operations()
+            .map_err(|e| self.admin_failure("describe the cluster", e))?;
+        if !allowed
+            .iter()
+            .any(|op| matches!(op, Operation::Describe | Operation::Alter | Operation::All))
+        {
+            return Err(self.failure(
+                "describe ACLs",
+                Some(RDKafkaErrorCode::ClusterAuthorizationFailed),
+                "DESCRIBE on the cluster is not allowed",
+            ));
+        }
+        let all = self
+            .admin()
+            .describe_all_acls()
+            .map_err(|e| self.admin_failure("describe ACLs", e))?;
+        Ok(all
+            .into_iter()
+            .filter(|b| principals.contains(&b.principal))
+            .collect())
+    }
+
+    /// The catalog: every record of `topic` up to the high watermarks measured now, the latest
+    /// per key winning and tombstones removing. The topic is compacted, so this is the last
+    /// applied state of each product.
+    pub(crate) fn read_catalog(
+        &self,
+        topic: &str,
+        partitions: &[i32],
+    ) -> Result<BTreeMap<String, CatalogRecord>, KafkaError> {
+        let action = format!("read the catalog topic {topic}");
+        let consumer = self.catalog_consumer()?;
+        // Where each partition ends now; records written after this are not part of the read.
+        let mut ends = BTreeMap::new();
+        let mut assignment = TopicPartitionList::new();
+        for &p in partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p, self.timeout)
+                .map_err(|e| self.rd_failure(&action, &e))?;
+            if high > low {
+                ends.insert(p, high);
+                assignment
+                    .add_partition_offset(topic, p, Offset::Offset(low))
+                    .map_err(|e| self.rd_failure(&action, &e))?;
+            }
+        }
+        let mut latest: BTreeMap<String, Option<CatalogRecord>> = BTreeMap::new();
+        if ends.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|e| self.rd_failure(&action, &e))?;
+        let mut pending: BTreeSet<i32> = ends.keys().copied().collect();
+        let deadline = Instant::now() + self.timeout;
+        while !pending.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.failure(&action, Some(RDKafkaErrorCode::RequestTimedOut), ""));
+            }
+            match consumer.poll(left.min(Duration::from_millis(500))) {
+                None => {}
+                Some(Ok(message)) => {
+                    let (p, offset) = (message.partition(), message.offset());
+                    if !pending.contains(&p) || offset >= ends[&p] {
+                        continue;
+                    }
+                    let key = message
+                        .key()
+                        .ok_or("the record has no key")
+                        .and_then(|k| std::str::from_utf8(k).map_err(|_| "the key is not UTF-8"))
+                        .map_err(|detail| catalog_error(topic, p, offset, detail.to_owned()))?;
+                    let record = match message.payload() {
+                        None => None,
+                        Some(bytes) => Some(
+                            serde_json::from_slice::<CatalogRecord>(bytes)
+                                .map_err(|e| catalog_error(topic, p, offset, e.to_string()))?,
+                        ),
+                    };
+                    latest.insert(key.to_owned(), record);
+                    if offset + 1 >= ends[&p] {
+                        pending.remove(&p);
+                    }
+                }
+                // Reached the end of a partition (compaction can leave the last offsets empty).
+                Some(Err(RdKafkaError::PartitionEOF(p))) => {
+                    pending.remove(&p);
+                }
+                // librdkafka looks up the coordinator of any consumer with a `group.id`, even
+                // one that only reads assigned partitions; this reader needs no group, so a
+                // principal without rights on it (or a coordinator not ready yet) is no error.
+                Some(Err(e))
+                    if matches!(
+                        e.rdkafka_error_code(),
+                        Some(
+                            RDKafkaErrorCode::GroupAuthorizationFailed
+                                | RDKafkaErrorCode::CoordinatorNotAvailable
+                                | RDKafkaErrorCode::NotCoordinator
+                                | RDKafkaErrorCode::CoordinatorLoadInProgress
+                        )
+                    ) => {}
+                Some(Err(e)) => return Err(self.rd_failure(&action, &e)),
+            }
+        }
+        Ok(latest
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect())
+    }
+
+    /// A consumer that reports partition ends. librdkafka needs a `group.id` to assign
+    /// partitions, but this consumer never subscribes (so never joins the group) and never
+    /// commits: it reads from explicit offsets.
+    fn catalog_consumer(&self) -> Result<BaseConsumer<MeshContext>, KafkaError> {
+        let mut config = self.settings.config.clone();
+        config
+            .set("group.id", CATALOG_READER_GROUP)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("allow.auto.create.topics", "false");
+        config
+            .create_with_context(self.context.clone())
+            .map_err(|e: RdKafkaError| KafkaError::Config {
+                detail: self.settings.redactor.apply(&e.to_string()),
+            })
+    }
+}
+
+impl ClusterReader for KafkaCluster {
+    fn read(&self, request: &ReadRequest) -> Result<LiveState, String> {
+        self.read_state(request).map_err(|e| e.to_string())
+    }
+}
+
+fn catalog_error(topic: &str, partition: i32, offset: i64, detail: String) -> KafkaError {
+    KafkaError::Catalog {
+        topic: topic.to_owned(),
+        partition,
+        offset,
+        detail,
+    }
+}
