@@ -241,11 +241,12 @@ fn load_rule(r: &mut Reader<'_>, text: &str, scope: Scope, ds: &mut Diagnostics)
         );
         return None;
     }
-    let severity = match severity.as_ref().map(|s| s.value.as_str()) {
-        None | Some("error") => Severity::Error,
-        Some("warning") => Severity::Warning,
-        Some(other) => {
-            let s = severity.as_ref().expect("matched Some");
+    let severity = match &severity {
+        None => Severity::Error,
+        Some(s) if s.value == "error" => Severity::Error,
+        Some(s) if s.value == "warning" => Severity::Warning,
+        Some(s) => {
+            let other = &s.value;
             ds.push(
                 Diagnostic::error(
                     "bad-value",
@@ -482,8 +483,10 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
     check_exemptions(mesh, policies, today, ds);
 
     let mut cel_env = cel::Env::stdlib();
-    cel::add_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches", id = "matches").expect("unique");
-    cel::add_member_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches").expect("unique");
+    cel::add_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches", id = "matches")
+        .expect("the standard library without cel's regex feature has no `matches` to clash with");
+    cel::add_member_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches")
+        .expect("the standard library without cel's regex feature has no `matches` to clash with");
     let mut root = Context::with_env(std::sync::Arc::new(cel_env));
     root.add_variable_from_value("env", env);
     root.add_variable_from_value("environment", environment);
