@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use mesh_kafka::KafkaCluster;
 use mesh_model::secrets::{Unset, expand};
+use mesh_plan::apply::Target;
+use mesh_plan::registry::RegistryWriter;
 use mesh_plan::{Action, ClusterReader, Plan, ReadRequest, apply::ApplyReport};
+use mesh_registry::{Auth, RegistryClient};
 
 /// How long connecting and each admin request may take before `mesh` gives up.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -20,6 +23,8 @@ pub struct Context {
     /// "environment `local` (127.0.0.1:19092)".
     pub target: String,
     pub cluster: KafkaCluster,
+    /// Present when the environment has a Schema Registry.
+    pub registry: Option<RegistryClient>,
     pub desired: mesh_plan::DesiredState,
     pub request: ReadRequest,
 }
@@ -90,18 +95,100 @@ pub fn plan(
         principals: desired.principals.clone(),
         catalog_topic: desired.catalog_topic.clone(),
     };
-    let live = cluster.read(&request)?;
-    let plan = mesh_plan::plan(&desired, &live);
+    let mut live = cluster.read(&request)?;
+    let registry = registry_client(env, &desired, |v| std::env::var(v).ok())?;
+    if let Some(r) = &registry {
+        live.subjects = r
+            .read_subjects(&desired.subjects.keys().cloned().collect())
+            .map_err(|e| e.to_string())?;
+    }
+    let mut plan = mesh_plan::plan(&desired, &live);
+    // The gate: every new version of an existing subject is put to the registry before anything
+    // is applied.
+    if let Some(r) = &registry {
+        let refused = mesh_plan::plan::registry_gate(&plan, &desired, r)?;
+        for e in refused {
+            if !plan.errors.iter().any(|known| known.subject == e.subject) {
+                plan.errors.push(e);
+            }
+        }
+    }
+    for e in &mut plan.errors {
+        if let (Some(_), Some(product)) = (&e.subject, &e.product) {
+            e.affected = affected(report, product);
+        }
+    }
     Ok((
         plan,
         Context {
             env: env.name.clone(),
             target,
             cluster,
+            registry,
             desired,
             request,
         },
     ))
+}
+
+/// The registry client for an environment, when its products declare schemas. Credentials come
+/// from `[environments.<env>.schema_registry]` (`${VAR}` values).
+fn registry_client(
+    env: &mesh_model::Environment,
+    desired: &mesh_plan::DesiredState,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<RegistryClient>, String> {
+    if desired.subjects.is_empty() {
+        return Ok(None);
+    }
+    let Some(url) = &env.schema_registry_url else {
+        return Err(format!(
+            "products declare schemas, but environment `{}` has no schema_registry_url (help: add schema_registry_url = \"https://…\" under [environments.{}] in mesh.toml)",
+            env.name, env.name
+        ));
+    };
+    let fill = |key: &str, v: &mesh_model::doc::Spanned<String>| {
+        expand(&v.value, &lookup).map_err(|Unset(var)| {
+            format!(
+                "environment `{}` needs the variable {var} (it fills `{key}` in mesh.toml); set it",
+                env.name
+            )
+        })
+    };
+    let a = &env.registry_auth;
+    let auth = match (&a.username, &a.password, &a.token) {
+        (Some(u), Some(p), _) => Auth::Basic {
+            user: fill("schema_registry.username", u)?,
+            password: fill("schema_registry.password", p)?,
+        },
+        (_, _, Some(t)) => Auth::Bearer {
+            token: fill("schema_registry.token", t)?,
+        },
+        _ => Auth::None,
+    };
+    RegistryClient::new(&fill("schema_registry_url", url)?, auth, TIMEOUT)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Who a breaking change to `product` reaches: downstream products and consumers, with owners.
+fn affected(report: &mesh_check::Report, product: &str) -> Vec<String> {
+    let Some(impact) = report.lineage.impact(product) else {
+        return Vec::new();
+    };
+    let consumers = impact
+        .consumers
+        .iter()
+        .filter(|c| c.depth == 1)
+        .map(|c| format!("consumer {} (owners: {})", c.id, c.owners.join(", ")));
+    let products = impact.products.iter().map(|p| {
+        format!(
+            "downstream product {} (owners: {})",
+            p.id,
+            p.owners.join(", ")
+        )
+    });
+    consumers.chain(products).collect()
 }
 
 /// Asks on the terminal; only "yes" proceeds.
@@ -120,9 +207,16 @@ pub fn confirm(target: &str, actions: usize) -> Result<bool, String> {
 }
 
 pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
+    let target = Target {
+        cluster: &ctx.cluster,
+        registry: ctx
+            .registry
+            .as_ref()
+            .map(|r| r as &(dyn RegistryWriter + Sync)),
+    };
     let report = mesh_plan::apply::apply(
         plan,
-        &ctx.cluster,
+        &target,
         catalog_topic,
         &now_rfc3339(),
         &mut |phase, ok, failed| {

@@ -103,6 +103,42 @@ pub fn describe(a: &Action) -> Vec<String> {
         Action::CreateAcl { binding } | Action::DeleteAcl { binding } => {
             vec![format!("acl {}", acl_text(binding))]
         }
+        Action::SetCompatibility {
+            product,
+            subject,
+            before,
+            after,
+        } => match before {
+            None => vec![format!(
+                "subject {subject} [{product}]: compatibility {after}"
+            )],
+            Some(b) => vec![format!(
+                "subject {subject} [{product}]: compatibility {b} → {after}"
+            )],
+        },
+        Action::RegisterSchema {
+            product,
+            subject,
+            schema_type,
+            file,
+            schema,
+            previous,
+        } => match previous {
+            None => vec![format!(
+                "subject {subject} [{product}]: register {file} ({schema_type})"
+            )],
+            Some(prev) => {
+                let mut v = vec![format!(
+                    "subject {subject} [{product}]: new version from {file}"
+                )];
+                v.extend(
+                    schema_diff(prev, schema)
+                        .lines()
+                        .map(|l| format!("    {l}")),
+                );
+                v
+            }
+        },
         Action::UpsertCatalog {
             product,
             record,
@@ -129,6 +165,36 @@ pub fn describe(a: &Action) -> Vec<String> {
     }
 }
 
+/// A unified diff of two schema texts. JSON texts (Avro, JSON Schema) are compared
+/// pretty-printed with sorted keys, so the diff shows what changed rather than how the registry
+/// happens to format what it stores.
+pub fn schema_diff(before: &str, after: &str) -> String {
+    let pretty = |t: &str| match serde_json::from_str::<serde_json::Value>(t) {
+        Ok(v) => serde_json::to_string_pretty(&sorted(v)).unwrap_or_else(|_| t.to_string()) + "\n",
+        Err(_) => t.to_string(),
+    };
+    let (a, b) = (pretty(before), pretty(after));
+    similar::TextDiff::from_lines(&a, &b)
+        .unified_diff()
+        .context_radius(3)
+        .header("registered", "repo")
+        .to_string()
+}
+
+fn sorted(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted).collect())
+        }
+        other => other,
+    }
+}
+
 pub fn human(plan: &Plan, target: &str, out: &mut dyn WriteColor) -> std::io::Result<()> {
     writeln!(out, "mesh plan for {target}\n")?;
     for a in &plan.actions {
@@ -146,7 +212,14 @@ pub fn human(plan: &Plan, target: &str, out: &mut dyn WriteColor) -> std::io::Re
         out.set_color(ColorSpec::new().set_fg(Some(Color::Red)).set_bold(true))?;
         write!(out, "error")?;
         out.reset()?;
-        writeln!(out, ": {}\n  help: {}", e.message, e.help)?;
+        writeln!(out, ": {}", e.message)?;
+        if !e.affected.is_empty() {
+            writeln!(out, "  it would break:")?;
+            for a in &e.affected {
+                writeln!(out, "    - {a}")?;
+            }
+        }
+        writeln!(out, "  help: {}", e.help)?;
     }
     let (c, u, d) = plan.counts();
     if !plan.actions.is_empty() {

@@ -60,7 +60,11 @@ fn example_for(cfg: &SandboxConfig, dir: &Path) -> PathBuf {
     let mesh = repo.join("mesh.toml");
     let text = std::fs::read_to_string(&mesh)
         .unwrap()
-        .replace("127.0.0.1:19092", &cfg.bootstrap_servers());
+        .replace("127.0.0.1:19092", &cfg.bootstrap_servers())
+        .replace(
+            "http://127.0.0.1:18081/apis/ccompat/v7",
+            &cfg.registry_url(),
+        );
     std::fs::write(&mesh, text).unwrap();
     repo
 }
@@ -426,4 +430,148 @@ fn remove_consumes(text: &str, product: &str) -> String {
         out.push(block);
     }
     out.join("[[consumes]]")
+}
+
+/// The registry, asked with curl: a client nobody here wrote.
+fn registry_get(cfg: &SandboxConfig, path: &str) -> serde_json::Value {
+    let out = Command::new("curl")
+        .args(["-s", &format!("{}{path}", cfg.registry_url())])
+        .output()
+        .expect("curl runs");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&out.stdout).into()))
+}
+
+#[test]
+fn schemas_are_registered_evolved_and_gated_on_a_real_registry() {
+    let sb = start();
+    let cfg = &sb.cfg;
+    let admin = admin_client_properties(cfg).unwrap();
+    let repo = example_for(cfg, sb._dir.path());
+
+    let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let subjects = registry_get(cfg, "/subjects");
+    let subjects: Vec<&str> = subjects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    for s in [
+        "sales.orders-value",
+        "sales.orders-key",
+        "marketing.campaigns-value",
+        "sales.checkout-events-value",
+    ] {
+        assert!(subjects.contains(&s), "{s} in {subjects:?}");
+    }
+    let level = registry_get(cfg, "/config/sales.orders-value");
+    assert_eq!(
+        level["compatibilityLevel"], "BACKWARD_TRANSITIVE",
+        "{level}"
+    );
+    let level = registry_get(cfg, "/config/marketing.campaigns-value");
+    assert_eq!(level["compatibilityLevel"], "FULL", "{level}");
+    let proto = registry_get(cfg, "/subjects/sales.checkout-events-value/versions/latest");
+    assert_eq!(proto["schemaType"], "PROTOBUF", "{proto}");
+    eventually("the plan is empty after apply", || {
+        plan_exit(&repo).0 == Some(0)
+    });
+
+    // A whitespace-only change is no change.
+    let order = repo.join("domains/sales/schemas/order.avsc");
+    let original = std::fs::read_to_string(&order).unwrap();
+    std::fs::write(&order, original.replace("\n", "\n  ").replace(": ", ":   ")).unwrap();
+    assert_eq!(plan_exit(&repo).0, Some(0), "{}", plan_exit(&repo).1);
+
+    // A compatible evolution (an optional field) is exactly one new version, with a diff.
+    let evolved = original.replace(
+        "{\"name\": \"campaign_id\"",
+        "{\"name\": \"gift_note\", \"type\": [\"null\", \"string\"], \"default\": null},\n    {\"name\": \"campaign_id\"",
+    );
+    assert_ne!(evolved, original);
+    std::fs::write(&order, &evolved).unwrap();
+    let o = mesh(&repo, &["plan", "--env", "local"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("~ subject sales.orders-value [sales.orders]: new version from domains/sales/schemas/order.avsc"), "{out}");
+    assert!(out.contains("+") && out.contains("gift_note"), "{out}");
+    assert!(
+        out.contains("Plan: 0 to create, 1 to change, 0 to destroy."),
+        "exactly one new version: {out}"
+    );
+    assert_eq!(
+        mesh(&repo, &["apply", "--env", "local", "--auto-approve"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let versions = registry_get(cfg, "/subjects/sales.orders-value/versions");
+    assert_eq!(versions, serde_json::json!([1, 2]), "{versions}");
+
+    // An incompatible change fails the plan, names who it would break, and nothing is applied —
+    // not even the unrelated partition increase in the same change.
+    let broken = evolved.replace(
+        "{\"name\": \"gift_note\", \"type\": [\"null\", \"string\"], \"default\": null}",
+        "{\"name\": \"gift_note\", \"type\": [\"null\", \"string\"], \"default\": null}, {\"name\": \"channel\", \"type\": \"string\"}",
+    );
+    std::fs::write(&order, &broken).unwrap();
+    edit(
+        &repo,
+        "domains/marketing/products/campaigns.toml",
+        "partitions = 3",
+        "partitions = 4",
+    );
+    let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("not BACKWARD_TRANSITIVE-compatible with subject sales.orders-value"),
+        "{out}"
+    );
+    assert!(
+        out.contains("it would break:")
+            && out.contains("consumer finance/billing-service (owners: @acme/finance-data"),
+        "{out}"
+    );
+    assert!(out.contains("downstream product finance.invoices"), "{out}");
+    let versions = registry_get(cfg, "/subjects/sales.orders-value/versions");
+    assert_eq!(
+        versions,
+        serde_json::json!([1, 2]),
+        "nothing registered: {versions}"
+    );
+    let d = tool(
+        cfg,
+        "org.apache.kafka.tools.TopicCommand",
+        &admin,
+        &["--describe", "--topic", "marketing.campaigns"],
+    );
+    assert!(d.contains("PartitionCount: 3"), "nothing applied: {d}");
+
+    // Registry down: a clear error, exit 1.
+    std::fs::write(&order, &evolved).unwrap();
+    let mesh_toml = repo.join("mesh.toml");
+    let t = std::fs::read_to_string(&mesh_toml).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        &mesh_toml,
+        t.replace(
+            &cfg.registry_url(),
+            &format!("http://127.0.0.1:{closed}/apis/ccompat/v7"),
+        ),
+    )
+    .unwrap();
+    let o = mesh(&repo, &["plan", "--env", "local"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).to_lowercase().contains("unreachable"),
+        "{}",
+        text(&o)
+    );
 }

@@ -66,6 +66,8 @@ impl KafkaCluster {
             acls: acls?,
             catalog_topic_exists: rest.catalog_topic_exists,
             catalog: rest.catalog,
+            // Subjects live in the Schema Registry; the registry adapter fills them in.
+            subjects: Default::default(),
         })
     }
 

@@ -235,6 +235,33 @@ fn load_settings(mesh: &mut Mesh, present: bool, ds: &mut Diagnostics) -> Settin
             if let Some(topic) = r.table("topic", ds) {
                 env.topic = read_topic_spec(topic, ds);
             }
+            if let Some(mut reg) = r.table("schema_registry", ds) {
+                env.registry_auth = RegistryAuth {
+                    username: reg.string("username", ds, "\"${REGISTRY_USER}\""),
+                    password: reg.string("password", ds, "\"${REGISTRY_PASSWORD}\""),
+                    token: reg.string("token", ds, "\"${REGISTRY_TOKEN}\""),
+                };
+                let a = &env.registry_auth;
+                if a.token.is_some() && (a.username.is_some() || a.password.is_some()) {
+                    ds.push(
+                        Diagnostic::error(
+                            "conflicting-auth",
+                            file,
+                            reg.span.clone(),
+                            format!("[{}] sets both a token and a username/password", reg.path),
+                        )
+                        .with_help(
+                            "use basic auth (username and password) or a bearer token, not both",
+                        ),
+                    );
+                } else if a.username.is_some() != a.password.is_some() {
+                    ds.push(
+                        Diagnostic::error("missing-field", file, reg.span.clone(), format!("[{}] needs both username and password for basic auth", reg.path))
+                            .with_help("add the missing one (as a ${VAR} reference), or use token = \"${VAR}\""),
+                    );
+                }
+                reg.finish(ds);
+            }
             if let Some(kafka) = r.table("kafka", ds) {
                 for (k, v) in &kafka.table.entries {
                     let value = match &v.kind {

@@ -98,8 +98,18 @@ pub struct Environment {
     pub topic: TopicSpec,
     /// Passed through to the Kafka client; values may hold `${VAR}` references.
     pub kafka: BTreeMap<String, Spanned<String>>,
+    /// `[environments.<env>.schema_registry]`: credentials for the registry (`${VAR}` values).
+    pub registry_auth: RegistryAuth,
     /// Where the environment is declared in mesh.toml.
     pub span: Range<usize>,
+}
+
+/// Schema Registry credentials: basic auth or a bearer token (or neither).
+#[derive(Clone, Debug, Default)]
+pub struct RegistryAuth {
+    pub username: Option<Spanned<String>>,
+    pub password: Option<Spanned<String>>,
+    pub token: Option<Spanned<String>>,
 }
 
 /// Topic fields at one level of the resolution chain; `None` means "not set here".

@@ -4,11 +4,15 @@
 
 use crate::cluster::{ClusterWriter, ConfigChange, NewTopic};
 use crate::plan::{Action, Plan};
+use crate::registry::RegistryWriter;
 use crate::state::CatalogRecord;
 
 /// Items per request: large enough to batch, small enough that one request stays well within
 /// broker limits.
 pub const BATCH: usize = 500;
+
+/// Registry requests in flight at once.
+pub const REGISTRY_CONCURRENCY: usize = 8;
 
 /// The outcome of one action.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +56,8 @@ enum Phase {
     Topics,
     Configs,
     Partitions,
+    SchemaLevels,
+    Schemas,
     CreateAcls,
     DeleteAcls,
     Catalog,
@@ -63,17 +69,26 @@ fn phase(a: &Action) -> Phase {
         Action::CreateTopic { .. } => Phase::Topics,
         Action::AlterConfig { .. } => Phase::Configs,
         Action::AddPartitions { .. } => Phase::Partitions,
+        Action::SetCompatibility { .. } => Phase::SchemaLevels,
+        Action::RegisterSchema { .. } => Phase::Schemas,
         Action::CreateAcl { .. } => Phase::CreateAcls,
         Action::DeleteAcl { .. } => Phase::DeleteAcls,
         Action::UpsertCatalog { .. } => Phase::Catalog,
     }
 }
 
+/// Where a plan is applied: the Kafka cluster, and the Schema Registry when the plan has schema
+/// actions.
+pub struct Target<'a> {
+    pub cluster: &'a dyn ClusterWriter,
+    pub registry: Option<&'a (dyn RegistryWriter + Sync)>,
+}
+
 /// Applies `plan` (which must have no errors). `now` (RFC 3339) and `catalog_topic` go into the
 /// catalog records; `progress` hears about each finished phase.
 pub fn apply(
     plan: &Plan,
-    writer: &dyn ClusterWriter,
+    target: &Target<'_>,
     catalog_topic: &str,
     now: &str,
     progress: &mut dyn FnMut(&str, usize, usize),
@@ -90,7 +105,7 @@ pub fn apply(
             let results = run_phase(
                 ph,
                 chunk.iter().map(|&i| &plan.actions[i]).collect(),
-                writer,
+                target,
                 catalog_topic,
                 now,
             );
@@ -119,6 +134,8 @@ fn phase_name(p: Phase) -> &'static str {
         Phase::Topics => "topics",
         Phase::Configs => "configs",
         Phase::Partitions => "partitions",
+        Phase::SchemaLevels => "compatibility levels",
+        Phase::Schemas => "schemas",
         Phase::CreateAcls => "ACLs created",
         Phase::DeleteAcls => "ACLs deleted",
         Phase::Catalog => "catalog records",
@@ -128,11 +145,56 @@ fn phase_name(p: Phase) -> &'static str {
 fn run_phase(
     ph: Phase,
     actions: Vec<&Action>,
-    w: &dyn ClusterWriter,
+    target: &Target<'_>,
     catalog_topic: &str,
     now: &str,
 ) -> Vec<Result<(), String>> {
+    let w = target.cluster;
     match ph {
+        Phase::SchemaLevels | Phase::Schemas => {
+            let Some(r) = target.registry else {
+                return actions
+                    .iter()
+                    .map(|_| {
+                        Err("no Schema Registry is configured for this environment".to_string())
+                    })
+                    .collect();
+            };
+            // The registry API has no batch call: one request per subject, REGISTRY_CONCURRENCY
+            // at a time.
+            let one = |a: &&Action| match a {
+                Action::SetCompatibility { subject, after, .. } => {
+                    r.set_compatibility(subject, after)
+                }
+                Action::RegisterSchema {
+                    subject,
+                    schema_type,
+                    schema,
+                    ..
+                } => r.register(subject, schema_type, schema).map(|_| ()),
+                _ => Ok(()),
+            };
+            let size = actions.len().div_ceil(REGISTRY_CONCURRENCY).max(1);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = actions
+                    .chunks(size)
+                    .map(|part| {
+                        (
+                            part.len(),
+                            scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()),
+                        )
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|(n, h)| {
+                        h.join().unwrap_or_else(|_| {
+                            vec![Err("a registry request panicked".to_string()); n]
+                        })
+                    })
+                    .collect()
+            })
+        }
         Phase::CatalogTopic | Phase::Topics => {
             let topics: Vec<NewTopic> = actions
                 .iter()

@@ -42,6 +42,26 @@ pub fn desired(mesh: &Mesh, revision: Option<&str>) -> DesiredState {
             }
         }
         d.catalog.insert(p.id.clone(), record(p, revision));
+        if let Some(schema) = &p.schema {
+            for (suffix, r) in [("value", &schema.value), ("key", &schema.key)] {
+                let Some(r) = r else { continue };
+                let Some(src) = mesh.sources.get(&r.file) else {
+                    continue;
+                };
+                let subject = format!("{}-{suffix}", p.topic.name);
+                d.subjects.insert(
+                    subject.clone(),
+                    DesiredSubject {
+                        product: p.id.clone(),
+                        subject,
+                        schema_type: r.format.registry_type().to_string(),
+                        schema: src.text().to_string(),
+                        file: r.file.clone(),
+                        compatibility: schema.compatibility.as_str().to_string(),
+                    },
+                );
+            }
+        }
     }
     for (domain, c) in mesh.consumers() {
         let (Some(principal), Some(product)) = (

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod cluster;
 pub mod desired;
 pub mod plan;
+pub mod registry;
 pub mod state;
 
 pub use cluster::*;

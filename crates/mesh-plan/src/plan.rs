@@ -40,6 +40,22 @@ pub enum Action {
     DeleteAcl {
         binding: AclBinding,
     },
+    /// Sets a subject's compatibility level (before its first version, for a new subject).
+    SetCompatibility {
+        product: String,
+        subject: String,
+        before: Option<String>,
+        after: String,
+    },
+    /// Registers a new version of a subject; `previous` is the latest registered text.
+    RegisterSchema {
+        product: String,
+        subject: String,
+        schema_type: String,
+        file: String,
+        schema: String,
+        previous: Option<String>,
+    },
     UpsertCatalog {
         product: String,
         record: Box<CatalogRecord>,
@@ -61,6 +77,25 @@ pub struct PlanError {
     pub product: Option<String>,
     pub message: String,
     pub help: String,
+    /// For a breaking schema change: the subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Consumers and downstream products it would break, with their owners (filled by the
+    /// caller, which knows the lineage).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub affected: Vec<String>,
+}
+
+impl PlanError {
+    pub fn new(product: Option<&str>, message: impl Into<String>, help: impl Into<String>) -> Self {
+        PlanError {
+            product: product.map(str::to_string),
+            message: message.into(),
+            help: help.into(),
+            subject: None,
+            affected: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -83,9 +118,13 @@ impl Action {
             Action::CreateCatalogTopic { .. }
             | Action::CreateTopic { .. }
             | Action::CreateAcl { .. } => Effect::Create,
-            Action::UpsertCatalog { previous: None, .. } => Effect::Create,
+            Action::UpsertCatalog { previous: None, .. }
+            | Action::SetCompatibility { before: None, .. }
+            | Action::RegisterSchema { previous: None, .. } => Effect::Create,
             Action::AlterConfig { .. }
             | Action::AddPartitions { .. }
+            | Action::SetCompatibility { .. }
+            | Action::RegisterSchema { .. }
             | Action::UpsertCatalog { .. } => Effect::Change,
             Action::DeleteAcl { .. } => Effect::Destroy,
         }
@@ -97,6 +136,8 @@ impl Action {
             Action::CreateTopic { product, .. }
             | Action::AlterConfig { product, .. }
             | Action::AddPartitions { product, .. }
+            | Action::SetCompatibility { product, .. }
+            | Action::RegisterSchema { product, .. }
             | Action::UpsertCatalog { product, .. } => Some(product),
             _ => None,
         }
@@ -140,14 +181,14 @@ pub fn plan(desired: &DesiredState, live: &LiveState) -> Plan {
     for (name, want) in &desired.topics {
         let Some(have) = live.topics.get(name) else {
             if live.brokers > 0 && want.replication_factor as usize > live.brokers {
-                p.errors.push(PlanError {
-                    product: Some(want.product.clone()),
-                    message: format!(
+                p.errors.push(PlanError::new(
+                    Some(&want.product),
+                    format!(
                         "{}: replication_factor {} is more than the {} broker(s) of this cluster",
                         want.product, want.replication_factor, live.brokers
                     ),
-                    help: "lower replication_factor for this environment ([environments.<env>.topic] in mesh.toml or the product)".into(),
-                });
+                    "lower replication_factor for this environment ([environments.<env>.topic] in mesh.toml or the product)",
+                ));
                 continue;
             }
             p.actions.push(Action::CreateTopic {
@@ -160,24 +201,24 @@ pub fn plan(desired: &DesiredState, live: &LiveState) -> Plan {
             continue;
         };
         if want.replication_factor != have.replication_factor {
-            p.errors.push(PlanError {
-                product: Some(want.product.clone()),
-                message: format!(
+            p.errors.push(PlanError::new(
+                Some(&want.product),
+                format!(
                     "{}: topic {name} has replication factor {}, the repo says {}",
                     want.product, have.replication_factor, want.replication_factor
                 ),
-                help: "mesh does not reassign replicas; publish a new product version (e.g. a `-v2` product with the new topic) and deprecate this one, or set replication_factor back".into(),
-            });
+                "mesh does not reassign replicas; publish a new product version (e.g. a `-v2` product with the new topic) and deprecate this one, or set replication_factor back",
+            ));
         }
         if want.partitions < have.partitions {
-            p.errors.push(PlanError {
-                product: Some(want.product.clone()),
-                message: format!(
+            p.errors.push(PlanError::new(
+                Some(&want.product),
+                format!(
                     "{}: topic {name} has {} partitions, the repo says {}; Kafka cannot remove partitions",
                     want.product, have.partitions, want.partitions
                 ),
-                help: "publish a new product version with fewer partitions and deprecate this one, or set partitions back".into(),
-            });
+                "publish a new product version with fewer partitions and deprecate this one, or set partitions back",
+            ));
         } else if want.partitions > have.partitions {
             partitions.push(Action::AddPartitions {
                 product: want.product.clone(),
@@ -202,17 +243,18 @@ pub fn plan(desired: &DesiredState, live: &LiveState) -> Plan {
     }
     p.actions.extend(configs);
     p.actions.extend(partitions);
+    plan_subjects(desired, live, &mut p);
 
     for (id, record) in &live.catalog {
         if !desired.catalog.contains_key(id) {
-            p.errors.push(PlanError {
-                product: Some(id.clone()),
-                message: format!("{id} was applied before (topic {}) and is no longer declared in the repo", record.topic),
-                help: format!(
+            p.errors.push(PlanError::new(
+                Some(id),
+                format!("{id} was applied before (topic {}) and is no longer declared in the repo", record.topic),
+                format!(
                     "retiring a product is not supported yet: restore its file under domains/{}/products/, keeping status = \"deprecated\" until it can be retired",
                     record.domain
                 ),
-            });
+            ));
         }
     }
 
@@ -238,6 +280,137 @@ pub fn plan(desired: &DesiredState, live: &LiveState) -> Plan {
         }
     }
     p
+}
+
+/// Compatibility levels first (a new subject gets its level before its first version), then new
+/// versions where the normalised text changed. Avro changes are checked locally here against the
+/// registered history; the registry's own check runs in [`registry_gate`].
+fn plan_subjects(desired: &DesiredState, live: &LiveState, p: &mut Plan) {
+    let mut register = Vec::new();
+    for (name, want) in &desired.subjects {
+        let have = live.subjects.get(name).cloned().unwrap_or_default();
+        if have.compatibility.as_deref() != Some(want.compatibility.as_str()) {
+            p.actions.push(Action::SetCompatibility {
+                product: want.product.clone(),
+                subject: name.clone(),
+                before: have.compatibility.clone(),
+                after: want.compatibility.clone(),
+            });
+        }
+        let format = format_of(&want.schema_type);
+        let previous = have.latest.as_ref().map(|l| l.schema.clone());
+        let changed = match &have.latest {
+            None => true,
+            Some(l) => {
+                l.schema_type != want.schema_type
+                    || mesh_schema::compat::normalise(&l.schema, format)
+                        != mesh_schema::compat::normalise(&want.schema, format)
+            }
+        };
+        if !changed {
+            continue;
+        }
+        if let Some(latest) = &have.latest
+            && latest.schema_type != want.schema_type
+        {
+            p.errors.push(PlanError {
+                subject: Some(name.clone()),
+                ..PlanError::new(
+                    Some(&want.product),
+                    format!("{}: subject {name} holds {} schemas; {} is {}", want.product, latest.schema_type, want.file, want.schema_type),
+                    "a subject keeps one schema format; publish a new product version for the new format",
+                )
+            });
+            continue;
+        }
+        if want.schema_type == "AVRO" && have.latest.is_some() {
+            let history: Vec<&str> = if have.history.is_empty() {
+                have.latest.iter().map(|l| l.schema.as_str()).collect()
+            } else {
+                have.history.iter().map(String::as_str).collect()
+            };
+            if let Err(reasons) =
+                mesh_schema::compat::check_avro(&want.schema, &history, &want.compatibility)
+            {
+                p.errors.push(incompatible(want, name, &reasons));
+            }
+        }
+        register.push(Action::RegisterSchema {
+            product: want.product.clone(),
+            subject: name.clone(),
+            schema_type: want.schema_type.clone(),
+            file: want.file.clone(),
+            schema: want.schema.clone(),
+            previous,
+        });
+    }
+    p.actions.extend(register);
+}
+
+fn incompatible(want: &DesiredSubject, subject: &str, reasons: &[String]) -> PlanError {
+    PlanError {
+        subject: Some(subject.to_string()),
+        ..PlanError::new(
+            Some(&want.product),
+            format!(
+                "{}: {} is not {}-compatible with subject {subject}: {}",
+                want.product,
+                want.file,
+                want.compatibility,
+                reasons.join("; ")
+            ),
+            "make the change compatible (e.g. give a new field a default), or publish a new product version and deprecate this one",
+        )
+    }
+}
+
+fn format_of(schema_type: &str) -> mesh_schema::Format {
+    match schema_type {
+        "JSON" => mesh_schema::Format::Json,
+        "PROTOBUF" => mesh_schema::Format::Protobuf,
+        _ => mesh_schema::Format::Avro,
+    }
+}
+
+/// The compatibility gate: asks the registry about every new version of an existing subject,
+/// before anything is applied. Returns the refusals as plan errors; `Err` when the registry
+/// cannot be asked.
+pub fn registry_gate(
+    plan: &Plan,
+    desired: &DesiredState,
+    registry: &dyn crate::registry::RegistryReader,
+) -> Result<Vec<PlanError>, String> {
+    let mut errors = Vec::new();
+    for a in &plan.actions {
+        let Action::RegisterSchema {
+            subject,
+            schema_type,
+            schema,
+            previous: Some(_),
+            ..
+        } = a
+        else {
+            continue;
+        };
+        let Some(want) = desired.subjects.get(subject) else {
+            continue;
+        };
+        let verdict = registry.check_compatibility(
+            subject,
+            schema_type,
+            schema,
+            Some(&want.compatibility),
+        )?;
+        if !verdict.compatible {
+            let reasons = if verdict.messages.is_empty() {
+                vec!["the registry refused it".to_string()]
+            } else {
+                verdict.messages
+            };
+            errors.push(incompatible(want, subject, &reasons));
+        }
+    }
+    Ok(errors)
 }
 
 /// The config keys in play are those declared now and those declared at the last apply; keys

@@ -155,6 +155,23 @@ pub struct LiveState {
     pub catalog_topic_exists: bool,
     /// The catalog: product id → its last applied record.
     pub catalog: BTreeMap<String, CatalogRecord>,
+    /// Managed subjects as the Schema Registry has them (empty when the plan has no registry).
+    #[serde(default)]
+    pub subjects: BTreeMap<String, crate::registry::LiveSubject>,
+}
+
+/// A Schema Registry subject as the repo wants it (`<topic>-value`, `<topic>-key`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredSubject {
+    pub product: String,
+    pub subject: String,
+    /// `AVRO`, `JSON` or `PROTOBUF`.
+    pub schema_type: String,
+    /// The schema file's text, as registered.
+    pub schema: String,
+    /// Repo-relative path of the schema file.
+    pub file: String,
+    pub compatibility: String,
 }
 
 /// A topic as the repo wants it.
@@ -178,4 +195,6 @@ pub struct DesiredState {
     pub principals: BTreeSet<String>,
     /// Product id → record (without `applied_at`).
     pub catalog: BTreeMap<String, CatalogRecord>,
+    /// By subject name.
+    pub subjects: BTreeMap<String, DesiredSubject>,
 }

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use mesh_plan::apply::{Outcome, apply};
+use mesh_plan::apply::{Outcome, Target, apply};
 use mesh_plan::*;
 
 fn topic(product: &str, name: &str, partitions: i32, config: &[(&str, &str)]) -> DesiredTopic {
@@ -219,7 +219,10 @@ fn from_empty_everything_is_created_in_spec_order_and_applying_converges() {
     };
     let report = apply(
         &p,
-        &fake,
+        &Target {
+            cluster: &fake,
+            registry: None,
+        },
         "_mesh-catalog",
         "2026-11-22T10:00:00Z",
         &mut |_, _, _| {},
@@ -240,7 +243,10 @@ fn applied() -> LiveState {
     };
     apply(
         &plan(&desired(), &empty()),
-        &fake,
+        &Target {
+            cluster: &fake,
+            registry: None,
+        },
         "_mesh-catalog",
         "t",
         &mut |_, _, _| {},
@@ -407,7 +413,16 @@ fn apply_stops_at_the_first_failed_phase_and_a_rerun_converges() {
         live: RefCell::new(empty()),
         fail_acls: true,
     };
-    let report = apply(&p, &fake, "_mesh-catalog", "t", &mut |_, _, _| {});
+    let report = apply(
+        &p,
+        &Target {
+            cluster: &fake,
+            registry: None,
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |_, _, _| {},
+    );
     assert_eq!(
         (report.done(), report.failed(), report.skipped()),
         (2, 1, 1)
@@ -424,6 +439,220 @@ fn apply_stops_at_the_first_failed_phase_and_a_rerun_converges() {
     };
     let p2 = plan(&d, &fixed.live.borrow());
     assert_eq!(p2.counts(), (2, 0, 0), "{p2:?}");
-    apply(&p2, &fixed, "_mesh-catalog", "t", &mut |_, _, _| {});
+    apply(
+        &p2,
+        &Target {
+            cluster: &fixed,
+            registry: None,
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |_, _, _| {},
+    );
     assert!(plan(&d, &fixed.live.borrow()).is_empty());
+}
+
+// ---- schemas ----
+
+use mesh_plan::registry::{
+    Compatibility, LiveSubject, RegisteredSchema, RegistryReader, RegistryWriter,
+};
+use std::sync::Mutex;
+
+const V1: &str = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}"#;
+
+fn with_subject(schema: &str, level: &str) -> DesiredState {
+    let mut d = desired();
+    d.subjects.insert(
+        "sales.orders-value".into(),
+        DesiredSubject {
+            product: "sales.orders".into(),
+            subject: "sales.orders-value".into(),
+            schema_type: "AVRO".into(),
+            schema: schema.into(),
+            file: "domains/sales/schemas/orders.avsc".into(),
+            compatibility: level.into(),
+        },
+    );
+    d
+}
+
+/// A registry in memory that records what it was asked to do.
+#[derive(Default)]
+struct FakeRegistry {
+    subjects: Mutex<std::collections::BTreeMap<String, LiveSubject>>,
+    refuse: bool,
+}
+
+impl RegistryReader for FakeRegistry {
+    fn read_subjects(
+        &self,
+        names: &std::collections::BTreeSet<String>,
+    ) -> Result<std::collections::BTreeMap<String, LiveSubject>, String> {
+        let all = self.subjects.lock().unwrap();
+        Ok(names
+            .iter()
+            .map(|n| (n.clone(), all.get(n).cloned().unwrap_or_default()))
+            .collect())
+    }
+    fn check_compatibility(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+    ) -> Result<Compatibility, String> {
+        Ok(Compatibility {
+            compatible: !self.refuse,
+            messages: vec!["READER_FIELD_MISSING_DEFAULT_VALUE".into()],
+        })
+    }
+}
+
+impl RegistryWriter for FakeRegistry {
+    fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), String> {
+        self.subjects
+            .lock()
+            .unwrap()
+            .entry(subject.into())
+            .or_default()
+            .compatibility = Some(level.into());
+        Ok(())
+    }
+    fn register(&self, subject: &str, schema_type: &str, schema: &str) -> Result<i32, String> {
+        let mut all = self.subjects.lock().unwrap();
+        let s = all.entry(subject.into()).or_default();
+        let version = s.latest.as_ref().map_or(1, |l| l.version + 1);
+        s.latest = Some(RegisteredSchema {
+            version,
+            id: version,
+            schema_type: schema_type.into(),
+            schema: schema.into(),
+        });
+        s.history.push(schema.into());
+        Ok(version)
+    }
+    fn delete_subject(&self, subject: &str) -> Result<(), String> {
+        self.subjects.lock().unwrap().remove(subject);
+        Ok(())
+    }
+}
+
+fn apply_with(p: &Plan, live: &RefCell<LiveState>, reg: &FakeRegistry) {
+    let fake = Fake {
+        live: RefCell::new(live.borrow().clone()),
+        fail_acls: false,
+    };
+    let report = apply(
+        p,
+        &Target {
+            cluster: &fake,
+            registry: Some(reg),
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |_, _, _| {},
+    );
+    assert_eq!(report.failed(), 0);
+    let mut l = fake.live.into_inner();
+    l.subjects = reg
+        .read_subjects(&["sales.orders-value".to_string()].into())
+        .unwrap();
+    *live.borrow_mut() = l;
+}
+
+#[test]
+fn a_new_subject_gets_its_level_before_its_first_version_and_unchanged_text_is_no_action() {
+    let d = with_subject(V1, "BACKWARD");
+    let p = plan(&d, &empty());
+    let pos = |f: &dyn Fn(&Action) -> bool| p.actions.iter().position(f).unwrap();
+    let level = pos(&|a| matches!(a, Action::SetCompatibility { .. }));
+    let version = pos(&|a| matches!(a, Action::RegisterSchema { .. }));
+    let topic = pos(&|a| matches!(a, Action::CreateTopic { .. }));
+    let acl = pos(&|a| matches!(a, Action::CreateAcl { .. }));
+    assert!(
+        topic < level && level < version && version < acl,
+        "{:?}",
+        p.actions
+    );
+
+    let reg = FakeRegistry::default();
+    let live = RefCell::new(empty());
+    apply_with(&p, &live, &reg);
+    assert!(plan(&d, &live.borrow()).is_empty());
+    // Whitespace and key order are no change.
+    let reformatted = "{\n  \"name\": \"Order\",\n  \"type\": \"record\",\n  \"fields\": [ {\"type\": \"string\", \"name\": \"id\"} ]\n}\n";
+    assert!(plan(&with_subject(reformatted, "BACKWARD"), &live.borrow()).is_empty());
+}
+
+#[test]
+fn a_compatible_evolution_is_one_new_version_and_an_incompatible_one_fails_the_plan() {
+    let reg = FakeRegistry::default();
+    let live = RefCell::new(empty());
+    apply_with(&plan(&with_subject(V1, "BACKWARD"), &empty()), &live, &reg);
+
+    let optional = V1.replace(
+        "}]}",
+        r#"},{"name":"note","type":["null","string"],"default":null}]}"#,
+    );
+    let p = plan(&with_subject(&optional, "BACKWARD"), &live.borrow());
+    assert!(p.errors.is_empty());
+    let registers: Vec<_> = p
+        .actions
+        .iter()
+        .filter(|a| {
+            matches!(
+                a,
+                Action::RegisterSchema {
+                    previous: Some(_),
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(registers.len(), 1);
+    assert_eq!(p.counts(), (0, 1, 0));
+
+    let required = V1.replace("}]}", r#"},{"name":"note","type":"string"}]}"#);
+    let p = plan(&with_subject(&required, "BACKWARD"), &live.borrow());
+    assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
+    assert_eq!(p.errors[0].subject.as_deref(), Some("sales.orders-value"));
+    assert!(
+        p.errors[0].message.contains("not BACKWARD-compatible"),
+        "{}",
+        p.errors[0].message
+    );
+    // Under NONE the same change is fine locally.
+    assert!(
+        plan(&with_subject(&required, "NONE"), &live.borrow())
+            .errors
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_registry_gate_refuses_what_the_registry_refuses() {
+    let reg = FakeRegistry::default();
+    let live = RefCell::new(empty());
+    apply_with(&plan(&with_subject(V1, "BACKWARD"), &empty()), &live, &reg);
+    let changed = V1.replace("\"id\"", "\"order_id\"");
+    let d = with_subject(&changed, "NONE");
+    let p = plan(&d, &live.borrow());
+    assert!(p.errors.is_empty());
+    assert!(
+        mesh_plan::plan::registry_gate(&p, &d, &reg)
+            .unwrap()
+            .is_empty()
+    );
+    let refusing = FakeRegistry {
+        refuse: true,
+        ..Default::default()
+    };
+    let errors = mesh_plan::plan::registry_gate(&p, &d, &refusing).unwrap();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0]
+            .message
+            .contains("READER_FIELD_MISSING_DEFAULT_VALUE")
+    );
 }

@@ -4,6 +4,8 @@
 //! Architecture invariant: pure; text in, diagnostics out. Registry compatibility and schema
 //! normalisation build on this crate later; it never talks to a registry.
 
+pub mod compat;
+
 use mesh_diagnostics::{Diagnostic, offset_of};
 
 /// The kinds of schema files a product can reference.

@@ -1,0 +1,64 @@
+//! What the plan needs from a Schema Registry (the Confluent REST API). The registry adapter
+//! implements these; tests can implement them in memory.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// The latest registered version of a subject.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredSchema {
+    pub version: i32,
+    pub id: i32,
+    /// `AVRO`, `JSON` or `PROTOBUF` (the registry omits it for Avro; the adapter fills it in).
+    pub schema_type: String,
+    /// The schema text as the registry returns it.
+    pub schema: String,
+}
+
+/// One subject as the registry has it.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LiveSubject {
+    /// `None` when the subject has no (non-deleted) version.
+    pub latest: Option<RegisteredSchema>,
+    /// Every registered version's schema text, oldest first (for transitive checks and diffs);
+    /// may be empty when the adapter reads only the latest.
+    #[serde(default)]
+    pub history: Vec<String>,
+    /// The subject-level compatibility (`BACKWARD`, …), `None` when only the global level applies.
+    pub compatibility: Option<String>,
+}
+
+/// The registry's verdict on a candidate schema.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Compatibility {
+    pub compatible: bool,
+    /// Why not, as the registry says (empty when compatible or when it gives no reasons).
+    pub messages: Vec<String>,
+}
+
+pub trait RegistryReader {
+    /// Reads the given subjects concurrently (bounded); a subject the registry does not know is
+    /// returned as `LiveSubject::default()`.
+    fn read_subjects(
+        &self,
+        subjects: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, LiveSubject>, String>;
+    /// Asks the registry whether `schema` may be registered under `subject`, under the subject's
+    /// level (or `level` when given, for a subject whose level is about to change).
+    fn check_compatibility(
+        &self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+        level: Option<&str>,
+    ) -> Result<Compatibility, String>;
+}
+
+pub trait RegistryWriter {
+    fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), String>;
+    /// Registers a version; returns the schema id.
+    fn register(&self, subject: &str, schema_type: &str, schema: &str) -> Result<i32, String>;
+    /// Removes a subject the way the registry expects: a soft delete, then a hard delete.
+    fn delete_subject(&self, subject: &str) -> Result<(), String>;
+}

@@ -1,0 +1,550 @@
+//! The HTTP plumbing: the client, its credentials, one bounded request path, and how answers
+//! and failures become values or [`RegistryError`]s.
+
+use std::error::Error as _;
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+
+use crate::RegistryError;
+
+/// The media type of the Confluent Schema Registry API, for requests and answers.
+pub(crate) const MEDIA_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+const ACCEPTED: &str = "application/vnd.schemaregistry.v1+json, application/json;q=0.9";
+const REDACTED: &str = "<redacted>";
+
+/// At most this many HTTP requests are in flight by default.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// How the client proves who it is. `Debug` never shows a password or token.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    /// HTTP Basic (Confluent Cloud: API key and secret; Karapace; Confluent Platform).
+    Basic { user: String, password: String },
+    /// `Authorization: Bearer <token>` (OAuth).
+    Bearer { token: String },
+}
+
+impl Auth {
+    /// Texts that must never appear in an error: the secret itself and its encodings.
+    fn secrets(&self) -> Vec<String> {
+        match self {
+            Auth::None => Vec::new(),
+            Auth::Basic { user, password } => {
+                let mut s = vec![
+                    password.clone(),
+                    base64(format!("{user}:{password}").as_bytes()),
+                ];
+                s.retain(|s| !s.is_empty());
+                s
+            }
+            Auth::Bearer { token } if token.is_empty() => Vec::new(),
+            Auth::Bearer { token } => vec![token.clone()],
+        }
+    }
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Basic { user, .. } => f
+                .debug_struct("Basic")
+                .field("user", user)
+                .field("password", &REDACTED)
+                .finish(),
+            Auth::Bearer { .. } => f.debug_struct("Bearer").field("token", &REDACTED).finish(),
+        }
+    }
+}
+
+/// A Schema Registry spoken to through the Confluent REST API only (Confluent Platform and
+/// Cloud, Karapace, Apicurio's `/apis/ccompat/v7`).
+///
+/// The methods are blocking: the client owns a small current-thread Tokio runtime and runs
+/// each call to completion on it, with up to [`RegistryClient::with_concurrency`] requests in
+/// flight. Do not call them from inside an async runtime (they return a `Setup` error there);
+/// use `spawn_blocking`.
+///
+/// The inherent methods return [`RegistryError`]; the `mesh_plan::registry` traits wrap the
+/// same calls and turn the error into its message.
+pub struct RegistryClient {
+    pub(crate) base: Url,
+    /// The base URL as shown in messages (never carries credentials: `new` refuses those).
+    pub(crate) shown: String,
+    auth: Auth,
+    secrets: Vec<String>,
+    http: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+    limit: Semaphore,
+    pub(crate) concurrency: usize,
+    pub(crate) history: bool,
+    timeout: Duration,
+}
+
+impl fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("url", &self.shown)
+            .field("auth", &self.auth)
+            .field("timeout", &self.timeout)
+            .field("concurrency", &self.concurrency)
+            .field("history", &self.history)
+            .finish()
+    }
+}
+
+impl fmt::Display for RegistryClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the Schema Registry at {}", self.shown)
+    }
+}
+
+impl RegistryClient {
+    /// A client for the registry at `base_url` (e.g. `http://127.0.0.1:18081/apis/ccompat/v7`
+    /// or `https://psrc-xxxx.confluent.cloud`). `timeout` bounds connecting and each request.
+    /// Credentials go in `auth`; a URL carrying a user or password is refused.
+    pub fn new(base_url: &str, auth: Auth, timeout: Duration) -> Result<Self, RegistryError> {
+        let invalid = |reason: &str| RegistryError::InvalidUrl {
+            url: mask_userinfo(base_url),
+            reason: reason.to_owned(),
+        };
+        let base = Url::parse(base_url.trim()).map_err(|e| invalid(&e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(invalid("the scheme must be http or https"));
+        }
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(invalid(
+                "credentials must not be part of the URL; pass them as Basic or Bearer auth",
+            ));
+        }
+        if base.cannot_be_a_base() || base.host().is_none() {
+            return Err(invalid("not a base URL"));
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(invalid("a base URL has no query or fragment"));
+        }
+        let shown = base.as_str().trim_end_matches('/').to_owned();
+        let setup = |e: &dyn fmt::Display| RegistryError::Setup {
+            reason: e.to_string(),
+        };
+        // TLS with rustls on the ring provider (see Cargo.toml): installed once per process; an
+        // error only means another provider is already installed, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .timeout(timeout)
+            .build()
+            .map_err(|e| setup(&e))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| setup(&e))?;
+        let secrets = auth.secrets();
+        Ok(RegistryClient {
+            base,
+            shown,
+            auth,
+            secrets,
+            http,
+            runtime,
+            limit: Semaphore::new(DEFAULT_CONCURRENCY),
+            concurrency: DEFAULT_CONCURRENCY,
+            history: true,
+            timeout,
+        })
+    }
+
+    /// At most `n` (≥ 1) HTTP requests in flight at once; default [`DEFAULT_CONCURRENCY`].
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        let n = n.max(1);
+        self.concurrency = n;
+        self.limit = Semaphore::new(n);
+        self
+    }
+
+    /// Whether `read_subjects` fetches every version's text (`LiveSubject::history`, one
+    /// request per version) or only the latest. Default: every version.
+    pub fn with_history(mut self, history: bool) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// The base URL, as used in messages.
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+
+    /// Runs `f` to completion on the client's runtime.
+    pub(crate) fn block_on<F: Future>(&self, f: F) -> Result<F::Output, RegistryError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(RegistryError::Setup {
+                reason: "called from inside an async runtime; call it from a blocking thread \
+                         (tokio::task::spawn_blocking)"
+                    .to_owned(),
+            });
+        }
+        Ok(self.runtime.block_on(f))
+    }
+
+    /// `base/segment/segment…` with each segment percent-encoded (a subject may hold `/`).
+    pub(crate) fn url_for(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("new() accepts only URLs that can be a base")
+            .pop_if_empty()
+            .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// A request with the API's headers and the credentials (marked sensitive by reqwest).
+    pub(crate) fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        let builder = self.http.request(method, url).header(ACCEPT, ACCEPTED);
+        match &self.auth {
+            Auth::None => builder,
+            Auth::Basic { user, password } => builder.basic_auth(user, Some(password)),
+            Auth::Bearer { token } => builder.bearer_auth(token),
+        }
+    }
+
+    /// One API call: waits for a slot, sends, reads the whole answer, and decodes a success
+    /// as `T` or a failure as a [`RegistryError`] carrying the registry's `error_code`.
+    pub(crate) async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, RegistryError> {
+        let request = describe_request(&method, segments, query);
+        let mut builder = self.request(method, self.url_for(segments, query));
+        if let Some(body) = body {
+            builder = builder
+                .header(CONTENT_TYPE, MEDIA_TYPE)
+                .body(serde_json::to_vec(body).expect("a JSON value serialises"));
+        }
+        let (status, bytes) = {
+            let _slot = self
+                .limit
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            let response = builder.send().await.map_err(|e| self.unreachable(&e))?;
+            let status = response.status();
+            let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+            (status, bytes)
+        };
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| RegistryError::InvalidResponse {
+                url: self.shown.clone(),
+                request,
+                reason: self.redact(format!("{e}; body: {}", excerpt(&bytes))),
+            });
+        }
+        Err(self.failure(request, status, &bytes))
+    }
+
+    fn failure(&self, request: String, status: StatusCode, body: &[u8]) -> RegistryError {
+        #[derive(serde::Deserialize)]
+        struct ErrorBody {
+            error_code: Option<i64>,
+            message: Option<String>,
+        }
+        let (error_code, message) = match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(b) => (b.error_code, b.message.unwrap_or_default()),
+            Err(_) => (None, excerpt(body)),
+        };
+        let message = self.redact(message);
+        let url = self.shown.clone();
+        match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => RegistryError::Unauthorized {
+                url,
+                request,
+                status: status.as_u16(),
+                message,
+            },
+            _ => RegistryError::Api {
+                url,
+                request,
+                status: status.as_u16(),
+                error_code,
+                message,
+            },
+        }
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> RegistryError {
+        let timed_out = e.is_timeout()
+            || chain(e).any(|s| {
+                s.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+            });
+        let reason = if timed_out {
+            format!("no answer within {:.1} s", self.timeout.as_secs_f64())
+        } else {
+            // The innermost cause says what happened ("Connection refused (os error 111)");
+            // the outer layers repeat the URL.
+            let cause = chain(e)
+                .last()
+                .map_or_else(|| e.to_string(), |s| s.to_string());
+            if e.is_connect() {
+                format!("cannot connect: {cause}")
+            } else {
+                cause
+            }
+        };
+        RegistryError::Unreachable {
+            url: self.shown.clone(),
+            reason: self.redact(reason),
+        }
+    }
+
+    /// Removes every secret from a text that came from the network or a library.
+    fn redact(&self, mut text: String) -> String {
+        for secret in &self.secrets {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), REDACTED);
+            }
+        }
+        text
+    }
+}
+
+fn chain(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(e.source(), |s| (*s).source())
+}
+
+/// `GET /subjects/orders-value/versions` — the subject unencoded, for people.
+fn describe_request(method: &Method, segments: &[&str], query: &[(&str, &str)]) -> String {
+    let mut s = format!("{method} /{}", segments.join("/"));
+    for (i, (k, v)) in query.iter().enumerate() {
+        s.push(if i == 0 { '?' } else { '&' });
+        s.push_str(&format!("{k}={v}"));
+    }
+    s
+}
+
+/// A short, single-line excerpt of a body that is not the API's JSON.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() > 300 {
+        format!("{}…", text.chars().take(300).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// Hides `user:password@` in a URL that could not be parsed.
+fn mask_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}{REDACTED}@{}", &url[..start], &url[start + at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// Standard base64 with padding (only to recognise a Basic header's value when redacting).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(auth: Auth) -> RegistryClient {
+        RegistryClient::new(
+            "https://registry.example:8081/apis/ccompat/v7/",
+            auth,
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    }
+
+    fn authorization(c: &RegistryClient) -> Option<reqwest::header::HeaderValue> {
+        let url = c.url_for(&["subjects"], &[]);
+        let req = c.request(Method::GET, url).build().unwrap();
+        req.headers().get(reqwest::header::AUTHORIZATION).cloned()
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(b"alice:s3cret"), "YWxpY2U6czNjcmV0");
+    }
+
+    #[test]
+    fn basic_and_bearer_headers_are_sent_and_sensitive() {
+        let basic = client(Auth::Basic {
+            user: "alice".into(),
+            password: "s3cret".into(),
+        });
+        let h = authorization(&basic).expect("a Basic header");
+        assert_eq!(h.to_str().unwrap(), "Basic YWxpY2U6czNjcmV0");
+        assert!(h.is_sensitive());
+
+        let bearer = client(Auth::Bearer {
+            token: "tok-123".into(),
+        });
+        let h = authorization(&bearer).expect("a Bearer header");
+        assert_eq!(h.to_str().unwrap(), "Bearer tok-123");
+        assert!(h.is_sensitive());
+
+        assert!(authorization(&client(Auth::None)).is_none());
+    }
+
+    #[test]
+    fn debug_and_display_never_show_secrets() {
+        let basic = client(Auth::Basic {
+            user: "alice".into(),
+            password: "s3cret".into(),
+        });
+        let bearer = client(Auth::Bearer {
+            token: "tok-123".into(),
+        });
+        for text in [
+            format!("{basic:?}"),
+            format!("{basic:#?}"),
+            format!("{basic}"),
+            format!("{bearer:?}"),
+            format!("{bearer}"),
+            format!(
+                "{:?}",
+                Auth::Basic {
+                    user: "alice".into(),
+                    password: "s3cret".into()
+                }
+            ),
+        ] {
+            for secret in ["s3cret", "YWxpY2U6czNjcmV0", "tok-123"] {
+                assert!(!text.contains(secret), "{text}");
+            }
+        }
+        assert!(format!("{basic:?}").contains("alice"));
+        assert!(format!("{basic:?}").contains(REDACTED));
+    }
+
+    #[test]
+    fn errors_built_from_answers_are_redacted() {
+        let c = client(Auth::Basic {
+            user: "alice".into(),
+            password: "s3cret".into(),
+        });
+        let e = c.failure(
+            "GET /subjects".into(),
+            StatusCode::UNAUTHORIZED,
+            br#"{"error_code":40101,"message":"bad login alice:s3cret / Basic YWxpY2U6czNjcmV0"}"#,
+        );
+        assert!(matches!(e, RegistryError::Unauthorized { status: 401, .. }));
+        assert!(e.to_string().contains("authentication failed"), "{e}");
+        for text in [e.to_string(), format!("{e:?}")] {
+            assert!(
+                !text.contains("s3cret") && !text.contains("YWxpY2U6czNjcmV0"),
+                "{text}"
+            );
+        }
+        let e = c.failure(
+            "PUT /config/x".into(),
+            StatusCode::BAD_REQUEST,
+            b"Not able to deserialize data provided.",
+        );
+        assert_eq!(
+            e.to_string(),
+            "the Schema Registry at https://registry.example:8081/apis/ccompat/v7 refused \
+             PUT /config/x: HTTP 400: Not able to deserialize data provided."
+        );
+        let e = c.failure(
+            "GET /subjects/x/versions".into(),
+            StatusCode::NOT_FOUND,
+            br#"{"error_code":40401,"message":"Subject 'x' not found."}"#,
+        );
+        assert_eq!(e.error_code(), Some(40401));
+        assert!(
+            e.to_string()
+                .ends_with("HTTP 404 (error 40401): Subject 'x' not found.")
+        );
+    }
+
+    #[test]
+    fn subjects_are_percent_encoded_as_one_segment() {
+        let c = client(Auth::None);
+        let url = c.url_for(
+            &["subjects", "a b/cé?#", "versions"],
+            &[("permanent", "true")],
+        );
+        assert_eq!(
+            url.as_str(),
+            "https://registry.example:8081/apis/ccompat/v7/subjects/a%20b%2Fc%C3%A9%3F%23/versions?permanent=true"
+        );
+        let root = RegistryClient::new("http://h:1", Auth::None, Duration::from_secs(1)).unwrap();
+        assert_eq!(root.url_for(&["config"], &[]).as_str(), "http://h:1/config");
+        assert_eq!(root.url(), "http://h:1");
+    }
+
+    #[test]
+    fn urls_with_credentials_or_other_schemes_are_refused_without_echoing_secrets() {
+        let t = Duration::from_secs(1);
+        for url in [
+            "http://alice:s3cret@registry:8081",
+            "http://alice:s3cret@registry:notaport/x",
+        ] {
+            let e = RegistryClient::new(url, Auth::None, t).unwrap_err();
+            assert!(matches!(e, RegistryError::InvalidUrl { .. }), "{e:?}");
+            assert!(!e.to_string().contains("s3cret"), "{e}");
+            assert!(!format!("{e:?}").contains("s3cret"), "{e:?}");
+        }
+        for url in ["ftp://registry", "registry:8081", "http://h/x?a=b", ""] {
+            assert!(
+                RegistryClient::new(url, Auth::None, t).is_err(),
+                "{url} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn requests_are_described_for_people() {
+        assert_eq!(
+            describe_request(
+                &Method::DELETE,
+                &["subjects", "a b"],
+                &[("permanent", "true")]
+            ),
+            "DELETE /subjects/a b?permanent=true"
+        );
+    }
+}
