@@ -112,3 +112,89 @@ fn check_schemas(mesh: &Mesh, ds: &mut Diagnostics) {
         ds.extend(r);
     }
 }
+
+/// Schema changes against a base revision (a pull request's target), checked offline: an Avro
+/// change that breaks the product's compatibility level is an error at the schema file, with the
+/// consumers it would break; a changed JSON Schema or Protobuf file is a warning, because only
+/// the registry can judge those. `base` is the mesh at the base revision.
+pub fn schema_changes(report: &mut Report, base: &Mesh) {
+    let mut found = Vec::new();
+    for p in &report.mesh.products {
+        let (Some(schema), Some(old)) = (&p.schema, base.product(&p.id)) else {
+            continue;
+        };
+        let Some(old_schema) = &old.schema else {
+            continue;
+        };
+        for (which, new_ref, old_ref) in [
+            ("value", &schema.value, &old_schema.value),
+            ("key", &schema.key, &old_schema.key),
+        ] {
+            let (Some(new_ref), Some(old_ref)) = (new_ref, old_ref) else {
+                continue;
+            };
+            let (Some(new_src), Some(old_src)) = (
+                report.mesh.sources.get(&new_ref.file),
+                base.sources.get(&old_ref.file),
+            ) else {
+                continue;
+            };
+            let format = match new_ref.format {
+                SchemaFormat::Avro => mesh_schema::Format::Avro,
+                SchemaFormat::Json => mesh_schema::Format::Json,
+                SchemaFormat::Protobuf => mesh_schema::Format::Protobuf,
+            };
+            let (new_text, old_text) = (new_src.text(), old_src.text());
+            if mesh_schema::compat::normalise(new_text, format)
+                == mesh_schema::compat::normalise(old_text, format)
+            {
+                continue;
+            }
+            let level = schema.compatibility.as_str();
+            let consumers: Vec<String> = report
+                .lineage
+                .impact(&p.id)
+                .map(|i| {
+                    i.consumers
+                        .iter()
+                        .filter(|c| c.depth == 1)
+                        .map(|c| format!("{} ({})", c.id, c.owners.join(", ")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let who = if consumers.is_empty() {
+                "no declared consumers".to_string()
+            } else {
+                format!("consumers: {}", consumers.join("; "))
+            };
+            let d = match (new_ref.format, old_ref.format) {
+                (SchemaFormat::Avro, SchemaFormat::Avro) => match mesh_schema::compat::check_avro(new_text, &[old_text], level) {
+                    Ok(()) => continue,
+                    Err(reasons) => Diagnostic::error(
+                        "breaking-schema-change",
+                        &new_ref.file,
+                        0..0,
+                        format!("the {which} schema of {} is not {level}-compatible with the base revision: {}", p.id, reasons.join("; ")),
+                    )
+                    .with_help(format!(
+                        "{who}. Make the change compatible (e.g. give a new field a default), or publish a new product version and deprecate this one"
+                    )),
+                },
+                _ => Diagnostic::warning(
+                    "schema-changed",
+                    &new_ref.file,
+                    0..0,
+                    format!("the {which} schema of {} changed since the base revision; its {level} compatibility is checked by the registry at plan time", p.id),
+                )
+                .with_help(format!("{who}; only Avro is checked offline")),
+            };
+            found.push(d);
+        }
+    }
+    if !found.is_empty() {
+        let mut ds = Diagnostics::new();
+        ds.extend(std::mem::take(&mut report.diagnostics));
+        ds.extend(found);
+        report.diagnostics = ds.into_sorted();
+    }
+}

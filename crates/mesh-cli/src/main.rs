@@ -45,6 +45,9 @@ enum Command {
         repo: RepoArgs,
         #[arg(long, value_enum, default_value_t = ValidateFormat::Human)]
         format: ValidateFormat,
+        /// Also check schema changes against this git revision (a pull request's base), offline
+        #[arg(long)]
+        base: Option<String>,
     },
     /// Show what apply would change on the environment's cluster
     Plan {
@@ -224,8 +227,14 @@ fn print(text: &str) -> Result<(), String> {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Validate { repo, format } => {
-            let report = check(&repo)?;
+        Command::Validate { repo, format, base } => {
+            let mut report = check(&repo)?;
+            if let Some(base) = base {
+                let files =
+                    mesh_repo::from_git(&repo.repo, &base).map_err(|e| format!("--base: {e}"))?;
+                let (base_mesh, _) = mesh_model::load(&files.files, repo.env.as_deref());
+                mesh_check::schema_changes(&mut report, &base_mesh);
+            }
             match format {
                 ValidateFormat::Human => {
                     let mut out = StandardStream::stdout(stdout_colour());

@@ -263,3 +263,83 @@ fn rev_reads_a_revision_without_a_checkout_also_from_a_bare_clone() {
         text(&o)
     );
 }
+
+#[test]
+fn base_flags_breaking_schema_changes_offline() {
+    let t = tempfile::tempdir().unwrap();
+    let work = t.path().join("work");
+    copy_dir(&example(), &work);
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "base"]);
+    let w = work.to_str().unwrap();
+    let order = work.join("domains/sales/schemas/order.avsc");
+    let original = std::fs::read_to_string(&order).unwrap();
+    let add = |field: &str| {
+        original.replacen(
+            "{\"name\": \"campaign_id\"",
+            &format!("{field},\n    {{\"name\": \"campaign_id\""),
+            1,
+        )
+    };
+
+    std::fs::write(
+        &order,
+        add(r#"{"name": "gift_note", "type": ["null", "string"], "default": null}"#),
+    )
+    .unwrap();
+    let o = mesh(&["validate", "--repo", w, "--base", "main"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a compatible change passes: {}",
+        text(&o)
+    );
+
+    std::fs::write(&order, add(r#"{"name": "channel", "type": "string"}"#)).unwrap();
+    let o = mesh(&["validate", "--repo", w, "--base", "main"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("error[breaking-schema-change]")
+            && out.contains("domains/sales/schemas/order.avsc"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not BACKWARD_TRANSITIVE-compatible with the base revision"),
+        "{out}"
+    );
+    assert!(
+        out.contains("finance/billing-service (@acme/finance-data"),
+        "{out}"
+    );
+
+    std::fs::write(&order, &original).unwrap();
+    let campaign = work.join("domains/marketing/schemas/campaign.json");
+    let json = std::fs::read_to_string(&campaign).unwrap();
+    std::fs::write(
+        &campaign,
+        json.replacen(
+            "\"properties\": {",
+            "\"properties\": {\n    \"extra\": {\"type\": \"string\"},",
+            1,
+        ),
+    )
+    .unwrap();
+    let o = mesh(&["validate", "--repo", w, "--base", "main"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("warning[schema-changed]")
+            && text(&o).contains("checked by the registry"),
+        "{}",
+        text(&o)
+    );
+
+    let o = mesh(&["validate", "--repo", w, "--base", "no-such-base"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("--base: revision `no-such-base` not found"),
+        "{}",
+        text(&o)
+    );
+}
