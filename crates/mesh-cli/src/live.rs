@@ -26,7 +26,6 @@ pub struct Context {
     /// Present when the environment has a Schema Registry.
     pub registry: Option<RegistryClient>,
     pub desired: mesh_plan::DesiredState,
-    pub request: ReadRequest,
 }
 
 /// The Kafka client settings of an environment, with references filled from the process
@@ -126,7 +125,6 @@ pub fn plan(
             cluster,
             registry,
             desired,
-            request,
         },
     ))
 }
@@ -243,8 +241,8 @@ pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
 fn settle_acls(ctx: &Context) {
     let deadline = Instant::now() + ACL_SETTLE;
     while Instant::now() < deadline {
-        match ctx.cluster.read(&ctx.request) {
-            Ok(live) if live.acls == ctx.desired.acls => return,
+        match ctx.cluster.acls_of(&ctx.desired.principals) {
+            Ok(acls) if acls == ctx.desired.acls => return,
             Ok(_) => std::thread::sleep(Duration::from_millis(200)),
             Err(_) => return,
         }

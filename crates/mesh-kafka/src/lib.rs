@@ -75,6 +75,15 @@ impl KafkaCluster {
     /// [`KafkaError::Unreachable`] when no broker answers (returned as soon as librdkafka
     /// reports all brokers down, not only at the timeout), [`KafkaError::Authentication`] for
     /// refused credentials.
+    /// The ACL bindings of these principals, in one DescribeAcls: the cheap part of a read, for
+    /// waiting until ACL changes have propagated.
+    pub fn acls_of(
+        &self,
+        principals: &std::collections::BTreeSet<String>,
+    ) -> Result<std::collections::BTreeSet<mesh_plan::AclBinding>, KafkaError> {
+        self.principal_acls(principals)
+    }
+
     pub fn connect(
         props: &BTreeMap<String, String>,
         timeout: Duration,

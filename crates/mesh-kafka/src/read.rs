@@ -208,7 +208,7 @@ impl KafkaCluster {
 
     /// All ACL bindings of `principals`, from one DescribeAcls that matches everything (Kafka
     /// filters take one principal, so filtering here is one request instead of one each).
-    fn principal_acls(
+    pub(crate) fn principal_acls(
         &self,
         principals: &BTreeSet<String>,
     ) -> Result<BTreeSet<AclBinding>, KafkaError> {

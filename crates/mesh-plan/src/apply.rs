@@ -101,7 +101,7 @@ pub fn apply(
         let idx: Vec<usize> = (0..plan.actions.len())
             .filter(|&i| phase(&plan.actions[i]) == ph)
             .collect();
-        for chunk in idx.chunks(BATCH) {
+        for chunk in chunks(ph, &idx, plan) {
             let results = run_phase(
                 ph,
                 chunk.iter().map(|&i| &plan.actions[i]).collect(),
@@ -126,6 +126,40 @@ pub fn apply(
         }
     }
     ApplyReport { outcomes }
+}
+
+/// Kafka takes at most this many records in one CreateTopics request: one per topic, partition and
+/// config (KAFKA-14996).
+pub const MAX_CREATE_RECORDS: usize = 10_000;
+
+/// Requests of a phase: topics by Kafka's record limit (a broker that creates each request's
+/// partition logs one by one makes fewer, larger requests much faster), the rest by [`BATCH`].
+fn chunks<'i>(ph: Phase, idx: &'i [usize], plan: &Plan) -> Vec<&'i [usize]> {
+    if !matches!(ph, Phase::CatalogTopic | Phase::Topics) {
+        return idx.chunks(BATCH).collect();
+    }
+    let records = |i: usize| match &plan.actions[i] {
+        Action::CreateTopic {
+            partitions, config, ..
+        } => 1 + *partitions as usize + config.len(),
+        Action::CreateCatalogTopic { partitions, .. } => 2 + *partitions as usize,
+        _ => 1,
+    };
+    let mut out = Vec::new();
+    let (mut start, mut used) = (0, 0);
+    for (n, &i) in idx.iter().enumerate() {
+        let r = records(i);
+        if used + r > MAX_CREATE_RECORDS && n > start {
+            out.push(&idx[start..n]);
+            start = n;
+            used = 0;
+        }
+        used += r;
+    }
+    if start < idx.len() {
+        out.push(&idx[start..]);
+    }
+    out
 }
 
 fn phase_name(p: Phase) -> &'static str {

@@ -656,3 +656,59 @@ fn the_registry_gate_refuses_what_the_registry_refuses() {
             .contains("READER_FIELD_MISSING_DEFAULT_VALUE")
     );
 }
+
+/// Counts CreateTopics requests.
+struct Counting<'a>(&'a Fake, RefCell<Vec<usize>>);
+
+impl ClusterWriter for Counting<'_> {
+    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), String>> {
+        self.1.borrow_mut().push(topics.len());
+        self.0.create_topics(topics)
+    }
+    fn alter_configs(&self, c: &[ConfigChange]) -> Vec<Result<(), String>> {
+        self.0.alter_configs(c)
+    }
+    fn create_partitions(&self, t: &[(String, i32)]) -> Vec<Result<(), String>> {
+        self.0.create_partitions(t)
+    }
+    fn create_acls(&self, a: &[AclBinding]) -> Vec<Result<(), String>> {
+        self.0.create_acls(a)
+    }
+    fn delete_acls(&self, a: &[AclBinding]) -> Vec<Result<(), String>> {
+        self.0.delete_acls(a)
+    }
+    fn write_catalog(&self, t: &str, r: &[(String, Option<CatalogRecord>)]) -> Result<(), String> {
+        self.0.write_catalog(t, r)
+    }
+}
+
+#[test]
+fn topics_are_created_in_as_few_requests_as_kafka_allows() {
+    let mut d = desired();
+    for i in 0..30 {
+        let name = format!("sales.t{i:02}");
+        d.topics.insert(
+            name.clone(),
+            topic(&name, &name, 400, &[("retention.ms", "1")]),
+        );
+    }
+    let p = plan(&d, &empty());
+    let fake = Fake {
+        live: RefCell::new(empty()),
+        fail_acls: false,
+    };
+    let counting = Counting(&fake, RefCell::new(Vec::new()));
+    apply(
+        &p,
+        &Target {
+            cluster: &counting,
+            registry: None,
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |_, _, _| {},
+    );
+    // The catalog topic, then sales.orders (5 records) and 30 topics of 402 records each, at
+    // most 10,000 records a request: 5 + 24 × 402 = 9,653 fits, a 25th t-topic would not.
+    assert_eq!(*counting.1.borrow(), vec![1, 25, 6]);
+}

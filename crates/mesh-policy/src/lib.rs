@@ -482,32 +482,75 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
     let environment = view::to_cel(&view::environment(mesh));
     check_exemptions(mesh, policies, today, ds);
 
-    let mut cel_env = cel::Env::stdlib();
-    cel::add_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches", id = "matches")
-        .expect("the standard library without cel's regex feature has no `matches` to clash with");
-    cel::add_member_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches")
-        .expect("the standard library without cel's regex feature has no `matches` to clash with");
-    let mut root = Context::with_env(std::sync::Arc::new(cel_env));
-    root.add_variable_from_value("env", env);
-    root.add_variable_from_value("environment", environment);
+    let root_context = || {
+        let mut cel_env = cel::Env::stdlib();
+        cel::add_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches", id = "matches")
+            .expect("the standard library without cel's regex feature has no `matches` to clash with");
+        cel::add_member_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches")
+            .expect("the standard library without cel's regex feature has no `matches` to clash with");
+        let mut root = Context::with_env(std::sync::Arc::new(cel_env));
+        root.add_variable_from_value("env", env.clone());
+        root.add_variable_from_value("environment", environment.clone());
+        root
+    };
     let mut used_exemptions = vec![false; policies.exemptions.len()];
+
+    // Products are most of the work: they are spread over the cores, each thread with its own
+    // CEL context; every subject is built, evaluated and dropped in turn to keep memory flat.
+    let products: Vec<&mesh_model::Product> = mesh.products.iter().filter(|p| p.complete).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let size = products.len().div_ceil(threads).max(1);
+    let make_root = &root_context;
+    let partial: Vec<(Diagnostics, Vec<bool>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = products
+            .chunks(size)
+            .map(|part| {
+                scope.spawn(move || {
+                    let root = make_root();
+                    let mut ds = Diagnostics::new();
+                    let mut used = vec![false; policies.exemptions.len()];
+                    for p in part {
+                        let json = view::product(p);
+                        let subject = Subject {
+                            kind: "product",
+                            domain: &p.domain,
+                            product_id: Some(&p.id),
+                            value: cel::Value::Null,
+                            json,
+                            file: &p.file,
+                            span: 0..0,
+                        };
+                        let mut ctx = root.new_inner_scope();
+                        ctx.add_variable_from_value("product", view::to_cel(&subject.json));
+                        evaluate_subject(mesh, policies, &ctx, &subject, &mut used, &mut ds);
+                    }
+                    (ds, used)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for (part_ds, used) in partial {
+        ds.extend(part_ds);
+        for (all, this) in used_exemptions.iter_mut().zip(used) {
+            *all |= this;
+        }
+    }
+
+    let root = root_context();
     let mut eval = |mut s: Subject| {
         let mut ctx = root.new_inner_scope();
         ctx.add_variable_from_value(s.kind, std::mem::replace(&mut s.value, cel::Value::Null));
         evaluate_subject(mesh, policies, &ctx, &s, &mut used_exemptions, ds);
     };
-    for p in mesh.products.iter().filter(|p| p.complete) {
-        let json = view::product(p);
-        eval(Subject {
-            kind: "product",
-            domain: &p.domain,
-            product_id: Some(&p.id),
-            value: view::to_cel(&json),
-            json,
-            file: &p.file,
-            span: 0..0,
-        });
-    }
     for d in &mesh.domains {
         let json = view::domain(mesh, d);
         eval(Subject {
