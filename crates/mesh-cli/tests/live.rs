@@ -7,34 +7,19 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use mesh_sandbox::{
-    SandboxConfig, admin_client_properties, down, kafka_tool_command, up, write_client_properties,
+    Ephemeral, SandboxConfig, admin_client_properties, down, kafka_tool_command,
+    write_client_properties,
 };
 
-/// Stops the sandbox even when an assertion fails.
-struct Sandbox {
-    cfg: SandboxConfig,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        if let Err(e) = down(&self.cfg) {
-            eprintln!("cleanup: {e}");
-        }
-    }
-}
-
-fn start() -> Sandbox {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = mesh_sandbox::default_cache_dir(&|k| std::env::var_os(k)).unwrap();
-    let mut cfg = SandboxConfig::new(dir.path().join("sandbox"), cache);
-    cfg.use_free_ports().unwrap();
-    cfg.users = vec![
-        ("sales-revenue-job".into(), "revenue-pw".into()),
-        ("mallory".into(), "mallory-pw".into()),
-    ];
-    up(&cfg, &mut |line| eprintln!("{line}")).expect("sandbox starts");
-    Sandbox { cfg, _dir: dir }
+fn start() -> Ephemeral {
+    Ephemeral::start(
+        &[
+            ("sales-revenue-job", "revenue-pw"),
+            ("mallory", "mallory-pw"),
+        ],
+        &mut |line| eprintln!("{line}"),
+    )
+    .expect("sandbox starts")
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -133,7 +118,7 @@ fn plan_and_apply_converge_on_a_real_cluster() {
     let sb = start();
     let cfg = &sb.cfg;
     let admin = admin_client_properties(cfg).unwrap();
-    let repo = example_for(cfg, sb._dir.path());
+    let repo = example_for(cfg, sb.scratch());
 
     // Something nobody declared: it must survive every apply.
     let out = tool(
@@ -447,7 +432,7 @@ fn schemas_are_registered_evolved_and_gated_on_a_real_registry() {
     let sb = start();
     let cfg = &sb.cfg;
     let admin = admin_client_properties(cfg).unwrap();
-    let repo = example_for(cfg, sb._dir.path());
+    let repo = example_for(cfg, sb.scratch());
 
     let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

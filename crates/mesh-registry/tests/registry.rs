@@ -11,29 +11,10 @@ use std::time::{Duration, Instant};
 
 use mesh_plan::registry::{RegistryReader, RegistryWriter};
 use mesh_registry::{Auth, RegistryClient, RegistryError};
-use mesh_sandbox::{SandboxConfig, down, up};
+use mesh_sandbox::{Ephemeral, down};
 
-/// Stops the sandbox even when an assertion fails, so no JVM outlives the test.
-struct Sandbox {
-    cfg: SandboxConfig,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        if let Err(e) = down(&self.cfg) {
-            eprintln!("cleanup: {e}");
-        }
-    }
-}
-
-fn start() -> Sandbox {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = SandboxConfig::from_env(Some(dir.path().join("sandbox"))).unwrap();
-    cfg.use_free_ports().unwrap();
-    let sandbox = Sandbox { cfg, _dir: dir };
-    up(&sandbox.cfg, &mut |m| eprintln!("[up] {m}")).expect("sandbox starts");
-    sandbox
+fn start() -> Ephemeral {
+    Ephemeral::start(&[], &mut |m| eprintln!("[up] {m}")).expect("sandbox starts")
 }
 
 /// A plain HTTP/1.0 exchange with the registry's ccompat API.

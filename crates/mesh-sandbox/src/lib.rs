@@ -22,6 +22,7 @@
 //! of the mesh model, rdkafka, or terminals. It needs Linux (`/proc`) to recognise its servers.
 
 mod config;
+mod ephemeral;
 mod error;
 mod fetch;
 mod java;
@@ -42,6 +43,7 @@ pub use config::{
     ADMIN_PASSWORD, ADMIN_USER, CCOMPAT_PATH, DEPENDENCY_PLUGIN_VERSION, KAFKA_VERSION,
     RegistryDist, SLF4J_BINDING, SandboxConfig, default_cache_dir, default_state_dir,
 };
+pub use ephemeral::Ephemeral;
 pub use error::SandboxError;
 pub use java::parse_java_major;
 pub use kafka::render_client_properties;
