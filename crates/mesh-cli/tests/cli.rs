@@ -343,3 +343,30 @@ fn base_flags_breaking_schema_changes_offline() {
         text(&o)
     );
 }
+
+#[test]
+fn plan_says_which_environment_and_which_variable_it_needs() {
+    let o = mesh(&["plan", "--repo", &ex()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o)
+            .contains("plan and apply need --env ENV (help: declared environments: local, prod)"),
+        "{}",
+        text(&o)
+    );
+
+    let o = Command::new(env!("CARGO_BIN_EXE_mesh"))
+        .args(["plan", "--repo", &ex(), "--env", "prod"])
+        .env("NO_COLOR", "1")
+        .env("MESH_PROD_KAFKA_USERNAME", "mesh-ci")
+        .env_remove("MESH_PROD_KAFKA_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(
+        t.contains("needs the variable MESH_PROD_KAFKA_PASSWORD") && t.contains("sasl.password"),
+        "{t}"
+    );
+    assert!(!t.contains("mesh-ci"), "values are never echoed: {t}");
+}
