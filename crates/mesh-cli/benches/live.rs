@@ -4,14 +4,19 @@
 //! in temporary folders on free ports and stopped by a drop guard whatever happens), on a
 //! synthetic mesh of 1,000 products in 20 domains: one topic each (1–3 partitions, four
 //! configs), one producer and one or two cross-domain consumers — 5.5 ACL bindings per product.
+//! Every product has a value schema (85 % Avro, 10 % JSON Schema, 5 % Protobuf), every fifth a
+//! key schema too (Avro): 1,200 subjects in the sandbox's Schema Registry, with compatibility
+//! BACKWARD, FULL or BACKWARD_TRANSITIVE.
 //!
 //! - (a) `mesh apply --env bench --auto-approve`, the real binary, from an empty cluster, end to
 //!   end; its output lines are timestamped as they arrive, which splits it into phases.
 //! - (b) `mesh plan --env bench` with the 1,000 products live (no changes): median of 5; plus the
-//!   same stages through the library (validate, connect, read, diff).
+//!   same stages through the library (validate, connect, read, registry read, diff), with the
+//!   registry read rate (subjects/s and HTTP requests/s at the client's concurrency).
 //! - (c) the floor, on a fresh cluster: `KafkaCluster::create_topics(&all)` then
 //!   `KafkaCluster::create_acls(&all)` through `ClusterWriter` — the same topics and bindings,
-//!   one batched call each, without validation, read, plan, catalog or ACL settle wait. Then,
+//!   one batched call each, without validation, read, plan, schemas, catalog or ACL settle wait
+//!   (the floor is topics + ACLs only). Then,
 //!   outside the floor, how long until a read sees every binding.
 //! - (d) the library path of apply on another fresh cluster (validate → desired → read → plan →
 //!   `apply::apply` with each `ClusterWriter` call timed → the ACL settle loop of
@@ -24,7 +29,7 @@
 //! (from the `Created log for partition` lines of its log).
 //!
 //! Prints a table; asserts nothing about time (figures go in docs/benchmarks.md). Targets:
-//! apply ≤ 1.5 × the floor, plan < 3 s. Needs Java 17+ (and Maven for the first download).
+//! apply ≤ 1.5 × the floor, plan < 5 s with schemas (< 3 s without). Needs Java 17+ (and Maven for the first download).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -36,11 +41,13 @@ use std::time::{Duration, Instant};
 
 use mesh_kafka::KafkaCluster;
 use mesh_model::doc::Date;
-use mesh_plan::apply::{BATCH, Target};
+use mesh_plan::apply::{BATCH, REGISTRY_CONCURRENCY, Target};
+use mesh_plan::registry::RegistryWriter;
 use mesh_plan::{
     AclBinding, Action, CatalogRecord, ClusterReader, ClusterWriter, ConfigChange, DesiredState,
     NewTopic, Plan, ReadRequest,
 };
+use mesh_registry::{Auth, DEFAULT_CONCURRENCY, RegistryClient};
 use mesh_sandbox::{ADMIN_PASSWORD, ADMIN_USER, SandboxConfig, down, up};
 
 const DOMAINS: usize = 20;
@@ -88,6 +95,20 @@ impl Sandbox {
 
     fn connect(&self) -> KafkaCluster {
         KafkaCluster::connect(&client_props(&self.bootstrap()), TIMEOUT).expect("connects")
+    }
+
+    fn registry_url(&self) -> String {
+        self.cfg.registry_url()
+    }
+
+    /// The registry client `mesh` builds (no auth, `TIMEOUT`, default concurrency and history).
+    fn registry(&self) -> RegistryClient {
+        RegistryClient::new(&self.registry_url(), Auth::None, TIMEOUT).expect("registry client")
+    }
+
+    /// The `mesh.toml` pointing at this sandbox.
+    fn mesh_toml(&self) -> String {
+        mesh_toml(&self.bootstrap(), &self.registry_url())
     }
 
     /// How many logs of non-internal partitions the broker created, and the time from the first
@@ -185,7 +206,7 @@ fn consumers_of(d: usize, i: usize) -> Vec<(usize, bool)> {
     out
 }
 
-fn mesh_toml(bootstrap: &str) -> String {
+fn mesh_toml(bootstrap: &str, registry: &str) -> String {
     format!(
         r#"# Synthetic mesh for the live benchmark (crates/mesh-cli/benches/live.rs).
 [mesh]
@@ -203,6 +224,7 @@ replication_factor = 3
 [environments.{ENV}]
 local = true
 bootstrap_servers = "{bootstrap}"
+schema_registry_url = "{registry}"
 
 [environments.{ENV}.topic]
 replication_factor = 1
@@ -219,14 +241,93 @@ replication_factor = 1
     )
 }
 
-/// Writes the mesh into `repo`; `mesh.toml` points at `bootstrap`.
-fn generate(repo: &Path, bootstrap: &str) {
+/// The schema files of product `i` of domain `d` (relative to its domain directory) and their
+/// text: value (Avro, JSON Schema for `i % 10 == 1`, Protobuf for `i % 20 == 2`), and an Avro key
+/// for every fifth product; plus its compatibility level.
+#[allow(clippy::type_complexity)]
+fn schemas_of(d: usize, i: usize) -> (Vec<(&'static str, String, String)>, &'static str) {
+    let name = product_name(i);
+    let ns = format!("bench.{}.{}", domain_name(d), name).replace('-', "_");
+    let record = format!("{}{i:02}", capitalised(NOUNS[i % NOUNS.len()]));
+    let mut out = Vec::new();
+    let value = if i % 10 == 1 {
+        (
+            format!("schemas/{name}-value.json"),
+            format!(
+                r#"{{
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "title": "{record}",
+  "description": "One {noun} event of {ns}",
+  "type": "object",
+  "properties": {{
+    "id": {{"type": "string", "description": "The event's id."}},
+    "at_ms": {{"type": "integer", "description": "When it happened, epoch ms."}},
+    "amount_{d}_{i}": {{"type": "number", "description": "A field distinct per product."}}
+  }},
+  "required": ["id", "at_ms"]
+}}
+"#,
+                noun = NOUNS[i % NOUNS.len()]
+            ),
+        )
+    } else if i % 20 == 2 {
+        (
+            format!("schemas/{name}-value.proto"),
+            format!(
+                "// One {noun} event of {ns}.\nsyntax = \"proto3\";\n\npackage {ns};\n\nmessage {record} {{\n  string id = 1;\n  int64 at_ms = 2;\n  double amount_{d}_{i} = 3;\n}}\n",
+                noun = NOUNS[i % NOUNS.len()]
+            ),
+        )
+    } else {
+        (
+            format!("schemas/{name}-value.avsc"),
+            format!(
+                r#"{{
+  "type": "record",
+  "name": "{record}",
+  "namespace": "{ns}",
+  "doc": "One {noun} event of {ns}.",
+  "fields": [
+    {{"name": "id", "type": "string", "doc": "The event's id."}},
+    {{"name": "at_ms", "type": "long", "doc": "When it happened, epoch ms."}},
+    {{"name": "amount_{d}_{i}", "type": ["null", "double"], "default": null, "doc": "A field distinct per product."}}
+  ]
+}}
+"#,
+                noun = NOUNS[i % NOUNS.len()]
+            ),
+        )
+    };
+    out.push(("value", value.0, value.1));
+    if i % 5 == 0 {
+        out.push((
+            "key",
+            format!("schemas/{name}-key.avsc"),
+            format!(
+                r#"{{"type": "record", "name": "{record}Key", "namespace": "{ns}", "doc": "Key of {ns}.", "fields": [{{"name": "id", "type": "string", "doc": "The event's id."}}]}}
+"#
+            ),
+        ));
+    }
+    let level = ["BACKWARD", "FULL", "BACKWARD_TRANSITIVE"][(d + i) % 3];
+    (out, level)
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Writes the mesh into `repo`; `mesh.toml` points at `bootstrap` and `registry`.
+fn generate(repo: &Path, bootstrap: &str, registry: &str) {
     let write = |rel: &str, text: &str| {
         let path = repo.join(rel);
         std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
         std::fs::write(path, text).expect("write");
     };
-    write("mesh.toml", &mesh_toml(bootstrap));
+    write("mesh.toml", &mesh_toml(bootstrap, registry));
     let mut consumes: Vec<String> = vec![String::new(); DOMAINS];
     for d in 0..DOMAINS {
         let dom = domain_name(d);
@@ -248,6 +349,13 @@ fn generate(repo: &Path, bootstrap: &str) {
                     "\n[[consumes]]\nproduct = \"{id}\"\nprincipal = \"{principal}\"\ngroup = \"{group}\"\npurpose = \"Join {id} into {cdom}'s own reporting\"\n"
                 );
             }
+            let (schemas, level) = schemas_of(d, i);
+            let mut schema = String::from("\n[schema]\n");
+            for (kind, rel, text) in &schemas {
+                let _ = writeln!(schema, "{kind} = \"{rel}\"");
+                write(&format!("domains/{dom}/{rel}"), text);
+            }
+            let _ = writeln!(schema, "compatibility = \"{level}\"");
             let product = format!(
                 r#"description = "Synthetic product {id}: one record per {noun} event, keyed by its id"
 quality = "raw"
@@ -262,6 +370,7 @@ partitions = {partitions}
 "retention.ms" = "{days}d"
 "max.message.bytes" = "1MiB"
 
+{schema}
 [access]
 visibility = "public"
 "#,
@@ -577,6 +686,8 @@ fn plan_counts(plan: &Plan) -> BTreeMap<&'static str, usize> {
             Action::CreateCatalogTopic { .. } => "catalog topic",
             Action::CreateTopic { .. } => "topics",
             Action::CreateAcl { .. } => "ACLs created",
+            Action::SetCompatibility { .. } => "compatibility levels",
+            Action::RegisterSchema { .. } => "schemas",
             Action::UpsertCatalog { .. } => "catalog records",
             _ => "other",
         };
@@ -615,6 +726,8 @@ fn bench_apply_binary(repo: &Path) -> (Duration, Vec<(&'static str, Duration)>, 
     for (label, prefix) in [
         ("print plan + catalog topic", "catalog topic:"),
         ("topics", "topics:"),
+        ("compatibility levels", "compatibility levels:"),
+        ("schemas", "schemas:"),
         ("ACLs created", "ACLs created:"),
         ("catalog records", "catalog records:"),
     ] {
@@ -645,6 +758,11 @@ struct PlanFigures {
     validate: Vec<Duration>,
     connect: Vec<Duration>,
     read: Vec<Duration>,
+    /// `RegistryClient::read_subjects` of every desired subject.
+    registry: Vec<Duration>,
+    /// HTTP requests one registry read makes: per subject its versions list, its config and
+    /// each version (the client's `read_subject` with history).
+    registry_requests: usize,
     diff: Vec<Duration>,
     /// How long after apply returned until `mesh plan` first said "no changes".
     converged: Duration,
@@ -681,8 +799,14 @@ fn bench_plan(repo: &Path, sandbox: &Sandbox) -> PlanFigures {
         f.connect.push(t);
         let desired = mesh_plan::desired(&report.mesh, None);
         let request = read_request(&desired);
-        let (live, t) = timed(|| cluster.read(&request).expect("reads"));
+        let (mut live, t) = timed(|| cluster.read(&request).expect("reads"));
         f.read.push(t);
+        let registry = sandbox.registry();
+        let subjects = desired.subjects.keys().cloned().collect();
+        let (subjects, t) = timed(|| registry.read_subjects(&subjects).expect("registry reads"));
+        f.registry.push(t);
+        f.registry_requests = subjects.values().map(|s| 2 + s.history.len()).sum();
+        live.subjects = subjects;
         let (plan, t) = timed(|| mesh_plan::plan(&desired, &live));
         f.diff.push(t);
         assert!(
@@ -736,7 +860,7 @@ struct LibraryApply {
 /// (d): apply through the library on a fresh cluster, stage by stage.
 fn bench_apply_library(repo: &Path) -> LibraryApply {
     let sandbox = Sandbox::start("d");
-    std::fs::write(repo.join("mesh.toml"), mesh_toml(&sandbox.bootstrap())).expect("mesh.toml");
+    std::fs::write(repo.join("mesh.toml"), sandbox.mesh_toml()).expect("mesh.toml");
     eprintln!("(d) library apply …");
     let mut stages = Vec::new();
     let (report, t) = timed(|| validate(repo));
@@ -746,8 +870,13 @@ fn bench_apply_library(repo: &Path) -> LibraryApply {
     let (desired, t) = timed(|| mesh_plan::desired(&report.mesh, None));
     stages.push(("desired".to_string(), t));
     let request = read_request(&desired);
-    let (live, t) = timed(|| cluster.read(&request).expect("reads"));
+    let (mut live, t) = timed(|| cluster.read(&request).expect("reads"));
     stages.push(("read (empty cluster)".to_string(), t));
+    let registry = sandbox.registry();
+    let subjects = desired.subjects.keys().cloned().collect();
+    let (subjects, t) = timed(|| registry.read_subjects(&subjects).expect("registry reads"));
+    stages.push(("registry read (empty registry)".to_string(), t));
+    live.subjects = subjects;
     let (plan, t) = timed(|| mesh_plan::plan(&desired, &live));
     stages.push(("plan (diff)".to_string(), t));
     assert!(plan.errors.is_empty(), "{:?}", plan.errors);
@@ -761,7 +890,7 @@ fn bench_apply_library(repo: &Path) -> LibraryApply {
         &plan,
         &Target {
             cluster: &writer,
-            registry: None,
+            registry: Some(&registry as &(dyn RegistryWriter + Sync)),
         },
         &desired.catalog_topic,
         "2026-01-01T00:00:00Z",
@@ -844,7 +973,7 @@ fn main() {
     let repo: PathBuf = work.path().join("repo");
 
     // The mesh, validated once: a benchmark of an invalid mesh would measure nothing useful.
-    generate(&repo, "127.0.0.1:1");
+    generate(&repo, "127.0.0.1:1", "http://127.0.0.1:1");
     let (report, t_validate) = timed(|| validate(&repo));
     let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
     if !errors.is_empty() {
@@ -859,8 +988,9 @@ fn main() {
     let n_partitions: i32 = desired.topics.values().map(|t| t.partitions).sum();
     let n_acls = desired.acls.len();
     let n_configs: usize = desired.topics.values().map(|t| t.config.len()).sum();
+    let n_subjects = desired.subjects.len();
     eprintln!(
-        "mesh: {products} products, {n_topics} topics ({n_partitions} partitions, {n_configs} configs), {n_acls} ACL bindings, {} principals; validate {} ({} warning(s))",
+        "mesh: {products} products, {n_topics} topics ({n_partitions} partitions, {n_configs} configs), {n_acls} ACL bindings, {} principals, {n_subjects} subjects; validate {} ({} warning(s))",
         desired.principals.len(),
         secs(t_validate),
         report.diagnostics.len(),
@@ -869,7 +999,7 @@ fn main() {
     // (a) and (b) on one cluster.
     let (apply, plan, counts) = {
         let sandbox = Sandbox::start("a+b");
-        std::fs::write(repo.join("mesh.toml"), mesh_toml(&sandbox.bootstrap())).expect("mesh.toml");
+        std::fs::write(repo.join("mesh.toml"), sandbox.mesh_toml()).expect("mesh.toml");
         // What apply will do (one read of the empty cluster, not timed).
         let live = sandbox
             .connect()
@@ -899,7 +1029,7 @@ fn main() {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\nlive: {products} products in {DOMAINS} domains → {n_topics} topics, {n_partitions} partitions, {n_configs} topic configs, {n_acls} ACL bindings (one broker, replication 1); BATCH = {BATCH}\n"
+        "\nlive: {products} products in {DOMAINS} domains → {n_topics} topics, {n_partitions} partitions, {n_configs} topic configs, {n_acls} ACL bindings (one broker, replication 1), {n_subjects} subjects; BATCH = {BATCH}, registry writes {REGISTRY_CONCURRENCY} in flight, reads {DEFAULT_CONCURRENCY}\n"
     );
     let _ = writeln!(
         out,
@@ -931,6 +1061,7 @@ fn main() {
                 count("ACLs created"),
             ),
             "catalog records" => ("produce".to_string(), count("catalog records")),
+            "compatibility levels" | "schemas" => (count(label).to_string(), count(label)),
             _ => (String::new(), 0),
         };
         row(&mut out, &format!("    {label}"), *d, &req, items);
@@ -943,7 +1074,7 @@ fn main() {
     }
     row(
         &mut out,
-        "(c) floor: connect + create_topics + create_acls",
+        "(c) floor (no schemas): connect + topics + ACLs",
         floor_total,
         "2",
         n_topics + n_acls,
@@ -998,7 +1129,7 @@ fn main() {
     );
     let _ = writeln!(
         out,
-        "{:<54} {:>9}  target < 3 s; runs {}",
+        "{:<54} {:>9}  target < 5 s with schemas; runs {}",
         "",
         "",
         list(&plan.binary)
@@ -1023,6 +1154,21 @@ fn main() {
         median(&plan.read),
         &format!("{}+cat.", 3 + (n_topics + 1).div_ceil(500)),
         n_topics + n_acls + products,
+    );
+    let reg = median(&plan.registry);
+    row(
+        &mut out,
+        "    registry read (library, median)",
+        reg,
+        &plan.registry_requests.to_string(),
+        n_subjects,
+    );
+    let _ = writeln!(
+        out,
+        "        {:.0} subjects/s, {:.0} HTTP requests/s at concurrency {DEFAULT_CONCURRENCY}; runs {}",
+        n_subjects as f64 / reg.as_secs_f64(),
+        plan.registry_requests as f64 / reg.as_secs_f64(),
+        list(&plan.registry)
     );
     row(
         &mut out,
