@@ -124,6 +124,7 @@ enum ValidateFormat {
 #[derive(Clone, Copy, ValueEnum)]
 enum PlanFormat {
     Human,
+    Markdown,
     Json,
 }
 
@@ -314,6 +315,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     plan_render::human(&plan, &ctx.target, &mut out).map_err(|e| e.to_string())?;
                 }
                 PlanFormat::Json => print(&format!("{:#}\n", plan_render::json(&plan, &ctx.env)))?,
+                PlanFormat::Markdown => {
+                    print(&plan_render::markdown(&plan, &report.mesh, &ctx.target))?
+                }
             }
             Ok(if !plan.errors.is_empty() {
                 ExitCode::from(1)

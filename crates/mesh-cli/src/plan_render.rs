@@ -283,3 +283,250 @@ pub fn report(plan: &Plan, report: &ApplyReport, out: &mut dyn WriteColor) -> st
     }
     Ok(())
 }
+
+/// Pull-request comments are cut below GitHub's 65,536-character limit.
+pub const MARKDOWN_LIMIT: usize = 60_000;
+
+/// `plan --format markdown`: a pull-request comment. The summary line comes first, then errors and
+/// destructive changes, then one collapsible section per domain with changes; domains without
+/// changes are listed in one line. Kept under [`MARKDOWN_LIMIT`] characters with a note saying
+/// where the full plan is.
+pub fn markdown(plan: &Plan, mesh: &mesh_model::Mesh, target: &str) -> String {
+    let (c, u, d) = plan.counts();
+    let mut head = String::new();
+    if plan.errors.is_empty() {
+        if plan.is_empty() {
+            head.push_str(&format!("### mesh plan for {target}: no changes\n\n"));
+        } else {
+            head.push_str(&format!(
+                "### mesh plan for {target}: {c} to create, {u} to change, {d} to destroy\n\n"
+            ));
+        }
+    } else {
+        head.push_str(&format!(
+            "### mesh plan for {target}: failed, {} error(s); nothing will be applied\n\n",
+            plan.errors.len()
+        ));
+        for e in &plan.errors {
+            head.push_str(&format!(
+                "- :x: **{}**\n  - help: {}\n",
+                md(&e.message),
+                md(&e.help)
+            ));
+            for a in &e.affected {
+                head.push_str(&format!("  - would break: {}\n", md(a)));
+            }
+        }
+        head.push('\n');
+    }
+    let destructive: Vec<&Action> = plan
+        .actions
+        .iter()
+        .filter(|a| a.effect() == Effect::Destroy)
+        .collect();
+    if !destructive.is_empty() {
+        head.push_str(&format!(
+            "**:warning: {} destructive change(s):**\n",
+            destructive.len()
+        ));
+        for a in destructive {
+            head.push_str(&format!("- `- {}`\n", describe(a)[0]));
+        }
+        head.push('\n');
+    }
+
+    // Group by the domain an action belongs to: its product's, or the principal's for ACLs.
+    let mut by_domain: std::collections::BTreeMap<String, Vec<&Action>> =
+        std::collections::BTreeMap::new();
+    for a in &plan.actions {
+        by_domain.entry(domain_of(a, mesh)).or_default().push(a);
+    }
+    let unchanged: Vec<&str> = mesh
+        .domains
+        .iter()
+        .map(|d| d.name.as_str())
+        .filter(|n| !by_domain.contains_key(*n))
+        .collect();
+
+    let mut body = String::new();
+    let mut cut = 0usize;
+    let note = |n: usize| {
+        format!(
+            "\n> **Truncated:** {n} domain section(s) did not fit in one comment; the full plan is in the JSON artifact (`mesh plan --format json`).\n"
+        )
+    };
+    for (domain, actions) in &by_domain {
+        let mut section = format!(
+            "<details><summary><b>{}</b>: {} change(s)</summary>\n\n```diff\n",
+            md(domain),
+            actions.len()
+        );
+        for a in actions {
+            let lines = describe(a);
+            section.push_str(&format!("{} {}\n", sign(a.effect()), lines[0]));
+            for l in &lines[1..] {
+                section.push_str(&format!("  {l}\n"));
+            }
+        }
+        section.push_str("```\n</details>\n\n");
+        if head.len() + body.len() + section.len() + note(by_domain.len()).len() + 200
+            > MARKDOWN_LIMIT
+        {
+            cut += 1;
+            continue;
+        }
+        body.push_str(&section);
+    }
+    let mut out = head + &body;
+    if !unchanged.is_empty() {
+        out.push_str(&format!(
+            "<sub>No changes in: {}</sub>\n",
+            unchanged.join(", ")
+        ));
+    }
+    if cut > 0 {
+        out.push_str(&note(cut));
+    }
+    out
+}
+
+fn domain_of(a: &Action, mesh: &mesh_model::Mesh) -> String {
+    if let Some(p) = a.product() {
+        return p.split('.').next().unwrap_or(p).to_string();
+    }
+    match a {
+        Action::CreateAcl { binding } | Action::DeleteAcl { binding } => mesh
+            .domains
+            .iter()
+            .find(|d| d.principals.values().any(|p| p.value == binding.principal))
+            .map_or_else(|| "(other)".to_string(), |d| d.name.clone()),
+        _ => "(mesh)".to_string(),
+    }
+}
+
+/// Text safe inside Markdown (no raw HTML from file contents).
+fn md(s: &str) -> String {
+    s.replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesh_plan::{AclBinding, Operation, PatternType, PlanError, ResourceType};
+
+    fn mesh() -> mesh_model::Mesh {
+        let mut m = mesh_model::Mesh::default();
+        for name in ["sales", "finance", "quiet"] {
+            let mut d = mesh_model::Domain {
+                name: name.into(),
+                ..Default::default()
+            };
+            d.principals.insert(
+                "svc".into(),
+                mesh_model::doc::Spanned::new(format!("User:{name}-svc"), 0..0),
+            );
+            m.domains.push(d);
+        }
+        m
+    }
+
+    fn topic(product: &str) -> Action {
+        Action::CreateTopic {
+            product: product.into(),
+            topic: product.into(),
+            partitions: 3,
+            replication_factor: 3,
+            config: [("retention.ms".to_string(), "604800000".to_string())].into(),
+        }
+    }
+
+    #[test]
+    fn summary_first_destructive_called_out_domains_folded() {
+        let acl = AclBinding::allow(
+            "User:finance-svc",
+            ResourceType::Topic,
+            "sales.orders",
+            PatternType::Literal,
+            Operation::Read,
+        );
+        let plan = Plan {
+            actions: vec![topic("sales.orders"), Action::DeleteAcl { binding: acl }],
+            errors: vec![],
+        };
+        let md = markdown(&plan, &mesh(), "environment `prod`");
+        assert!(
+            md.starts_with(
+                "### mesh plan for environment `prod`: 1 to create, 0 to change, 1 to destroy\n"
+            ),
+            "{md}"
+        );
+        let warn = md.find(":warning: 1 destructive").expect("called out");
+        let sales = md
+            .find("<details><summary><b>sales</b>: 1 change(s)")
+            .expect("sales section");
+        let finance = md
+            .find("<b>finance</b>")
+            .expect("the ACL lands in its principal's domain");
+        assert!(warn < sales && warn < finance);
+        assert!(md.contains("No changes in: quiet"), "{md}");
+        assert!(
+            md.contains("+ topic sales.orders [sales.orders]: 3 partitions, replication 3"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn errors_and_what_they_break_come_first() {
+        let mut e = PlanError::new(
+            Some("sales.orders"),
+            "sales.orders: not BACKWARD-compatible <x>",
+            "give it a default",
+        );
+        e.affected = vec!["consumer finance/billing-service (owners: @acme/finance)".into()];
+        let plan = Plan {
+            actions: vec![topic("sales.orders")],
+            errors: vec![e],
+        };
+        let md = markdown(&plan, &mesh(), "env");
+        assert!(
+            md.starts_with("### mesh plan for env: failed, 1 error(s); nothing will be applied"),
+            "{md}"
+        );
+        assert!(
+            md.contains("would break: consumer finance/billing-service")
+                && md.contains("&lt;x&gt;"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn a_plan_too_big_for_one_comment_is_cut_with_a_note() {
+        let mut m = mesh();
+        let mut actions = Vec::new();
+        for d in 0..400 {
+            let name = format!("d{d:03}");
+            m.domains.push(mesh_model::Domain {
+                name: name.clone(),
+                ..Default::default()
+            });
+            for p in 0..5 {
+                actions.push(topic(&format!("{name}.product-with-a-long-name-{p}")));
+            }
+        }
+        let md = markdown(
+            &Plan {
+                actions,
+                errors: vec![],
+            },
+            &m,
+            "env",
+        );
+        assert!(md.len() <= MARKDOWN_LIMIT, "{}", md.len());
+        assert!(
+            md.contains("**Truncated:**") && md.contains("--format json"),
+            "{}",
+            &md[md.len() - 300..]
+        );
+        assert!(md.starts_with("### mesh plan for env: 2000 to create"));
+    }
+}

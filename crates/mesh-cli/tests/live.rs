@@ -165,6 +165,17 @@ fn plan_and_apply_converge_on_a_real_cluster() {
         "the local override applies: {out}"
     );
 
+    let o = mesh(&repo, &["plan", "--env", "local", "--format", "markdown"]);
+    let md = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        md.starts_with("### mesh plan for environment `local`"),
+        "{md}"
+    );
+    assert!(
+        md.contains("<details><summary><b>sales</b>") && md.contains("```diff"),
+        "{md}"
+    );
+
     let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("Apply complete"), "{}", text(&o));
