@@ -80,13 +80,21 @@ mod tests {
         let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 1024];
-            let n = s.read(&mut buf).unwrap();
-            let request = String::from_utf8_lossy(&buf[..n]).into_owned();
-            s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n[]")
-                .unwrap();
-            request
+            // Tests run in parallel: another test's port probe may connect to this listener
+            // and close at once (its port number can be reused for ours). Serve the first
+            // connection that actually sends a request.
+            loop {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut buf = [0u8; 1024];
+                let n = s.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    continue;
+                }
+                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+                s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n[]")
+                    .unwrap();
+                return request;
+            }
         });
         let got = http_get(port, "/apis/ccompat/v7/subjects", Duration::from_secs(5)).unwrap();
         assert_eq!(got, (200, "[]".to_owned()));
