@@ -71,8 +71,8 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         assert!(answers(port));
         assert!(port_taken(port));
-        drop(listener);
-        assert!(!answers(port));
+        // Not checked after dropping the listener: a test running in parallel may bind the same
+        // port number at once.
     }
 
     #[test]
