@@ -80,11 +80,7 @@ fn check_schemas(mesh: &Mesh, ds: &mut Diagnostics) {
             if !checked.insert(r.file.clone()) {
                 continue;
             }
-            let format = match r.format {
-                SchemaFormat::Avro => mesh_schema::Format::Avro,
-                SchemaFormat::Json => mesh_schema::Format::Json,
-                SchemaFormat::Protobuf => mesh_schema::Format::Protobuf,
-            };
+            let format = schema_format(r.format);
             work.push((&r.file, src.text(), format));
         }
     }
@@ -139,11 +135,7 @@ pub fn schema_changes(report: &mut Report, base: &Mesh) {
             ) else {
                 continue;
             };
-            let format = match new_ref.format {
-                SchemaFormat::Avro => mesh_schema::Format::Avro,
-                SchemaFormat::Json => mesh_schema::Format::Json,
-                SchemaFormat::Protobuf => mesh_schema::Format::Protobuf,
-            };
+            let format = schema_format(new_ref.format);
             let (new_text, old_text) = (new_src.text(), old_src.text());
             if mesh_schema::compat::normalise(new_text, format)
                 == mesh_schema::compat::normalise(old_text, format)
@@ -196,5 +188,14 @@ pub fn schema_changes(report: &mut Report, base: &Mesh) {
         ds.extend(std::mem::take(&mut report.diagnostics));
         ds.extend(found);
         report.diagnostics = ds.into_sorted();
+    }
+}
+
+/// The model's name for a schema format, as the schema crate knows it.
+fn schema_format(f: SchemaFormat) -> mesh_schema::Format {
+    match f {
+        SchemaFormat::Avro => mesh_schema::Format::Avro,
+        SchemaFormat::Json => mesh_schema::Format::Json,
+        SchemaFormat::Protobuf => mesh_schema::Format::Protobuf,
     }
 }

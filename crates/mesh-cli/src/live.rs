@@ -62,10 +62,7 @@ pub fn plan(
     report: &mesh_check::Report,
     revision: Option<&str>,
 ) -> Result<(Plan, Context), String> {
-    if report.has_errors() {
-        let mut err =
-            codespan_reporting::term::termcolor::StandardStream::stderr(crate::stderr_colour());
-        crate::render::human(report, &mut err).map_err(|e| e.to_string())?;
+    if crate::report_problems(report)? {
         return Err(format!(
             "the mesh is invalid ({} error(s) above); nothing was read or changed",
             report.diagnostics.iter().filter(|d| d.is_error()).count()

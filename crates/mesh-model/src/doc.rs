@@ -211,6 +211,28 @@ impl<'a> Reader<'a> {
         .with_help(format!("write it like: {key} = {example}"))
     }
 
+    /// An array element of the wrong type.
+    fn item_type_error(
+        &self,
+        key: &str,
+        item: &Node,
+        found: &Kind,
+        want: &str,
+        help: String,
+    ) -> Diagnostic {
+        Diagnostic::error(
+            "wrong-type",
+            self.file,
+            item.span.clone(),
+            format!(
+                "`{}` must hold {want}, not {}",
+                self.field(key),
+                found.type_name()
+            ),
+        )
+        .with_help(help)
+    }
+
     pub fn missing(&self, key: &str, example: &str) -> Diagnostic {
         let where_ = if self.path.is_empty() {
             String::new()
@@ -328,19 +350,13 @@ impl<'a> Reader<'a> {
         for item in items {
             match &item.kind {
                 Kind::Str(s) => out.push(Spanned::new(s.clone(), item.span.clone())),
-                other => ds.push(
-                    Diagnostic::error(
-                        "wrong-type",
-                        self.file,
-                        item.span.clone(),
-                        format!(
-                            "`{}` must hold only strings, not {}",
-                            self.field(key),
-                            other.type_name()
-                        ),
-                    )
-                    .with_help(format!("write it like: {key} = {example}")),
-                ),
+                other => ds.push(self.item_type_error(
+                    key,
+                    item,
+                    other,
+                    "only strings",
+                    format!("write it like: {key} = {example}"),
+                )),
             }
         }
         Some(out)
@@ -391,19 +407,13 @@ impl<'a> Reader<'a> {
                     item.span.clone(),
                     &format!("{}[{i}]", self.field(key)),
                 )),
-                other => ds.push(
-                    Diagnostic::error(
-                        "wrong-type",
-                        self.file,
-                        item.span.clone(),
-                        format!(
-                            "`{}` must hold tables, not {}",
-                            self.field(key),
-                            other.type_name()
-                        ),
-                    )
-                    .with_help(format!("write each entry as a [[{key}]] section")),
-                ),
+                other => ds.push(self.item_type_error(
+                    key,
+                    item,
+                    other,
+                    "tables",
+                    format!("write each entry as a [[{key}]] section"),
+                )),
             }
         }
         out

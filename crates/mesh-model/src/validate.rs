@@ -50,24 +50,13 @@ pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
                 );
             } else if let Some(src) = mesh.product(&input.value) {
                 if let Some(reason) = access_denied(src, &p.domain) {
-                    ds.push(
-                        Diagnostic::error(
-                            "access-denied",
-                            &p.file,
-                            input.span.clone(),
-                            format!("{} is derived from {}, which {reason}", p.id, src.id),
-                        )
-                        .with_related(
-                            &src.file,
-                            src.access.span.clone(),
-                            format!("{}'s access rules", src.id),
-                        )
-                        .with_help(access_help(
-                            src,
-                            &p.domain,
-                            "remove this input",
-                        )),
-                    );
+                    ds.push(denied(
+                        src,
+                        &p.domain,
+                        (&p.file, input.span.clone()),
+                        format!("{} is derived from {}, which {reason}", p.id, src.id),
+                        "remove this input",
+                    ));
                 }
             } else {
                 ds.extend(unknown_product(
@@ -156,27 +145,16 @@ pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
             continue;
         };
         if let Some(reason) = access_denied(product, &domain.name) {
-            ds.push(
-                Diagnostic::error(
-                    "access-denied",
-                    &domain.file,
-                    c.product.span.clone(),
-                    format!(
-                        "domain `{}` consumes {}, which {reason}",
-                        domain.name, product.id
-                    ),
-                )
-                .with_related(
-                    &product.file,
-                    product.access.span.clone(),
-                    format!("{}'s access rules", product.id),
-                )
-                .with_help(access_help(
-                    product,
-                    &domain.name,
-                    "remove this [[consumes]]",
-                )),
-            );
+            ds.push(denied(
+                product,
+                &domain.name,
+                (&domain.file, c.product.span.clone()),
+                format!(
+                    "domain `{}` consumes {}, which {reason}",
+                    domain.name, product.id
+                ),
+                "remove this [[consumes]]",
+            ));
         }
         if product.status == Status::Deprecated {
             let dep = product.deprecation.as_ref();
@@ -201,6 +179,23 @@ pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
             );
         }
     }
+}
+
+/// An access-rule refusal at the referring place, pointing also at the product's access rules.
+fn denied(
+    product: &Product,
+    domain: &str,
+    (file, span): (&str, std::ops::Range<usize>),
+    message: String,
+    or_else: &str,
+) -> Diagnostic {
+    Diagnostic::error("access-denied", file, span, message)
+        .with_related(
+            &product.file,
+            product.access.span.clone(),
+            format!("{}'s access rules", product.id),
+        )
+        .with_help(access_help(product, domain, or_else))
 }
 
 /// What a consumer refused by access rules can do about it.

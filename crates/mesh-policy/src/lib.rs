@@ -469,7 +469,7 @@ struct Subject<'a> {
     kind: &'static str,
     domain: &'a str,
     product_id: Option<&'a str>,
-    value: cel::Value,
+    /// What the rule sees; converted to a CEL value just before evaluation.
     json: Value,
     file: &'a str,
     span: Range<usize>,
@@ -517,14 +517,11 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
                             kind: "product",
                             domain: &p.domain,
                             product_id: Some(&p.id),
-                            value: cel::Value::Null,
                             json,
                             file: &p.file,
                             span: 0..0,
                         };
-                        let mut ctx = root.new_inner_scope();
-                        ctx.add_variable_from_value("product", view::to_cel(&subject.json));
-                        evaluate_subject(mesh, policies, &ctx, &subject, &mut used, &mut ds);
+                        evaluate_subject(mesh, policies, &root, &subject, &mut used, &mut ds);
                     }
                     (ds, used)
                 })
@@ -546,18 +543,14 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
     }
 
     let root = root_context();
-    let mut eval = |mut s: Subject| {
-        let mut ctx = root.new_inner_scope();
-        ctx.add_variable_from_value(s.kind, std::mem::replace(&mut s.value, cel::Value::Null));
-        evaluate_subject(mesh, policies, &ctx, &s, &mut used_exemptions, ds);
-    };
+    let mut eval =
+        |s: Subject| evaluate_subject(mesh, policies, &root, &s, &mut used_exemptions, ds);
     for d in &mesh.domains {
         let json = view::domain(mesh, d);
         eval(Subject {
             kind: "domain",
             domain: &d.name,
             product_id: None,
-            value: view::to_cel(&json),
             json,
             file: &d.file,
             span: 0..0,
@@ -568,7 +561,6 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
                 kind: "consumer",
                 domain: &d.name,
                 product_id: None,
-                value: view::to_cel(&json),
                 json,
                 file: &d.file,
                 span: c.span.clone(),
@@ -601,14 +593,18 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
     }
 }
 
+/// Evaluates the rules about one subject in a scope of `root` that holds it.
 fn evaluate_subject(
     mesh: &Mesh,
     policies: &Policies,
-    ctx: &Context,
+    root: &Context,
     s: &Subject,
     used_exemptions: &mut [bool],
     ds: &mut Diagnostics,
 ) {
+    let mut scope = root.new_inner_scope();
+    scope.add_variable_from_value(s.kind, view::to_cel(&s.json));
+    let ctx = &scope;
     for rule in policies.rules.iter().filter(|r| r.applies_to == s.kind) {
         if let Scope::Domain(d) = &rule.scope
             && d != s.domain
