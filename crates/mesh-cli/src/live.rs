@@ -84,15 +84,16 @@ pub fn plan(
     let props = client_settings(env, |v| std::env::var(v).ok())?;
     let bootstrap = props.get("bootstrap.servers").cloned().unwrap_or_default();
     let target = format!("environment `{}` ({bootstrap})", env.name);
-    let cluster = KafkaCluster::connect(&props, TIMEOUT).map_err(|e| e.to_string())?;
     let desired = mesh_plan::desired(mesh, revision);
+    // Settings problems first: they are found without touching the network.
+    let registry = registry_client(env, &desired, |v| std::env::var(v).ok())?;
+    let cluster = KafkaCluster::connect(&props, TIMEOUT).map_err(|e| e.to_string())?;
     let request = ReadRequest {
         topics: desired.topics.keys().cloned().collect(),
         principals: desired.principals.clone(),
         catalog_topic: desired.catalog_topic.clone(),
     };
     let mut live = cluster.read(&request)?;
-    let registry = registry_client(env, &desired, |v| std::env::var(v).ok())?;
     if let Some(r) = &registry {
         live.subjects = r
             .read_subjects(&desired.subjects.keys().cloned().collect())

@@ -370,3 +370,27 @@ fn plan_says_which_environment_and_which_variable_it_needs() {
     );
     assert!(!t.contains("mesh-ci"), "values are never echoed: {t}");
 }
+
+#[test]
+fn schemas_without_a_registry_url_are_a_clear_error() {
+    let t = tempfile::tempdir().unwrap();
+    let repo = t.path().join("repo");
+    copy_dir(&example(), &repo);
+    let mesh_toml = repo.join("mesh.toml");
+    let settings = std::fs::read_to_string(&mesh_toml).unwrap();
+    let without: String = settings
+        .lines()
+        .filter(|l| !l.starts_with("schema_registry_url"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&mesh_toml, without).unwrap();
+    let o = mesh(&["plan", "--repo", repo.to_str().unwrap(), "--env", "local"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains(
+            "products declare schemas, but environment `local` has no schema_registry_url"
+        ),
+        "{}",
+        text(&o)
+    );
+}
