@@ -4,6 +4,8 @@
 //! Architecture invariant: pure apart from what is passed in (the files, the environment name,
 //! today's date).
 
+pub mod changes;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use mesh_diagnostics::{Diagnostic, Diagnostics, SourceFile};
@@ -19,6 +21,8 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     /// Texts of files outside the repo that diagnostics point into (shipped policy packs).
     pub extra_sources: Vec<SourceFile>,
+    /// What a pull request touches, when checked against a base revision ([`against_base`]).
+    pub changes: Option<changes::ChangeSet>,
 }
 
 impl Report {
@@ -47,6 +51,7 @@ pub fn validate(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>, today: Dat
         lineage,
         diagnostics: ds.into_sorted(),
         extra_sources: policies.pack_sources,
+        changes: None,
         mesh,
     }
 }
@@ -107,6 +112,22 @@ fn check_schemas(mesh: &Mesh, ds: &mut Diagnostics) {
     for r in results {
         ds.extend(r);
     }
+}
+
+/// Everything `--base` adds to a check: the touched domains, products and owners to ask, the
+/// warnings for a change reaching into another team's domain, and the schema changes.
+/// `label` names the base revision as the user wrote it.
+pub fn against_base(report: &mut Report, base: &Mesh, label: &str) {
+    let set = changes::change_set(&report.mesh, base, label);
+    let warnings = changes::reach_warnings(&report.mesh, base, &set);
+    report.changes = Some(set);
+    if !warnings.is_empty() {
+        let mut ds = Diagnostics::new();
+        ds.extend(std::mem::take(&mut report.diagnostics));
+        ds.extend(warnings);
+        report.diagnostics = ds.into_sorted();
+    }
+    schema_changes(report, base);
 }
 
 /// Schema changes against a base revision (a pull request's target), checked offline: an Avro

@@ -58,6 +58,9 @@ enum Command {
         /// Exit 2 when the plan has changes (0: none, 1: error)
         #[arg(long)]
         detailed_exitcode: bool,
+        /// A pull request's base revision: also list the touched domains, products and owners
+        #[arg(long)]
+        base: Option<String>,
     },
     /// Plan, then apply the changes to the environment's cluster
     Apply {
@@ -186,6 +189,19 @@ fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>), Str
     ))
 }
 
+/// `--base REV`: what the change touches against the base revision (read from the same repo).
+fn with_base(
+    report: &mut mesh_check::Report,
+    repo: &RepoArgs,
+    base: Option<&str>,
+) -> Result<(), String> {
+    let Some(base) = base else { return Ok(()) };
+    let files = mesh_repo::from_git(&repo.repo, base).map_err(|e| format!("--base: {e}"))?;
+    let (base_mesh, _) = mesh_model::load(&files.files, repo.env.as_deref());
+    mesh_check::against_base(report, &base_mesh, base);
+    Ok(())
+}
+
 fn stdout_colour() -> ColorChoice {
     if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
         ColorChoice::Auto
@@ -230,16 +246,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Validate { repo, format, base } => {
             let mut report = check(&repo)?;
-            if let Some(base) = base {
-                let files =
-                    mesh_repo::from_git(&repo.repo, &base).map_err(|e| format!("--base: {e}"))?;
-                let (base_mesh, _) = mesh_model::load(&files.files, repo.env.as_deref());
-                mesh_check::schema_changes(&mut report, &base_mesh);
-            }
+            with_base(&mut report, &repo, base.as_deref())?;
             match format {
                 ValidateFormat::Human => {
                     let mut out = StandardStream::stdout(stdout_colour());
                     render::human(&report, &mut out).map_err(|e| e.to_string())?;
+                    if let Some(set) = &report.changes {
+                        print(&render::changes_human(set))?;
+                    }
                     print(&format!("{}\n", render::summary(&report)))?;
                 }
                 ValidateFormat::Json => print(&format!("{:#}\n", render::json(&report)))?,
@@ -306,18 +320,31 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             repo,
             format,
             detailed_exitcode,
+            base,
         } => {
-            let (report, commit) = check_at(&repo)?;
+            let (mut report, commit) = check_at(&repo)?;
+            with_base(&mut report, &repo, base.as_deref())?;
             let (plan, ctx) = live::plan(&report, commit.as_deref())?;
+            let changes = report.changes.as_ref();
             match format {
                 PlanFormat::Human => {
+                    if let Some(set) = changes {
+                        print(&render::changes_human(set))?;
+                    }
                     let mut out = StandardStream::stdout(stdout_colour());
                     plan_render::human(&plan, &ctx.target, &mut out).map_err(|e| e.to_string())?;
                 }
-                PlanFormat::Json => print(&format!("{:#}\n", plan_render::json(&plan, &ctx.env)))?,
-                PlanFormat::Markdown => {
-                    print(&plan_render::markdown(&plan, &report.mesh, &ctx.target))?
+                PlanFormat::Json => {
+                    let mut doc = plan_render::json(&plan, &ctx.env);
+                    doc["changes"] = serde_json::to_value(changes).map_err(|e| e.to_string())?;
+                    print(&format!("{doc:#}\n"))?
                 }
+                PlanFormat::Markdown => print(&plan_render::markdown(
+                    &plan,
+                    &report.mesh,
+                    &ctx.target,
+                    changes,
+                ))?,
             }
             Ok(if !plan.errors.is_empty() {
                 ExitCode::from(1)

@@ -291,7 +291,12 @@ pub const MARKDOWN_LIMIT: usize = 60_000;
 /// destructive changes, then one collapsible section per domain with changes; domains without
 /// changes are listed in one line. Kept under [`MARKDOWN_LIMIT`] characters with a note saying
 /// where the full plan is.
-pub fn markdown(plan: &Plan, mesh: &mesh_model::Mesh, target: &str) -> String {
+pub fn markdown(
+    plan: &Plan,
+    mesh: &mesh_model::Mesh,
+    target: &str,
+    changes: Option<&mesh_check::changes::ChangeSet>,
+) -> String {
     let (c, u, d) = plan.counts();
     let mut head = String::new();
     if plan.errors.is_empty() {
@@ -307,6 +312,11 @@ pub fn markdown(plan: &Plan, mesh: &mesh_model::Mesh, target: &str) -> String {
             "### mesh plan for {target}: failed, {} error(s); nothing will be applied\n\n",
             plan.errors.len()
         ));
+    }
+    if let Some(set) = changes {
+        head.push_str(&changes_markdown(set));
+    }
+    if !plan.errors.is_empty() {
         for e in &plan.errors {
             head.push_str(&format!(
                 "- :x: **{}**\n  - help: {}\n",
@@ -390,6 +400,59 @@ pub fn markdown(plan: &Plan, mesh: &mesh_model::Mesh, target: &str) -> String {
     out
 }
 
+/// The `--base` lines of a pull-request comment: touched domains and products, owners to ask.
+fn changes_markdown(set: &mesh_check::changes::ChangeSet) -> String {
+    if set.is_empty() {
+        return format!("No mesh files changed since `{}`.\n\n", md(&set.base));
+    }
+    let domains: Vec<String> = set
+        .domains
+        .iter()
+        .map(|d| {
+            let products: Vec<String> = set
+                .products
+                .iter()
+                .filter(|p| p.domain == d.name)
+                .map(|p| {
+                    format!(
+                        "`{}` ({})",
+                        p.id,
+                        md(&format!("{:?}", p.change).to_lowercase())
+                    )
+                })
+                .collect();
+            if products.is_empty() {
+                format!("**{}**", md(&d.name))
+            } else {
+                format!("**{}**: {}", md(&d.name), products.join(", "))
+            }
+        })
+        .collect();
+    let mut out = format!(
+        "Touches {} (since `{}`).",
+        domains.join("; "),
+        md(&set.base)
+    );
+    if !set.global_files.is_empty() {
+        out.push_str(&format!(
+            " Repo-wide files: {}.",
+            set.global_files
+                .iter()
+                .map(|f| format!("`{}`", md(f)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if !set.owners_to_ask.is_empty() {
+        out.push_str(&format!(
+            " Owners to ask: {}.",
+            md(&set.owners_to_ask.join(", "))
+        ));
+    }
+    out.push_str("\n\n");
+    out
+}
+
 fn domain_of(a: &Action, mesh: &mesh_model::Mesh) -> String {
     if let Some(p) = a.product() {
         return p.split('.').next().unwrap_or(p).to_string();
@@ -453,7 +516,7 @@ mod tests {
             actions: vec![topic("sales.orders"), Action::DeleteAcl { binding: acl }],
             errors: vec![],
         };
-        let md = markdown(&plan, &mesh(), "environment `prod`");
+        let md = markdown(&plan, &mesh(), "environment `prod`", None);
         assert!(
             md.starts_with(
                 "### mesh plan for environment `prod`: 1 to create, 0 to change, 1 to destroy\n"
@@ -487,7 +550,7 @@ mod tests {
             actions: vec![topic("sales.orders")],
             errors: vec![e],
         };
-        let md = markdown(&plan, &mesh(), "env");
+        let md = markdown(&plan, &mesh(), "env", None);
         assert!(
             md.starts_with("### mesh plan for env: failed, 1 error(s); nothing will be applied"),
             "{md}"
@@ -520,6 +583,7 @@ mod tests {
             },
             &m,
             "env",
+            None,
         );
         assert!(md.len() <= MARKDOWN_LIMIT, "{}", md.len());
         assert!(

@@ -105,5 +105,49 @@ pub fn json(report: &CheckReport) -> serde_json::Value {
         "domains": report.mesh.domains.len(),
         "products": report.mesh.products.len(),
         "diagnostics": report.diagnostics.iter().map(item).collect::<Vec<_>>(),
+        "changes": report.changes,
     })
+}
+
+/// The `--base` block: what the change touches and whom to ask, for people.
+pub fn changes_human(set: &mesh_check::changes::ChangeSet) -> String {
+    use mesh_check::changes::Change;
+    let sign = |c: Change| match c {
+        Change::Added => "+",
+        Change::Changed => "~",
+        Change::Removed => "-",
+    };
+    if set.is_empty() {
+        return format!("No mesh files changed since {}.\n", set.base);
+    }
+    let mut out = format!("Changes since {}:\n", set.base);
+    for d in &set.domains {
+        out.push_str(&format!(
+            "  {} domain {} (owners: {})\n",
+            sign(d.change),
+            d.name,
+            d.owners.join(", ")
+        ));
+        for p in set.products.iter().filter(|p| p.domain == d.name) {
+            out.push_str(&format!(
+                "    {} {} (owners: {})\n",
+                sign(p.change),
+                p.id,
+                p.owners.join(", ")
+            ));
+        }
+    }
+    if !set.global_files.is_empty() {
+        out.push_str(&format!(
+            "  ~ repo-wide: {} (the governance team's)\n",
+            set.global_files.join(", ")
+        ));
+    }
+    if !set.owners_to_ask.is_empty() {
+        out.push_str(&format!(
+            "Owners to ask for review: {}\n",
+            set.owners_to_ask.join(", ")
+        ));
+    }
+    out
 }

@@ -265,6 +265,107 @@ fn rev_reads_a_revision_without_a_checkout_also_from_a_bare_clone() {
 }
 
 #[test]
+fn base_lists_touched_domains_products_owners_and_cross_team_reach() {
+    let t = tempfile::tempdir().unwrap();
+    let work = t.path().join("work");
+    copy_dir(&example(), &work);
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "base"]);
+    git(&work, &["checkout", "-q", "-b", "feature"]);
+    let orders = work.join("domains/sales/products/orders.toml");
+    let text_of = |p: &Path| std::fs::read_to_string(p).unwrap();
+    std::fs::write(
+        &orders,
+        text_of(&orders).replace("Every order as it is placed", "Each order as placed"),
+    )
+    .unwrap();
+    let logistics = work.join("domains/logistics/domain.toml");
+    std::fs::write(
+        &logistics,
+        format!(
+            "{}\n[[consumes]]\nproduct = \"marketing.campaigns\"\nprincipal = \"performance-job\"\ngroup = \"logistics.performance-job\"\npurpose = \"delivery KPIs per campaign\"\n",
+            text_of(&logistics)
+        ),
+    )
+    .unwrap();
+    git(&work, &["commit", "-q", "-am", "two domains"]);
+    // Read from a bare clone, as a CI job with no checkout would.
+    let bare = t.path().join("bare.git");
+    let ok = Command::new("git")
+        .args(["clone", "-q", "--bare"])
+        .arg(&work)
+        .arg(&bare)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let b = bare.to_str().unwrap();
+
+    let o = mesh(&[
+        "validate", "--repo", b, "--rev", "feature", "--base", "main", "--format", "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let changes = &doc["changes"];
+    let names = |key: &str, field: &str| -> Vec<String> {
+        changes[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v[field].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names("domains", "name"), ["logistics", "sales"]);
+    assert_eq!(names("products", "id"), ["sales.orders"]);
+    assert_eq!(changes["products"][0]["change"], "changed");
+    assert_eq!(
+        changes["owners_to_ask"],
+        serde_json::json!(["@acme/logistics-platform", "@acme/sales-orders"])
+    );
+    let codes: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"cross-team-change"), "{codes:?}");
+    let reach = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "reaches-into-domain")
+        .expect("a reach warning");
+    assert_eq!(reach["file"], "domains/logistics/domain.toml");
+    assert!(
+        reach["message"]
+            .as_str()
+            .unwrap()
+            .contains("@acme/marketing-analytics"),
+        "{reach}"
+    );
+
+    let o = mesh(&[
+        "validate", "--repo", b, "--rev", "feature", "--base", "main",
+    ]);
+    let out = text(&o);
+    assert!(
+        out.contains("Changes since main:")
+            && out.contains("~ domain logistics (owners: @acme/logistics-platform)")
+            && out.contains("~ sales.orders (owners: @acme/sales-orders)")
+            && out
+                .contains("Owners to ask for review: @acme/logistics-platform, @acme/sales-orders"),
+        "{out}"
+    );
+
+    let o = mesh(&[
+        "validate", "--repo", b, "--rev", "feature", "--base", "nope",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("--base: "), "{}", text(&o));
+}
+
+#[test]
 fn base_flags_breaking_schema_changes_offline() {
     let t = tempfile::tempdir().unwrap();
     let work = t.path().join("work");
