@@ -5,6 +5,7 @@
 //! [`ClusterReader`] and [`ClusterWriter`] are the only way in or out.
 
 pub mod apply;
+pub mod changes;
 pub mod cluster;
 pub mod desired;
 pub mod plan;

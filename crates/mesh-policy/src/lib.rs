@@ -568,13 +568,12 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
         }
     }
     for (i, e) in policies.exemptions.iter().enumerate() {
-        let valid = policies
-            .rules
-            .iter()
-            .any(|r| r.id == e.rule && r.exemptible && r.scope == Scope::Global)
-            && mesh
-                .product(&e.product)
-                .is_some_and(|p| p.domain == e.domain && p.complete)
+        // An exemption from a `change` rule is used at plan time, not here.
+        let valid = policies.rules.iter().any(|r| {
+            r.id == e.rule && r.exemptible && r.scope == Scope::Global && r.applies_to != "change"
+        }) && mesh
+            .product(&e.product)
+            .is_some_and(|p| p.domain == e.domain && p.complete)
             && e.expires >= today;
         if valid && !used_exemptions[i] {
             ds.push(
@@ -591,6 +590,82 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
             );
         }
     }
+}
+
+/// One planned action, as a `change` rule sees it (SPEC §2).
+#[derive(Clone, Debug)]
+pub struct ChangeSubject {
+    /// `create`, `update` or `delete`.
+    pub kind: String,
+    /// `topic`, `config`, `partitions`, `schema`, `acl` or `catalog`.
+    pub resource: String,
+    /// The product the action belongs to.
+    pub product: String,
+    /// What the rule sees as `change.product` when the product is no longer in the repo (a
+    /// retirement: built from its last applied catalog record); `None` uses the repo's product.
+    pub product_view: Option<Value>,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// Evaluates the `change` rules on each planned action. A change whose product is neither in
+/// the repo nor given a view is skipped (such as the catalog topic's creation). Violations are
+/// reported at the product's file; exemptions work as for product rules.
+pub fn evaluate_changes(
+    mesh: &Mesh,
+    policies: &Policies,
+    changes: &[ChangeSubject],
+) -> Vec<Diagnostic> {
+    let mut ds = Diagnostics::new();
+    if !policies.rules.iter().any(|r| r.applies_to == "change") {
+        return Vec::new();
+    }
+    let mut cel_env = cel::Env::stdlib();
+    cel::add_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches", id = "matches")
+        .expect("the standard library without cel's regex feature has no `matches` to clash with");
+    cel::add_member_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches")
+        .expect("the standard library without cel's regex feature has no `matches` to clash with");
+    let mut root = Context::with_env(std::sync::Arc::new(cel_env));
+    root.add_variable_from_value(
+        "env",
+        view::to_cel(&Value::String(mesh.env.clone().unwrap_or_default())),
+    );
+    root.add_variable_from_value("environment", view::to_cel(&view::environment(mesh)));
+    let mut used = vec![false; policies.exemptions.len()];
+    for c in changes {
+        let repo_product = mesh.product(&c.product);
+        let Some(product) = c
+            .product_view
+            .clone()
+            .or_else(|| repo_product.map(view::product))
+        else {
+            continue;
+        };
+        let domain = product["domain"].as_str().unwrap_or_default().to_string();
+        let file = repo_product.map_or_else(
+            || {
+                let name = c.product.split_once('.').map_or("", |(_, n)| n);
+                format!("domains/{domain}/products/{name}.toml")
+            },
+            |p| p.file.clone(),
+        );
+        let subject = Subject {
+            kind: "change",
+            domain: &domain,
+            product_id: Some(&c.product),
+            json: serde_json::json!({
+                "kind": c.kind,
+                "resource": c.resource,
+                "product": product,
+                "before": c.before,
+                "after": c.after,
+            }),
+            file: &file,
+            span: 0..0,
+        };
+        evaluate_subject(mesh, policies, &root, &subject, &mut used, &mut ds);
+    }
+    ds.into_sorted()
 }
 
 /// Evaluates the rules about one subject in a scope of `root` that holds it.

@@ -213,3 +213,110 @@ fn the_baseline_pack_loads_cleanly() {
     assert!(ds.is_empty(), "{:?}", ds.iter().collect::<Vec<_>>());
     assert!(policies.rules.len() >= 8);
 }
+
+fn change(kind: &str, resource: &str, product: &str) -> mesh_policy::ChangeSubject {
+    mesh_policy::ChangeSubject {
+        kind: kind.into(),
+        resource: resource.into(),
+        product: product.into(),
+        product_view: None,
+        before: serde_json::json!({}),
+        after: serde_json::json!({}),
+    }
+}
+
+fn baseline_changes(
+    extra: &[(&str, &str)],
+    changes: &[mesh_policy::ChangeSubject],
+) -> Vec<mesh_diagnostics::Diagnostic> {
+    let mut files = mesh_files(extra);
+    files.insert(
+        "mesh.toml".into(),
+        "[mesh]\nname = \"t\"\npolicy_packs = [\"baseline\"]\n[defaults.topic]\npartitions = 3\nreplication_factor = 3\n".into(),
+    );
+    let (mesh, mut ds) = mesh_model::load(&files, None);
+    let policies = mesh_policy::load(&mesh, &mut ds);
+    assert!(!ds.has_errors(), "{:?}", ds.iter().collect::<Vec<_>>());
+    mesh_policy::evaluate_changes(&mesh, &policies, changes)
+}
+
+#[test]
+fn baseline_change_rules_block_tier_1_retirement_and_repartitioning_keyed_topics() {
+    // A retired product is seen through its last applied record.
+    let mut retire = change("delete", "topic", "sales.old");
+    retire.product_view = Some(serde_json::json!({
+        "id": "sales.old", "domain": "sales", "sla": "tier-1",
+        "topic": {"name": "sales.old", "config": {}}, "schema": null,
+    }));
+    let ds = baseline_changes(&[], &[retire.clone()]);
+    let d = ds
+        .iter()
+        .find(|d| d.code == "change.no-tier-1-retirement")
+        .expect("blocked");
+    assert!(d.is_error());
+    assert!(d.message.contains("sales.old is tier-1"), "{}", d.message);
+    assert_eq!(d.file, "domains/sales/products/old.toml");
+
+    retire.product_view.as_mut().unwrap()["sla"] = "tier-3".into();
+    assert!(baseline_changes(&[], &[retire]).is_empty());
+
+    let compacted = "description = \"d\"\nquality = \"raw\"\nsla = \"tier-3\"\n[topic.config]\n\"cleanup.policy\" = \"compact\"\n";
+    let ds = baseline_changes(
+        &[("domains/sales/products/p.toml", compacted)],
+        &[change("update", "partitions", "sales.p")],
+    );
+    assert!(
+        ds.iter()
+            .any(|d| d.code == "change.partitions-keyed-or-compacted"
+                && d.file == "domains/sales/products/p.toml"),
+        "{ds:?}"
+    );
+    // The rule is exemptible, and such an exemption is not "unused" at validation time.
+    let exemption = "[[exemption]]\nrule = \"change.partitions-keyed-or-compacted\"\nproduct = \"sales.p\"\nreason = \"consumers re-key\"\nexpires = 2027-01-01\n";
+    let extra = [
+        ("domains/sales/products/p.toml", compacted),
+        ("domains/sales/policies/e.toml", exemption),
+    ];
+    assert!(baseline_changes(&extra, &[change("update", "partitions", "sales.p")]).is_empty());
+    let mut files = mesh_files(&extra);
+    files.insert(
+        "mesh.toml".into(),
+        "[mesh]\nname = \"t\"\npolicy_packs = [\"baseline\"]\n[defaults.topic]\npartitions = 3\nreplication_factor = 3\n".into(),
+    );
+    let (mesh, mut ds) = mesh_model::load(&files, None);
+    let policies = mesh_policy::load(&mesh, &mut ds);
+    mesh_policy::evaluate(&mesh, &policies, TODAY, &mut ds);
+    assert!(
+        !ds.iter().any(|d| d.code == "unused-exemption"),
+        "{:?}",
+        ds.iter().collect::<Vec<_>>()
+    );
+    // A plain delete topic partition change elsewhere passes; a product unknown everywhere is skipped.
+    assert!(baseline_changes(&[], &[change("update", "partitions", "finance.p")]).is_empty());
+    assert!(baseline_changes(&[], &[change("delete", "topic", "nobody.x")]).is_empty());
+}
+
+#[test]
+fn a_change_rule_sees_before_and_after() {
+    let rule = r#"
+[[rule]]
+id = "no-big-jumps"
+description = "partitions at most double"
+applies_to = "change"
+when = 'change.resource == "partitions"'
+check = 'change.after.partitions <= 2 * change.before.partitions'
+severity = "warning"
+message = "{change.product.id}: partitions {change.before.partitions} -> {change.after.partitions}"
+"#;
+    let mut c = change("update", "partitions", "sales.p");
+    c.before = serde_json::json!({"partitions": 3});
+    c.after = serde_json::json!({"partitions": 12});
+    let (mesh, mut ds) = mesh_model::load(&mesh_files(&[("policies/r.toml", rule)]), None);
+    let policies = mesh_policy::load(&mesh, &mut ds);
+    let found = mesh_policy::evaluate_changes(&mesh, &policies, &[c.clone()]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(!found[0].is_error());
+    assert_eq!(found[0].message, "sales.p: partitions 3 -> 12");
+    c.after = serde_json::json!({"partitions": 6});
+    assert!(mesh_policy::evaluate_changes(&mesh, &policies, &[c]).is_empty());
+}

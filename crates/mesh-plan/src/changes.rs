@@ -1,0 +1,226 @@
+//! Each planned action as governance sees it (the `change` subject of SPEC §2): what kind of
+//! change, to which resource, of which product, with the values before and after.
+
+use serde_json::{Value, json};
+
+use crate::plan::{Action, Plan};
+use crate::state::{AclBinding, DesiredState, LiveState, ResourceType};
+
+/// One action of a plan, described for `change` policies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedChange {
+    /// `create`, `update` or `delete`.
+    pub kind: &'static str,
+    /// `topic`, `config`, `partitions`, `schema`, `acl` or `catalog`.
+    pub resource: &'static str,
+    pub product: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// The plan's actions that belong to a product, in plan order. An ACL belongs to the product
+/// whose topic it is on; a group ACL or the catalog topic belongs to none and is left out.
+pub fn planned_changes(
+    plan: &Plan,
+    desired: &DesiredState,
+    live: &LiveState,
+) -> Vec<PlannedChange> {
+    let product_of_topic = |topic: &str| -> Option<String> {
+        desired
+            .topics
+            .get(topic)
+            .map(|t| t.product.clone())
+            .or_else(|| {
+                live.catalog
+                    .values()
+                    .find(|r| r.topic == topic)
+                    .map(|r| r.product.clone())
+            })
+    };
+    let acl = |b: &AclBinding| {
+        json!({
+            "principal": b.principal,
+            "resource_type": b.resource_type,
+            "resource_name": b.resource_name,
+            "pattern": b.pattern,
+            "operation": b.operation,
+            "permission": b.permission,
+        })
+    };
+    let mut out = Vec::new();
+    for a in &plan.actions {
+        let (kind, resource, product, before, after) = match a {
+            Action::CreateCatalogTopic { .. } => continue,
+            Action::CreateTopic {
+                product,
+                topic,
+                partitions,
+                replication_factor,
+                config,
+            } => (
+                "create",
+                "topic",
+                product.clone(),
+                json!({}),
+                json!({"name": topic, "partitions": partitions, "replication_factor": replication_factor, "config": config}),
+            ),
+            Action::AlterConfig {
+                product, changes, ..
+            } => {
+                let before: serde_json::Map<String, Value> = changes
+                    .iter()
+                    .map(|c| (c.key.clone(), json!(c.before)))
+                    .collect();
+                let after: serde_json::Map<String, Value> = changes
+                    .iter()
+                    .map(|c| (c.key.clone(), json!(c.after)))
+                    .collect();
+                (
+                    "update",
+                    "config",
+                    product.clone(),
+                    Value::Object(before),
+                    Value::Object(after),
+                )
+            }
+            Action::AddPartitions {
+                product, from, to, ..
+            } => (
+                "update",
+                "partitions",
+                product.clone(),
+                json!({"partitions": from}),
+                json!({"partitions": to}),
+            ),
+            Action::SetCompatibility {
+                product,
+                subject,
+                before,
+                after,
+            } => (
+                if before.is_none() { "create" } else { "update" },
+                "schema",
+                product.clone(),
+                json!({"subject": subject, "compatibility": before}),
+                json!({"subject": subject, "compatibility": after}),
+            ),
+            Action::RegisterSchema {
+                product,
+                subject,
+                schema_type,
+                file,
+                schema,
+                previous,
+            } => (
+                if previous.is_none() {
+                    "create"
+                } else {
+                    "update"
+                },
+                "schema",
+                product.clone(),
+                json!({"subject": subject, "schema": previous}),
+                json!({"subject": subject, "schema": schema, "schema_type": schema_type, "file": file}),
+            ),
+            Action::CreateAcl { binding } | Action::DeleteAcl { binding } => {
+                if binding.resource_type != ResourceType::Topic {
+                    continue;
+                }
+                let Some(product) = product_of_topic(&binding.resource_name) else {
+                    continue;
+                };
+                if matches!(a, Action::CreateAcl { .. }) {
+                    ("create", "acl", product, json!({}), acl(binding))
+                } else {
+                    ("delete", "acl", product, acl(binding), json!({}))
+                }
+            }
+            Action::UpsertCatalog {
+                product,
+                record,
+                previous,
+            } => (
+                if previous.is_none() {
+                    "create"
+                } else {
+                    "update"
+                },
+                "catalog",
+                product.clone(),
+                previous.as_ref().map_or(json!({}), |p| json!(p)),
+                json!(record),
+            ),
+        };
+        out.push(PlannedChange {
+            kind,
+            resource,
+            product,
+            before,
+            after,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{DesiredTopic, Operation, PatternType};
+
+    #[test]
+    fn actions_become_changes_with_their_product() {
+        let mut desired = DesiredState::default();
+        desired.topics.insert(
+            "sales.orders".into(),
+            DesiredTopic {
+                product: "sales.orders".into(),
+                name: "sales.orders".into(),
+                partitions: 6,
+                replication_factor: 3,
+                config: Default::default(),
+            },
+        );
+        let read = |resource_type, name: &str| {
+            AclBinding::allow(
+                "User:x",
+                resource_type,
+                name,
+                PatternType::Literal,
+                Operation::Read,
+            )
+        };
+        let plan = Plan {
+            actions: vec![
+                Action::CreateCatalogTopic {
+                    topic: "_mesh-catalog".into(),
+                    partitions: 1,
+                    replication_factor: 1,
+                },
+                Action::AddPartitions {
+                    product: "sales.orders".into(),
+                    topic: "sales.orders".into(),
+                    from: 6,
+                    to: 12,
+                },
+                Action::DeleteAcl {
+                    binding: read(ResourceType::Topic, "sales.orders"),
+                },
+                Action::CreateAcl {
+                    binding: read(ResourceType::Group, "sales.job"),
+                },
+            ],
+            errors: vec![],
+        };
+        let changes = planned_changes(&plan, &desired, &LiveState::default());
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert_eq!(
+            (changes[0].kind, changes[0].resource),
+            ("update", "partitions")
+        );
+        assert_eq!(changes[0].before["partitions"], 6);
+        assert_eq!(changes[0].after["partitions"], 12);
+        assert_eq!((changes[1].kind, changes[1].resource), ("delete", "acl"));
+        assert_eq!(changes[1].product, "sales.orders");
+        assert_eq!(changes[1].before["operation"], "read");
+    }
+}
