@@ -23,6 +23,8 @@ pub struct Report {
     pub extra_sources: Vec<SourceFile>,
     /// What a pull request touches, when checked against a base revision ([`against_base`]).
     pub changes: Option<changes::ChangeSet>,
+    /// The rules in force, for the `change` rules a plan evaluates.
+    pub policies: mesh_policy::Policies,
 }
 
 impl Report {
@@ -45,13 +47,14 @@ pub fn validate(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>, today: Dat
     check_schemas(&mesh, &mut ds);
     let lineage = Lineage::build(&mesh);
     lineage.check_cycles(&mesh, &mut ds);
-    let policies = mesh_policy::load(&mesh, &mut ds);
+    let mut policies = mesh_policy::load(&mesh, &mut ds);
     mesh_policy::evaluate(&mesh, &policies, today, &mut ds);
     Report {
         lineage,
         diagnostics: ds.into_sorted(),
-        extra_sources: policies.pack_sources,
+        extra_sources: std::mem::take(&mut policies.pack_sources),
         changes: None,
+        policies,
         mesh,
     }
 }

@@ -115,6 +115,7 @@ pub fn plan(
             e.affected = affected(report, product);
         }
     }
+    change_policies(report, &desired, &live, &mut plan);
     Ok((
         plan,
         Context {
@@ -185,6 +186,82 @@ fn affected(report: &mesh_check::Report, product: &str) -> Vec<String> {
         )
     });
     consumers.chain(products).collect()
+}
+
+/// Governance over the planned actions (`change` rules): an error blocks the plan like any other
+/// plan error; a warning is printed with it.
+fn change_policies(
+    report: &mesh_check::Report,
+    desired: &mesh_plan::DesiredState,
+    live: &mesh_plan::LiveState,
+    plan: &mut Plan,
+) {
+    let changes: Vec<mesh_policy::ChangeSubject> =
+        mesh_plan::changes::planned_changes(plan, desired, live)
+            .into_iter()
+            .map(|c| mesh_policy::ChangeSubject {
+                product_view: report
+                    .mesh
+                    .product(&c.product)
+                    .is_none()
+                    .then(|| live.catalog.get(&c.product))
+                    .flatten()
+                    .map(|r| retired_view(r, live)),
+                kind: c.kind.to_string(),
+                resource: c.resource.to_string(),
+                product: c.product,
+                before: c.before,
+                after: c.after,
+            })
+            .collect();
+    for (i, d) in mesh_policy::evaluate_changes(&report.mesh, &report.policies, &changes) {
+        if d.is_error() {
+            plan.errors.push(mesh_plan::PlanError::new(
+                Some(&changes[i].product),
+                d.message.clone(),
+                d.help.clone().unwrap_or_default(),
+            ));
+        } else {
+            eprintln!("warning[{}]: {}", d.code, d.message);
+        }
+    }
+}
+
+/// What a `change` rule sees as the product of a retirement: its last applied catalog record,
+/// with the live topic.
+fn retired_view(r: &mesh_plan::CatalogRecord, live: &mesh_plan::LiveState) -> serde_json::Value {
+    let topic = live.topics.get(&r.topic);
+    let config: BTreeMap<&str, &str> = topic
+        .map(|t| {
+            t.configs
+                .iter()
+                .filter(|(_, c)| c.source == mesh_plan::ConfigSource::DynamicTopic)
+                .filter_map(|(k, c)| Some((k.as_str(), c.value.as_deref()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "id": r.product,
+        "domain": r.domain,
+        "name": r.product.split_once('.').map_or(r.product.as_str(), |(_, n)| n),
+        "description": r.description,
+        "owners": r.owners,
+        "quality": r.quality,
+        "sla": r.sla,
+        "tags": r.tags,
+        "status": r.status,
+        "inputs": r.inputs,
+        "producers": [],
+        "topic": {
+            "name": r.topic,
+            "partitions": topic.map_or(0, |t| t.partitions),
+            "replication_factor": topic.map_or(0, |t| t.replication_factor),
+            "config": config,
+        },
+        "schema": null,
+        "access": {"visibility": "public", "allow_domains": []},
+        "deprecation": r.deprecation,
+    })
 }
 
 /// Asks on the terminal; only "yes" proceeds.

@@ -274,6 +274,26 @@ fn plan_and_apply_converge_on_a_real_cluster() {
     t.push_str("\n[[consumes]]\nproduct = \"logistics.shipments\"\nprincipal = \"revenue-job\"\ngroup = \"sales.revenue-job\"\npurpose = \"test: shipped revenue\"\n");
     std::fs::write(&sales, remove_consumes(&t, "marketing.campaigns")).unwrap();
 
+    // campaigns is keyed and compacted: the baseline's change rule blocks more partitions until
+    // the domain records an exemption.
+    let o = mesh(&repo, &["plan", "--env", "local"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("marketing.campaigns: adding partitions to marketing.campaigns moves keys"),
+        "{out}"
+    );
+    assert!(
+        out.contains("change.partitions-keyed-or-compacted"),
+        "{out}"
+    );
+    std::fs::create_dir_all(repo.join("domains/marketing/policies")).unwrap();
+    std::fs::write(
+        repo.join("domains/marketing/policies/exemptions.toml"),
+        "[[exemption]]\nrule = \"change.partitions-keyed-or-compacted\"\nproduct = \"marketing.campaigns\"\nreason = \"test: consumers rebuild from the compacted topic\"\nexpires = 2099-12-31\n",
+    )
+    .unwrap();
+
     let o = mesh(&repo, &["plan", "--env", "local"]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");

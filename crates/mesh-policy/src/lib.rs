@@ -611,12 +611,13 @@ pub struct ChangeSubject {
 /// Evaluates the `change` rules on each planned action. A change whose product is neither in
 /// the repo nor given a view is skipped (such as the catalog topic's creation). Violations are
 /// reported at the product's file; exemptions work as for product rules.
+/// Returns each finding with the index of the change it is about.
 pub fn evaluate_changes(
     mesh: &Mesh,
     policies: &Policies,
     changes: &[ChangeSubject],
-) -> Vec<Diagnostic> {
-    let mut ds = Diagnostics::new();
+) -> Vec<(usize, Diagnostic)> {
+    let mut found = Vec::new();
     if !policies.rules.iter().any(|r| r.applies_to == "change") {
         return Vec::new();
     }
@@ -632,7 +633,7 @@ pub fn evaluate_changes(
     );
     root.add_variable_from_value("environment", view::to_cel(&view::environment(mesh)));
     let mut used = vec![false; policies.exemptions.len()];
-    for c in changes {
+    for (i, c) in changes.iter().enumerate() {
         let repo_product = mesh.product(&c.product);
         let Some(product) = c
             .product_view
@@ -663,9 +664,11 @@ pub fn evaluate_changes(
             file: &file,
             span: 0..0,
         };
+        let mut ds = Diagnostics::new();
         evaluate_subject(mesh, policies, &root, &subject, &mut used, &mut ds);
+        found.extend(ds.into_sorted().into_iter().map(|d| (i, d)));
     }
-    ds.into_sorted()
+    found
 }
 
 /// Evaluates the rules about one subject in a scope of `root` that holds it.

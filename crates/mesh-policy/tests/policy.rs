@@ -238,6 +238,12 @@ fn baseline_changes(
     let policies = mesh_policy::load(&mesh, &mut ds);
     assert!(!ds.has_errors(), "{:?}", ds.iter().collect::<Vec<_>>());
     mesh_policy::evaluate_changes(&mesh, &policies, changes)
+        .into_iter()
+        .map(|(i, d)| {
+            assert!(i < changes.len());
+            d
+        })
+        .collect()
 }
 
 #[test]
@@ -315,8 +321,9 @@ message = "{change.product.id}: partitions {change.before.partitions} -> {change
     let policies = mesh_policy::load(&mesh, &mut ds);
     let found = mesh_policy::evaluate_changes(&mesh, &policies, &[c.clone()]);
     assert_eq!(found.len(), 1, "{found:?}");
-    assert!(!found[0].is_error());
-    assert_eq!(found[0].message, "sales.p: partitions 3 -> 12");
+    assert_eq!(found[0].0, 0);
+    assert!(!found[0].1.is_error());
+    assert_eq!(found[0].1.message, "sales.p: partitions 3 -> 12");
     c.after = serde_json::json!({"partitions": 6});
     assert!(mesh_policy::evaluate_changes(&mesh, &policies, &[c]).is_empty());
 }
