@@ -4,6 +4,8 @@
 mod live;
 mod plan_render;
 mod render;
+#[cfg(test)]
+mod render_snapshots;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

@@ -1,0 +1,181 @@
+//! Snapshot tests of the plan renderers (human, markdown, JSON) on one plan that has a bit of
+//! everything: creates, config and partition updates, a compatibility level, a schema diff, a
+//! destructive ACL change and catalog records. Review a change with `cargo insta review`, or
+//! accept all with `INSTA_UPDATE=always cargo test -p mesh-cli --bin mesh`.
+
+use std::collections::BTreeMap;
+
+use codespan_reporting::term::termcolor::NoColor;
+use mesh_plan::{
+    AclBinding, Action, CatalogRecord, ConfigDiff, Operation, PatternType, Plan, PlanError,
+    ResourceType,
+};
+
+use crate::plan_render;
+
+fn mesh() -> mesh_model::Mesh {
+    let mut m = mesh_model::Mesh::default();
+    for (name, principal) in [
+        ("sales", "User:sales-order-service"),
+        ("finance", "User:finance-billing"),
+        ("quiet", "User:quiet-job"),
+    ] {
+        let mut d = mesh_model::Domain {
+            name: name.into(),
+            owners: vec![format!("@acme/{name}")],
+            ..Default::default()
+        };
+        d.principals.insert(
+            "svc".into(),
+            mesh_model::doc::Spanned::new(principal.into(), 0..0),
+        );
+        m.domains.push(d);
+    }
+    m
+}
+
+fn record(product: &str, status: &str) -> CatalogRecord {
+    CatalogRecord {
+        product: product.into(),
+        domain: product.split('.').next().unwrap().into(),
+        topic: product.into(),
+        description: "Every order as it is placed".into(),
+        owners: vec!["@acme/sales".into()],
+        quality: "authoritative".into(),
+        sla: "tier-1".into(),
+        status: status.into(),
+        tags: vec![],
+        inputs: vec![],
+        declared_configs: vec!["retention.ms".into()],
+        deprecation: None,
+        revision: None,
+        applied_at: String::new(),
+    }
+}
+
+fn plan() -> Plan {
+    let acl = |principal: &str, topic: &str, op| {
+        AclBinding::allow(
+            principal,
+            ResourceType::Topic,
+            topic,
+            PatternType::Literal,
+            op,
+        )
+    };
+    let old_schema = "{\"type\": \"record\", \"name\": \"Order\", \"fields\": [\n  {\"name\": \"id\", \"type\": \"string\"}\n]}";
+    let new_schema = "{\"type\": \"record\", \"name\": \"Order\", \"fields\": [\n  {\"name\": \"id\", \"type\": \"string\"},\n  {\"name\": \"note\", \"type\": [\"null\", \"string\"], \"default\": null}\n]}";
+    Plan {
+        actions: vec![
+            Action::CreateTopic {
+                product: "finance.invoices".into(),
+                topic: "finance.invoices".into(),
+                partitions: 6,
+                replication_factor: 3,
+                config: BTreeMap::from([("retention.ms".into(), "604800000".into())]),
+            },
+            Action::AlterConfig {
+                product: "sales.orders".into(),
+                topic: "sales.orders".into(),
+                changes: vec![
+                    ConfigDiff {
+                        key: "retention.ms".into(),
+                        before: Some("86400000".into()),
+                        after: Some("604800000".into()),
+                    },
+                    ConfigDiff {
+                        key: "max.message.bytes".into(),
+                        before: Some("2097152".into()),
+                        after: None,
+                    },
+                ],
+            },
+            Action::AddPartitions {
+                product: "sales.orders".into(),
+                topic: "sales.orders".into(),
+                from: 6,
+                to: 12,
+            },
+            Action::SetCompatibility {
+                product: "finance.invoices".into(),
+                subject: "finance.invoices-value".into(),
+                before: None,
+                after: "BACKWARD".into(),
+            },
+            Action::RegisterSchema {
+                product: "sales.orders".into(),
+                subject: "sales.orders-value".into(),
+                schema_type: "AVRO".into(),
+                file: "domains/sales/schemas/order.avsc".into(),
+                schema: new_schema.into(),
+                previous: Some(old_schema.into()),
+            },
+            Action::CreateAcl {
+                binding: acl("User:finance-billing", "sales.orders", Operation::Read),
+            },
+            Action::DeleteAcl {
+                binding: acl("User:quiet-job", "sales.orders", Operation::Read),
+            },
+            Action::UpsertCatalog {
+                product: "finance.invoices".into(),
+                record: Box::new(record("finance.invoices", "active")),
+                previous: None,
+            },
+            Action::UpsertCatalog {
+                product: "sales.orders".into(),
+                record: Box::new(record("sales.orders", "deprecated")),
+                previous: Some(Box::new(record("sales.orders", "active"))),
+            },
+        ],
+        errors: vec![],
+    }
+}
+
+fn human(plan: &Plan) -> String {
+    let mut out = NoColor::new(Vec::new());
+    plan_render::human(plan, "environment `prod` (kafka:9093)", &mut out).unwrap();
+    String::from_utf8(out.into_inner()).unwrap()
+}
+
+#[test]
+fn human_plan() {
+    insta::assert_snapshot!(human(&plan()));
+}
+
+#[test]
+fn markdown_plan() {
+    insta::assert_snapshot!(plan_render::markdown(
+        &plan(),
+        &mesh(),
+        "environment `prod` (kafka:9093)",
+        None
+    ));
+}
+
+#[test]
+fn json_plan() {
+    insta::assert_snapshot!(format!("{:#}", plan_render::json(&plan(), "prod")));
+}
+
+#[test]
+fn failed_plan_in_every_format() {
+    let mut p = plan();
+    p.errors.push(PlanError {
+        subject: Some("sales.orders-value".into()),
+        affected: vec!["consumer finance/billing (owners: @acme/finance)".into()],
+        ..PlanError::new(
+            Some("sales.orders"),
+            "sales.orders: domains/sales/schemas/order.avsc is not BACKWARD-compatible with subject sales.orders-value: field `channel` has no default",
+            "make the change compatible (e.g. give a new field a default), or publish a new product version and deprecate this one",
+        )
+    });
+    insta::assert_snapshot!("failed_human", human(&p));
+    insta::assert_snapshot!(
+        "failed_markdown",
+        plan_render::markdown(&p, &mesh(), "environment `prod` (kafka:9093)", None)
+    );
+    insta::assert_snapshot!(
+        "failed_json",
+        format!("{:#}", plan_render::json(&p, "prod"))
+    );
+}
