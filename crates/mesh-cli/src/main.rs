@@ -2,8 +2,10 @@
 //! Only this crate knows about terminals, colours and output formats.
 
 mod live;
+mod lock;
 mod plan_render;
 mod render;
+mod saved;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -58,14 +60,24 @@ enum Command {
         /// Exit 2 when the plan has changes (0: none, 1: error)
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Also save the plan to this file, for `mesh apply FILE`
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
-    /// Plan, then apply the changes to the environment's cluster
+    /// Plan, then apply the changes to the environment's cluster (or apply a saved plan)
     Apply {
+        /// A plan saved by `mesh plan --out`: applied as it is, if the cluster did not change
+        plan_file: Option<PathBuf>,
         #[command(flatten)]
         repo: RepoArgs,
         /// Apply without asking for confirmation
         #[arg(long)]
         auto_approve: bool,
+    },
+    /// Force-release the apply lock of the environment's cluster, saying who held it
+    Unlock {
+        #[command(flatten)]
+        repo: RepoArgs,
     },
     /// Print the lineage graph
     Graph {
@@ -166,11 +178,11 @@ fn today() -> Result<Date, String> {
 }
 
 fn check(repo: &RepoArgs) -> Result<mesh_check::Report, String> {
-    check_at(repo).map(|(report, _)| report)
+    check_at(repo).map(|(report, _, _)| report)
 }
 
 /// Checks the repo and says which commit was read (with `--rev`).
-fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>), String> {
+fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>, String), String> {
     let files = match &repo.rev {
         Some(rev) => mesh_repo::from_git(&repo.repo, rev),
         None => mesh_repo::from_dir(&repo.repo),
@@ -180,9 +192,12 @@ fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>), Str
         mesh_repo::Origin::Git { commit, .. } => Some(commit.clone()),
         mesh_repo::Origin::WorkTree { .. } => None,
     };
+    let content =
+        mesh_plan::saved::content_hash(files.files.iter().map(|(p, b)| (p.as_str(), b.as_slice())));
     Ok((
         mesh_check::validate(&files.files, repo.env.as_deref(), today()?),
         commit,
+        content,
     ))
 }
 
@@ -306,9 +321,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             repo,
             format,
             detailed_exitcode,
+            out,
         } => {
-            let (report, commit) = check_at(&repo)?;
-            let (plan, ctx) = live::plan(&report, commit.as_deref())?;
+            let (report, commit, content) = check_at(&repo)?;
+            let (plan, ctx) = live::plan(&report, commit.as_deref(), None)?;
             match format {
                 PlanFormat::Human => {
                     let mut out = StandardStream::stdout(stdout_colour());
@@ -319,6 +335,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     print(&plan_render::markdown(&plan, &report.mesh, &ctx.target))?
                 }
             }
+            if let Some(out) = out {
+                if !plan.errors.is_empty() {
+                    return Err(format!(
+                        "the plan has errors, so it was not saved to {}",
+                        out.display()
+                    ));
+                }
+                saved::write(&out, &plan, &ctx, commit.as_deref(), content)?;
+            }
             Ok(if !plan.errors.is_empty() {
                 ExitCode::from(1)
             } else if detailed_exitcode && !plan.is_empty() {
@@ -327,9 +352,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 ExitCode::SUCCESS
             })
         }
-        Command::Apply { repo, auto_approve } => {
-            let (report, commit) = check_at(&repo)?;
-            let (plan, ctx) = live::plan(&report, commit.as_deref())?;
+        Command::Apply {
+            plan_file: Some(file),
+            repo,
+            auto_approve,
+        } => saved::apply(&file, &repo, auto_approve),
+        Command::Apply {
+            plan_file: None,
+            repo,
+            auto_approve,
+        } => {
+            let (report, commit, _) = check_at(&repo)?;
+            let (plan, ctx) = live::plan(&report, commit.as_deref(), Some("mesh apply"))?;
             let mut out = StandardStream::stdout(stdout_colour());
             plan_render::human(&plan, &ctx.target, &mut out).map_err(|e| e.to_string())?;
             if !plan.errors.is_empty() {
@@ -349,6 +383,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Unlock { repo } => {
+            let (report, _, _) = check_at(&repo)?;
+            let (env, catalog_topic) = live::settings_for_unlock(&report)?;
+            print(&lock::unlock(&env, &catalog_topic)?)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Dev { action } => dev(action),
     }
