@@ -160,10 +160,16 @@ pub fn settings_for_unlock(
             .keys()
             .map(String::as_str)
             .collect();
-        return Err(format!(
-            "unlock needs --env ENV (help: declared environments: {})",
-            names.join(", ")
-        ));
+        return Err(match &mesh.env {
+            Some(name) => format!(
+                "no environment `{name}` in mesh.toml (help: declared environments: {})",
+                names.join(", ")
+            ),
+            None => format!(
+                "unlock needs --env ENV (help: declared environments: {})",
+                names.join(", ")
+            ),
+        });
     };
     let props = client_settings(env, |v| std::env::var(v).ok())?;
     Ok((props, mesh.settings.catalog_topic.clone()))

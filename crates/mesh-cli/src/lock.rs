@@ -192,8 +192,20 @@ pub fn acquire(
                 match stopped.recv_timeout(lease / 3) {
                     Err(RecvTimeoutError::Timeout) => {
                         let event = LockEvent::Heartbeat { id: id.clone() };
-                        if let Err(e) = cluster.append_lock_event(&topic, &event) {
-                            eprintln!("warning: apply lock heartbeat failed: {e}");
+                        match cluster.append_lock_event(&topic, &event) {
+                            Err(e) => eprintln!("warning: apply lock heartbeat failed: {e}"),
+                            // Say so if the lease ran out before this heartbeat (this process
+                            // stalled) and someone else claimed the lock, or it was forced free.
+                            Ok(offset) => {
+                                if let Ok(records) = cluster.read_lock_records(&topic, Some(offset))
+                                    && replay(&records).is_none_or(|h| h.claim.id != id)
+                                {
+                                    eprintln!(
+                                        "warning: this apply lost the apply lock (its lease ran out, or mesh unlock freed it); another apply may run at the same time"
+                                    );
+                                    return;
+                                }
+                            }
                         }
                     }
                     // Stopped (the holder was dropped).
