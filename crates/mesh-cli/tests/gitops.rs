@@ -316,6 +316,27 @@ fn a_second_apply_fails_fast_naming_the_holder() {
 }
 
 #[test]
+fn heartbeats_keep_a_long_apply_locked_past_its_lease() {
+    let (sb, _turn) = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = example_for(&sb.cfg, dir.path());
+    // A 3 s lease, held for 9 s: only its heartbeats (every second) keep it.
+    let mut long = Background::start(&repo, "slow@ci", 9, Some(3));
+    long.wait_for_lock();
+    std::thread::sleep(Duration::from_secs(5));
+    let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("the cluster is locked by slow@ci"),
+        "{}",
+        text(&o)
+    );
+    let (code, log) = long.finish();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains("lost the apply lock"), "{log}");
+}
+
+#[test]
 fn a_crashed_holders_lock_expires_after_its_lease() {
     let (sb, _turn) = cluster();
     let dir = tempfile::tempdir().unwrap();
@@ -513,5 +534,16 @@ fn a_plan_for_other_brokers_is_refused() {
     assert!(
         out.contains("the plan was made against 127.0.0.1:1, but environment `local` now points at 127.0.0.1:19092"),
         "{out}"
+    );
+}
+
+#[test]
+fn unlock_names_an_unknown_environment() {
+    let o = mesh(&example(), &["unlock", "--env", "nope"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("no environment `nope` in mesh.toml"),
+        "{}",
+        text(&o)
     );
 }
