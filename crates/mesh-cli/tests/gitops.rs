@@ -231,6 +231,33 @@ fn a_saved_plan_holds_no_password() {
 }
 
 #[test]
+fn a_plan_with_errors_is_not_saved() {
+    let (sb, _turn) = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = example_for(&sb.cfg, dir.path());
+    converge(&repo);
+    // A partition decrease is a plan error.
+    let profiles = repo.join("domains/customers/products/profiles.toml");
+    let t = std::fs::read_to_string(&profiles).unwrap();
+    let local =
+        "[environments.local.topic]        # a laptop does not need 12 partitions\npartitions = 3";
+    assert!(t.contains(local), "{t}");
+    std::fs::write(&profiles, t.replace(local, &local.replace("= 3", "= 2"))).unwrap();
+    let file = dir.path().join("plan.json");
+    let o = mesh(
+        &repo,
+        &["plan", "--env", "local", "--out", file.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("the plan has errors, so it was not saved to"),
+        "{}",
+        text(&o)
+    );
+    assert!(!file.exists());
+}
+
+#[test]
 fn a_stale_plan_is_refused_naming_what_changed() {
     let (sb, _turn) = cluster();
     let dir = tempfile::tempdir().unwrap();
