@@ -9,11 +9,11 @@ use mesh_kafka::KafkaCluster;
 use mesh_model::secrets::{Unset, expand};
 use mesh_plan::apply::Target;
 use mesh_plan::registry::RegistryWriter;
-use mesh_plan::{Action, ClusterReader, Plan, ReadRequest, apply::ApplyReport};
+use mesh_plan::{Action, ClusterReader, LiveState, Plan, ReadRequest, apply::ApplyReport};
 use mesh_registry::{Auth, RegistryClient};
 
 /// How long connecting and each admin request may take before `mesh` gives up.
-const TIMEOUT: Duration = Duration::from_secs(30);
+pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long apply waits for its ACL changes to become visible.
 const ACL_SETTLE: Duration = Duration::from_secs(10);
@@ -26,6 +26,12 @@ pub struct Context {
     /// Present when the environment has a Schema Registry.
     pub registry: Option<RegistryClient>,
     pub desired: mesh_plan::DesiredState,
+    /// What was read, and what it returned (a saved plan records both).
+    pub request: ReadRequest,
+    pub live: LiveState,
+    /// The apply lock, when this run holds it; released when the context is dropped.
+    #[expect(dead_code, reason = "held only for its Drop, which releases the lock")]
+    pub lock: Option<crate::lock::Held>,
 }
 
 /// The Kafka client settings of an environment, with references filled from the process
@@ -57,10 +63,12 @@ pub fn client_settings(
 }
 
 /// Validates, connects to the environment's cluster, reads it and plans.
-/// `revision` is the commit being applied (from `--rev`), recorded in the catalog.
+/// `revision` is the commit being applied (from `--rev`), recorded in the catalog. With
+/// `lock_for` (the command, for `apply`), the apply lock is taken before anything is read.
 pub fn plan(
     report: &mesh_check::Report,
     revision: Option<&str>,
+    lock_for: Option<&str>,
 ) -> Result<(Plan, Context), String> {
     if crate::report_problems(report)? {
         return Err(format!(
@@ -86,8 +94,17 @@ pub fn plan(
     let target = format!("environment `{}` ({bootstrap})", env.name);
     let desired = mesh_plan::desired(mesh, revision);
     // Settings problems first: they are found without touching the network.
-    let registry = registry_client(env, &desired, |v| std::env::var(v).ok())?;
+    let registry = registry_client(env, !desired.subjects.is_empty(), |v| std::env::var(v).ok())?;
     let cluster = KafkaCluster::connect(&props, TIMEOUT).map_err(|e| e.to_string())?;
+    let lock = match lock_for {
+        Some(command) => Some(crate::lock::acquire(
+            &props,
+            &desired.catalog_topic,
+            &env.name,
+            command,
+        )?),
+        None => None,
+    };
     let request = ReadRequest {
         topics: desired.topics.keys().cloned().collect(),
         principals: desired.principals.clone(),
@@ -124,18 +141,49 @@ pub fn plan(
             cluster,
             registry,
             desired,
+            request,
+            live,
+            lock,
         },
     ))
 }
 
+/// For `mesh unlock`: the environment's client settings and the catalog topic (the lock topic
+/// sits next to it). Only the settings need to be right, not the whole mesh.
+pub fn settings_for_unlock(
+    report: &mesh_check::Report,
+) -> Result<(BTreeMap<String, String>, String), String> {
+    let mesh = &report.mesh;
+    let Some(env) = mesh.environment() else {
+        let names: Vec<&str> = mesh
+            .settings
+            .environments
+            .keys()
+            .map(String::as_str)
+            .collect();
+        return Err(match &mesh.env {
+            Some(name) => format!(
+                "no environment `{name}` in mesh.toml (help: declared environments: {})",
+                names.join(", ")
+            ),
+            None => format!(
+                "unlock needs --env ENV (help: declared environments: {})",
+                names.join(", ")
+            ),
+        });
+    };
+    let props = client_settings(env, |v| std::env::var(v).ok())?;
+    Ok((props, mesh.settings.catalog_topic.clone()))
+}
+
 /// The registry client for an environment, when its products declare schemas. Credentials come
 /// from `[environments.<env>.schema_registry]` (`${VAR}` values).
-fn registry_client(
+pub fn registry_client(
     env: &mesh_model::Environment,
-    desired: &mesh_plan::DesiredState,
+    needed: bool,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<RegistryClient>, String> {
-    if desired.subjects.is_empty() {
+    if !needed {
         return Ok(None);
     }
     let Some(url) = &env.schema_registry_url else {
@@ -306,18 +354,31 @@ pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
             .iter()
             .any(|a| matches!(a, Action::CreateAcl { .. } | Action::DeleteAcl { .. }))
     {
-        settle_acls(ctx);
+        settle_acls(plan, ctx);
     }
     report
 }
 
 /// ACL changes reach every broker through the metadata log a moment after the request returns.
 /// Waits (bounded) until they are visible, so that a plan right after apply shows no changes.
-fn settle_acls(ctx: &Context) {
+/// What should be visible: the ACLs read before the apply, with the plan's changes made.
+fn settle_acls(plan: &Plan, ctx: &Context) {
+    let mut expected = ctx.live.acls.clone();
+    for a in &plan.actions {
+        match a {
+            Action::CreateAcl { binding } => {
+                expected.insert(binding.clone());
+            }
+            Action::DeleteAcl { binding } => {
+                expected.remove(binding);
+            }
+            _ => {}
+        }
+    }
     let deadline = Instant::now() + ACL_SETTLE;
     while Instant::now() < deadline {
-        match ctx.cluster.acls_of(&ctx.desired.principals) {
-            Ok(acls) if acls == ctx.desired.acls => return,
+        match ctx.cluster.acls_of(&ctx.request.principals) {
+            Ok(acls) if acls == expected => return,
             Ok(_) => std::thread::sleep(Duration::from_millis(200)),
             Err(_) => return,
         }
@@ -328,10 +389,15 @@ fn settle_acls(ctx: &Context) {
 }
 
 /// The current UTC time as RFC 3339, second precision.
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+/// A time in seconds since the epoch as RFC 3339 (UTC).
+pub fn rfc3339(secs: u64) -> String {
     let date = mesh_model::doc::Date::from_unix_days((secs / 86_400) as i64);
     let s = secs % 86_400;
     format!("{date}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)

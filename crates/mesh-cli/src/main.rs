@@ -2,10 +2,12 @@
 //! Only this crate knows about terminals, colours and output formats.
 
 mod live;
+mod lock;
 mod plan_render;
 mod render;
 #[cfg(test)]
 mod render_snapshots;
+mod saved;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -63,14 +65,24 @@ enum Command {
         /// A pull request's base revision: also list the touched domains, products and owners
         #[arg(long)]
         base: Option<String>,
+        /// Also save the plan to this file, for `mesh apply FILE`
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
-    /// Plan, then apply the changes to the environment's cluster
+    /// Plan, then apply the changes to the environment's cluster (or apply a saved plan)
     Apply {
+        /// A plan saved by `mesh plan --out`: applied as it is, if the cluster did not change
+        plan_file: Option<PathBuf>,
         #[command(flatten)]
         repo: RepoArgs,
         /// Apply without asking for confirmation
         #[arg(long)]
         auto_approve: bool,
+    },
+    /// Force-release the apply lock of the environment's cluster, saying who held it
+    Unlock {
+        #[command(flatten)]
+        repo: RepoArgs,
     },
     /// Print the lineage graph
     Graph {
@@ -171,11 +183,11 @@ fn today() -> Result<Date, String> {
 }
 
 fn check(repo: &RepoArgs) -> Result<mesh_check::Report, String> {
-    check_at(repo).map(|(report, _)| report)
+    check_at(repo).map(|(report, _, _)| report)
 }
 
 /// Checks the repo and says which commit was read (with `--rev`).
-fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>), String> {
+fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>, String), String> {
     let files = match &repo.rev {
         Some(rev) => mesh_repo::from_git(&repo.repo, rev),
         None => mesh_repo::from_dir(&repo.repo),
@@ -185,9 +197,12 @@ fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>), Str
         mesh_repo::Origin::Git { commit, .. } => Some(commit.clone()),
         mesh_repo::Origin::WorkTree { .. } => None,
     };
+    let content =
+        mesh_plan::saved::content_hash(files.files.iter().map(|(p, b)| (p.as_str(), b.as_slice())));
     Ok((
         mesh_check::validate(&files.files, repo.env.as_deref(), today()?),
         commit,
+        content,
     ))
 }
 
@@ -323,10 +338,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             format,
             detailed_exitcode,
             base,
+            out,
         } => {
-            let (mut report, commit) = check_at(&repo)?;
+            let (mut report, commit, content) = check_at(&repo)?;
             with_base(&mut report, &repo, base.as_deref())?;
-            let (plan, ctx) = live::plan(&report, commit.as_deref())?;
+            let (plan, ctx) = live::plan(&report, commit.as_deref(), None)?;
             let changes = report.changes.as_ref();
             match format {
                 PlanFormat::Human => {
@@ -348,6 +364,15 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     changes,
                 ))?,
             }
+            if let Some(out) = out {
+                if !plan.errors.is_empty() {
+                    return Err(format!(
+                        "the plan has errors, so it was not saved to {}",
+                        out.display()
+                    ));
+                }
+                saved::write(&out, &plan, &ctx, commit.as_deref(), content)?;
+            }
             Ok(if !plan.errors.is_empty() {
                 ExitCode::from(1)
             } else if detailed_exitcode && !plan.is_empty() {
@@ -356,9 +381,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 ExitCode::SUCCESS
             })
         }
-        Command::Apply { repo, auto_approve } => {
-            let (report, commit) = check_at(&repo)?;
-            let (plan, ctx) = live::plan(&report, commit.as_deref())?;
+        Command::Apply {
+            plan_file: Some(file),
+            repo,
+            auto_approve,
+        } => saved::apply(&file, &repo, auto_approve),
+        Command::Apply {
+            plan_file: None,
+            repo,
+            auto_approve,
+        } => {
+            let (report, commit, _) = check_at(&repo)?;
+            let (plan, ctx) = live::plan(&report, commit.as_deref(), Some("mesh apply"))?;
             let mut out = StandardStream::stdout(stdout_colour());
             plan_render::human(&plan, &ctx.target, &mut out).map_err(|e| e.to_string())?;
             if !plan.errors.is_empty() {
@@ -378,6 +412,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Unlock { repo } => {
+            let (report, _, _) = check_at(&repo)?;
+            let (env, catalog_topic) = live::settings_for_unlock(&report)?;
+            print(&lock::unlock(&env, &catalog_topic)?)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Dev { action } => dev(action),
     }

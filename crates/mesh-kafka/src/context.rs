@@ -28,8 +28,9 @@ pub(crate) struct ClientEvent {
 struct Captured {
     errors: Vec<ClientEvent>,
     logs: Vec<String>,
-    /// Delivery results of the catalog write in progress, by record index.
-    deliveries: Vec<(usize, Result<(), String>)>,
+    /// Delivery results of the write in progress (catalog or lock records), by record index:
+    /// the offset the record got, or the (redacted) error.
+    deliveries: Vec<(usize, Result<i64, String>)>,
 }
 
 /// Shared by every client one `KafkaCluster` creates.
@@ -96,7 +97,7 @@ impl MeshContext {
         c.logs.push(line);
     }
 
-    pub(crate) fn take_deliveries(&self) -> Vec<(usize, Result<(), String>)> {
+    pub(crate) fn take_deliveries(&self) -> Vec<(usize, Result<i64, String>)> {
         std::mem::take(&mut self.lock().deliveries)
     }
 }
@@ -119,7 +120,7 @@ impl ProducerContext for MeshContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, index: usize) {
         let outcome = match result {
-            Ok(_) => Ok(()),
+            Ok(message) => Ok(rdkafka::Message::offset(message)),
             Err((e, _)) => Err(self.redactor.apply(&e.to_string())),
         };
         self.lock().deliveries.push((index, outcome));

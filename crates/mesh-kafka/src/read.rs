@@ -249,7 +249,7 @@ impl KafkaCluster {
         partitions: &[i32],
     ) -> Result<BTreeMap<String, CatalogRecord>, KafkaError> {
         let action = format!("read the catalog topic {topic}");
-        let consumer = self.catalog_consumer()?;
+        let consumer = self.reader_consumer()?;
         // Where each partition ends now; records written after this are not part of the read.
         let mut ends = BTreeMap::new();
         let mut assignment = TopicPartitionList::new();
@@ -331,7 +331,7 @@ impl KafkaCluster {
     /// A consumer that reports partition ends. librdkafka needs a `group.id` to assign
     /// partitions, but this consumer never subscribes (so never joins the group) and never
     /// commits: it reads from explicit offsets.
-    fn catalog_consumer(&self) -> Result<BaseConsumer<MeshContext>, KafkaError> {
+    pub(crate) fn reader_consumer(&self) -> Result<BaseConsumer<MeshContext>, KafkaError> {
         let mut config = self.settings.config.clone();
         config
             .set("group.id", CATALOG_READER_GROUP)

@@ -178,7 +178,7 @@ impl KafkaCluster {
         let mut outcome: Vec<Option<Result<(), String>>> = vec![None; records.len()];
         for (i, result) in self.context.take_deliveries() {
             if let Some(slot) = outcome.get_mut(i) {
-                *slot = Some(result);
+                *slot = Some(result.map(|_offset| ()));
             }
         }
         let failures: Vec<String> = outcome

@@ -3,11 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 use crate::state::{AclBinding, CatalogRecord, LiveState};
 
 /// What to read: the managed topics and principals (the catalog tells which topics it recorded;
-/// the reader adds those to `topics` itself).
-#[derive(Clone, Debug, Default)]
+/// the reader adds those to `topics` itself). Serialisable: a saved plan records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadRequest {
     /// Topics the repo declares.
     pub topics: BTreeSet<String>,

@@ -8,8 +8,10 @@ pub mod apply;
 pub mod changes;
 pub mod cluster;
 pub mod desired;
+pub mod lock;
 pub mod plan;
 pub mod registry;
+pub mod saved;
 pub mod state;
 
 pub use cluster::*;

@@ -2,12 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::state::*;
 
-/// One step of a plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One step of a plan. Deserializable so that a saved plan (`saved.rs`) can be read back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// The compacted topic where apply records product metadata.
@@ -64,7 +64,7 @@ pub enum Action {
 }
 
 /// A config key's change. `after: None` resets the key to the broker default.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigDiff {
     pub key: String,
     pub before: Option<String>,

@@ -1,0 +1,142 @@
+//! Saved plans from the CLI's side: `mesh plan --out FILE` writes one, `mesh apply FILE` checks
+//! it against the cluster (under the apply lock) and applies exactly its actions. The format and
+//! the fingerprint are `mesh_plan::saved`'s; see docs/saved-plans-and-locks.md.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use codespan_reporting::term::termcolor::StandardStream;
+use mesh_kafka::KafkaCluster;
+use mesh_plan::saved::{self, RepoStamp, SavedPlan, SavedRead};
+use mesh_plan::{ClusterReader, Plan};
+
+use crate::live::{self, Context};
+
+/// Writes the plan file. The caller has checked that the plan has no errors.
+pub fn write(
+    path: &Path,
+    plan: &Plan,
+    ctx: &Context,
+    revision: Option<&str>,
+    content_sha256: String,
+) -> Result<(), String> {
+    let subjects = if ctx.registry.is_some() {
+        ctx.desired.subjects.keys().cloned().collect()
+    } else {
+        Default::default()
+    };
+    let file = SavedPlan {
+        format: saved::FORMAT.into(),
+        version: saved::VERSION,
+        mesh_version: env!("CARGO_PKG_VERSION").into(),
+        environment: ctx.env.clone(),
+        // Only the servers: the client settings (credentials among them) never go in.
+        bootstrap_servers: ctx.cluster.bootstrap_servers().to_string(),
+        repo: RepoStamp {
+            revision: revision.map(str::to_string),
+            content_sha256,
+        },
+        created_at: live::now_rfc3339(),
+        read: SavedRead {
+            request: ctx.request.clone(),
+            subjects,
+        },
+        actions: plan.actions.clone(),
+        fingerprint: saved::fingerprint(&ctx.live),
+    };
+    std::fs::write(path, file.to_json())
+        .map_err(|e| format!("{}: cannot write the plan file: {e}", path.display()))
+}
+
+/// `mesh apply FILE`.
+pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<ExitCode, String> {
+    let name = file.display();
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("{name}: cannot read the plan file: {e}"))?;
+    let saved = SavedPlan::from_json(&text).map_err(|e| format!("{name}: {e}"))?;
+    if let Some(env) = &repo.env
+        && env != &saved.environment
+    {
+        return Err(format!(
+            "{name}: the plan was made for environment `{}`, not `{env}` (help: leave out --env, or make a plan for `{env}` with mesh plan --env {env} --out FILE)",
+            saved.environment
+        ));
+    }
+    // The repo is read only for the environment's connection settings: what to do is in the file.
+    let files = match &repo.rev {
+        Some(rev) => mesh_repo::from_git(&repo.repo, rev),
+        None => mesh_repo::from_dir(&repo.repo),
+    }
+    .map_err(|e| e.to_string())?;
+    let (mesh, _) = mesh_model::load(&files.files, Some(&saved.environment));
+    let Some(env) = mesh.environment() else {
+        return Err(format!(
+            "{name}: the plan is for environment `{}`, which {} does not declare (help: point --repo at the mesh the plan was made from)",
+            saved.environment,
+            files.origin.describe()
+        ));
+    };
+    let props = live::client_settings(env, |v| std::env::var(v).ok())?;
+    let bootstrap = props.get("bootstrap.servers").cloned().unwrap_or_default();
+    if bootstrap != saved.bootstrap_servers {
+        return Err(format!(
+            "{name}: the plan was made against {}, but environment `{}` now points at {bootstrap} (help: run mesh plan again)",
+            saved.bootstrap_servers, env.name
+        ));
+    }
+    let registry = live::registry_client(env, !saved.read.subjects.is_empty(), |v| {
+        std::env::var(v).ok()
+    })?;
+    let cluster = KafkaCluster::connect(&props, live::TIMEOUT).map_err(|e| e.to_string())?;
+    let request = saved.read.request.clone();
+    let lock = crate::lock::acquire(
+        &props,
+        &request.catalog_topic,
+        &env.name,
+        &format!("mesh apply {name}"),
+    )?;
+    let mut live_state = cluster.read(&request)?;
+    if let Some(r) = &registry {
+        live_state.subjects = r
+            .read_subjects(&saved.read.subjects)
+            .map_err(|e| e.to_string())?;
+    }
+    let changed = saved::changes(&saved.fingerprint, &saved::fingerprint(&live_state));
+    if !changed.is_empty() {
+        return Err(format!(
+            "stale plan: the cluster changed since this plan was made: {} (help: run mesh plan again)",
+            changed.join(", ")
+        ));
+    }
+    let target = format!("environment `{}` ({bootstrap})", env.name);
+    let plan = Plan {
+        actions: saved.actions,
+        errors: Vec::new(),
+    };
+    let ctx = Context {
+        env: env.name.clone(),
+        target,
+        cluster,
+        registry,
+        desired: Default::default(),
+        request,
+        live: live_state,
+        lock: Some(lock),
+    };
+    let mut out = StandardStream::stdout(crate::stdout_colour());
+    crate::plan_render::human(&plan, &ctx.target, &mut out).map_err(|e| e.to_string())?;
+    if plan.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !auto_approve && !live::confirm(&ctx.target, plan.actions.len())? {
+        crate::print("Apply cancelled; nothing was changed.\n")?;
+        return Ok(ExitCode::from(1));
+    }
+    let result = live::apply(&plan, &ctx, &ctx.request.catalog_topic);
+    crate::plan_render::report(&plan, &result, &mut out).map_err(|e| e.to_string())?;
+    Ok(if result.failed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
