@@ -221,13 +221,6 @@ pub fn acquire(
         stop: Some(stop),
         heartbeat: Some(beat),
     };
-    // For tests of the lock: keep it a while, so that others can find it held.
-    if let Some(secs) = std::env::var("MESH_TEST_HOLD_LOCK_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    {
-        std::thread::sleep(Duration::from_secs(secs));
-    }
     Ok(held)
 }
 

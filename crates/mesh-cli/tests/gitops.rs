@@ -5,7 +5,7 @@
 //! all work on the same topics and the same lock. The sandbox stops when the last test using it
 //! drops its handle, so no JVM outlives the run.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -78,7 +78,6 @@ fn mesh_command(repo: &Path, args: &[&str]) -> Command {
         .env("NO_COLOR", "1")
         .env_remove("MESH_LOCAL_PASSWORD")
         .env_remove("MESH_LOCK_LEASE_SECONDS")
-        .env_remove("MESH_TEST_HOLD_LOCK_SECONDS")
         .env_remove("MESH_LOCK_OWNER");
     c
 }
@@ -120,66 +119,144 @@ fn converge(repo: &Path) {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
-/// An apply running in the background, holding the lock for `hold` seconds after taking it.
+/// An interactive `mesh apply` in the background, on a pseudo-terminal (`script`), so that it
+/// takes the lock and then waits at its confirmation prompt — holding the lock (and heartbeating)
+/// for as long as nobody answers, as a person at the prompt would.
 struct Background {
     child: Child,
-    stderr: Receiver<String>,
+    stdin: std::process::ChildStdin,
+    output: Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Background {
-    fn start(repo: &Path, owner: &str, hold: u64, lease: Option<u64>) -> Background {
-        let mut c = mesh_command(repo, &["apply", "--env", "local", "--auto-approve"]);
-        c.env("MESH_LOCK_OWNER", owner)
-            .env("MESH_TEST_HOLD_LOCK_SECONDS", hold.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+    /// `repo` must have something to apply, or apply ends before it asks.
+    fn start(repo: &Path, owner: &str, lease: Option<u64>) -> Background {
+        let command = format!(
+            "'{}' apply --env local --repo '{}'",
+            env!("CARGO_BIN_EXE_mesh"),
+            repo.display()
+        );
+        let mut c = Command::new("script");
+        c.args(["-qfec", &command, "/dev/null"])
+            .env("NO_COLOR", "1")
+            .env_remove("MESH_LOCAL_PASSWORD")
+            .env_remove("MESH_LOCK_LEASE_SECONDS")
+            .env("MESH_LOCK_OWNER", owner)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         if let Some(l) = lease {
             c.env("MESH_LOCK_LEASE_SECONDS", l.to_string());
         }
-        let mut child = c.spawn().expect("mesh starts");
-        let stderr = child.stderr.take().unwrap();
+        let mut child = c.spawn().expect("script (util-linux) runs");
+        let stdin = child.stdin.take().unwrap();
+        let out = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
+            // The prompt has no newline: split on both, so it arrives as a line of its own.
+            let mut reader = BufReader::new(out);
+            let mut buf = Vec::new();
+            let mut byte = [0u8; 1];
+            while std::io::Read::read(&mut reader, &mut byte).unwrap_or(0) == 1 {
+                buf.push(byte[0]);
+                let at_prompt = buf.ends_with(b"accepted: ");
+                if byte[0] == b'\n' || at_prompt {
+                    let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                    buf.clear();
+                    if tx.send(line).is_err() {
+                        return;
+                    }
                 }
             }
         });
         Background {
             child,
-            stderr: rx,
+            stdin,
+            output: rx,
             seen: Vec::new(),
         }
     }
 
-    /// Waits until it printed that it holds the lock.
-    fn wait_for_lock(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    /// Waits for a line containing `what`.
+    fn wait_for(&mut self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
+            match self.output.recv_timeout(left) {
                 Ok(line) => {
-                    let got = line.contains("holds the apply lock");
+                    let got = line.contains(what);
                     self.seen.push(line);
                     if got {
                         return;
                     }
                 }
                 Err(_) => panic!(
-                    "the background apply never took the lock: {}",
+                    "the background apply never printed {what:?}: {}",
                     self.seen.join("\n")
                 ),
             }
         }
     }
 
+    /// Waits until it holds the lock and asks for confirmation.
+    fn wait_at_prompt(&mut self) {
+        self.wait_for("holds the apply lock");
+        self.wait_for("Only 'yes' is accepted");
+    }
+
+    /// Answers the prompt and waits for the end.
+    fn answer(mut self, answer: &str) -> (Option<i32>, String) {
+        use std::io::Write as _;
+        let _ = writeln!(self.stdin, "{answer}");
+        let _ = self.stdin.flush();
+        self.finish()
+    }
+
+    /// Kills `mesh` itself with SIGKILL (no release, no more heartbeats), as a crash would.
+    fn crash(mut self) {
+        let script = self.child.id();
+        let mesh = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                    // pid (comm) state ppid …
+                    stat.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                        .is_some_and(|ppid| ppid == script.to_string())
+                })
+            })
+            .expect("mesh runs under script");
+        let ok = Command::new("kill")
+            .args(["-9", &mesh.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -9 {mesh}");
+        let _ = self.child.wait();
+    }
+
     fn finish(mut self) -> (Option<i32>, String) {
         let status = self.child.wait().unwrap();
-        self.seen.extend(self.stderr.iter());
+        self.seen.extend(self.output.iter());
         (status.code(), self.seen.join("\n"))
     }
+}
+
+/// Gives the repo something to apply (a catalog change), unique to this run.
+fn pending_change(repo: &Path) {
+    let file = repo.join("domains/sales/products/orders.toml");
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let text = std::fs::read_to_string(&file).unwrap().replacen(
+        "description = \"",
+        &format!("description = \"(rev {nonce}) "),
+        1,
+    );
+    std::fs::write(&file, text).unwrap();
 }
 
 #[test]
@@ -317,8 +394,9 @@ fn a_second_apply_fails_fast_naming_the_holder() {
     let (sb, _turn) = cluster();
     let dir = tempfile::tempdir().unwrap();
     let repo = example_for(&sb.cfg, dir.path());
-    let mut first = Background::start(&repo, "alice@ci-runner-3", 8, None);
-    first.wait_for_lock();
+    pending_change(&repo);
+    let mut first = Background::start(&repo, "alice@ci-runner-3", None);
+    first.wait_at_prompt();
 
     let started = Instant::now();
     let mut c = mesh_command(&repo, &["apply", "--env", "local", "--auto-approve"]);
@@ -332,12 +410,12 @@ fn a_second_apply_fails_fast_naming_the_holder() {
         "{out}"
     );
     assert!(
-        started.elapsed() < Duration::from_secs(8),
+        started.elapsed() < Duration::from_secs(10),
         "it failed fast: {:?}",
         started.elapsed()
     );
 
-    let (code, log) = first.finish();
+    let (code, log) = first.answer("yes");
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("released the apply lock"), "{log}");
 }
@@ -347,9 +425,10 @@ fn heartbeats_keep_a_long_apply_locked_past_its_lease() {
     let (sb, _turn) = cluster();
     let dir = tempfile::tempdir().unwrap();
     let repo = example_for(&sb.cfg, dir.path());
-    // A 3 s lease, held for 9 s: only its heartbeats (every second) keep it.
-    let mut long = Background::start(&repo, "slow@ci", 9, Some(3));
-    long.wait_for_lock();
+    pending_change(&repo);
+    // A 3 s lease, held at the prompt for 5 s and more: only its heartbeats keep it.
+    let mut long = Background::start(&repo, "slow@ci", Some(3));
+    long.wait_at_prompt();
     std::thread::sleep(Duration::from_secs(5));
     let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -358,9 +437,15 @@ fn heartbeats_keep_a_long_apply_locked_past_its_lease() {
         "{}",
         text(&o)
     );
-    let (code, log) = long.finish();
-    assert_eq!(code, Some(0), "{log}");
+    // Answering anything but "yes" cancels, and releases the lock.
+    let (code, log) = long.answer("no");
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("Apply cancelled; nothing was changed."),
+        "{log}"
+    );
     assert!(!log.contains("lost the apply lock"), "{log}");
+    assert!(log.contains("released the apply lock"), "{log}");
 }
 
 #[test]
@@ -368,11 +453,10 @@ fn a_crashed_holders_lock_expires_after_its_lease() {
     let (sb, _turn) = cluster();
     let dir = tempfile::tempdir().unwrap();
     let repo = example_for(&sb.cfg, dir.path());
-    let mut crashed = Background::start(&repo, "crashy@ci", 120, Some(6));
-    crashed.wait_for_lock();
-    crashed.child.kill().unwrap(); // SIGKILL: no release, no more heartbeats
-    let (code, _) = crashed.finish();
-    assert_eq!(code, None, "killed by a signal");
+    pending_change(&repo);
+    let mut crashed = Background::start(&repo, "crashy@ci", Some(6));
+    crashed.wait_at_prompt();
+    crashed.crash();
 
     let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -393,10 +477,10 @@ fn unlock_frees_a_held_lock_and_names_the_holder() {
     let (sb, _turn) = cluster();
     let dir = tempfile::tempdir().unwrap();
     let repo = example_for(&sb.cfg, dir.path());
-    let mut crashed = Background::start(&repo, "gone@runner", 120, None);
-    crashed.wait_for_lock();
-    crashed.child.kill().unwrap();
-    crashed.finish();
+    pending_change(&repo);
+    let mut crashed = Background::start(&repo, "gone@runner", None);
+    crashed.wait_at_prompt();
+    crashed.crash();
 
     let o = mesh(&repo, &["unlock", "--env", "local"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
