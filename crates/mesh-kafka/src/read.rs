@@ -68,6 +68,8 @@ impl KafkaCluster {
             catalog: rest.catalog,
             // Subjects live in the Schema Registry; the registry adapter fills them in.
             subjects: Default::default(),
+            // Read on demand (`group_activity`), for the topics a plan needs.
+            groups: Default::default(),
         })
     }
 
@@ -331,7 +333,7 @@ impl KafkaCluster {
     /// A consumer that reports partition ends. librdkafka needs a `group.id` to assign
     /// partitions, but this consumer never subscribes (so never joins the group) and never
     /// commits: it reads from explicit offsets.
-    fn catalog_consumer(&self) -> Result<BaseConsumer<MeshContext>, KafkaError> {
+    pub(crate) fn catalog_consumer(&self) -> Result<BaseConsumer<MeshContext>, KafkaError> {
         let mut config = self.settings.config.clone();
         config
             .set("group.id", CATALOG_READER_GROUP)
