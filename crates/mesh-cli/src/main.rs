@@ -1,6 +1,7 @@
 //! The `mesh` binary: argument parsing, reading the repo (folder or git revision), and output.
 //! Only this crate knows about terminals, colours and output formats.
 
+mod lifecycle;
 mod live;
 mod plan_render;
 mod render;
