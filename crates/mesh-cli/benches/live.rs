@@ -668,7 +668,9 @@ impl ClusterWriter for TimedWriter<'_> {
         self.time("delete_acls", acls.len(), || self.inner.delete_acls(acls))
     }
     fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), String>> {
-        self.time("delete_topics", topics.len(), || self.inner.delete_topics(topics))
+        self.time("delete_topics", topics.len(), || {
+            self.inner.delete_topics(topics)
+        })
     }
     fn write_catalog(
         &self,

@@ -209,12 +209,20 @@ mod tests {
         assert!(md.starts_with("#### Destructive and breaking changes (1)\n- :boom: **retirement of sales.orders: retire sales.orders**\n"), "{md}");
         assert!(md.contains("  - downstream product finance.revenue (owners: @acme/revenue)\n"));
         assert!(md.contains("  - consumer finance/billing of sales.orders (group finance.billing, owners: @acme/finance; domains/finance/domain.toml:9)\n"), "{md}");
-        assert!(md.contains("  - consumer group adhoc (Empty, 0 member(s), last commit 2026-11-20T00:00:00Z)\n"), "{md}");
+        assert!(
+            md.contains(
+                "  - consumer group adhoc (Empty, 0 member(s), last commit 2026-11-20T00:00:00Z)\n"
+            ),
+            "{md}"
+        );
         assert!(markdown_section(&Plan::default(), |s| s.to_string()).is_empty());
     }
 
     #[test]
     fn mesh_today_is_midnight_utc() {
-        assert_eq!(mesh_plan::lifecycle::date_ms("2026-11-22"), Some(1_795_305_600_000));
+        assert_eq!(
+            mesh_plan::lifecycle::date_ms("2026-11-22"),
+            Some(1_795_305_600_000)
+        );
     }
 }

@@ -65,9 +65,8 @@ pub fn plan(
     // A reference to a removed product may be a retirement in progress: decided once the
     // catalog is read (crate::lifecycle). Every other error stops here.
     let dangling = crate::lifecycle::dangling(&report.mesh);
-    let others = crate::lifecycle::filtered(report, |d| {
-        !crate::lifecycle::is_deferred(d, &dangling)
-    });
+    let others =
+        crate::lifecycle::filtered(report, |d| !crate::lifecycle::is_deferred(d, &dangling));
     if crate::report_problems(&others)? {
         return Err(format!(
             "the mesh is invalid ({} error(s) above); nothing was read or changed",
@@ -104,9 +103,9 @@ pub fn plan(
     // References to products nobody has, not even the catalog, are plain errors.
     let unknown = crate::lifecycle::filtered(report, |d| {
         crate::lifecycle::is_deferred(d, &dangling)
-            && dangling
-                .iter()
-                .any(|r| r.file == d.file && r.span == d.span && !live.catalog.contains_key(&r.product))
+            && dangling.iter().any(|r| {
+                r.file == d.file && r.span == d.span && !live.catalog.contains_key(&r.product)
+            })
     });
     if crate::report_problems(&unknown)? {
         return Err(format!(

@@ -166,7 +166,9 @@ pub fn describe(a: &Action) -> Vec<String> {
             vec![format!("subject {subject} [{product}]: delete (retired)")]
         }
         Action::DeleteTopic { product, topic } => {
-            vec![format!("topic {topic} [{product}]: delete, with its data (retired)")]
+            vec![format!(
+                "topic {topic} [{product}]: delete, with its data (retired)"
+            )]
         }
         Action::RetireProduct { product, .. } => {
             vec![format!("catalog record {product}: retire (tombstone)")]

@@ -149,7 +149,7 @@ fn a_deprecated_product_is_retired_only_once_nobody_reads_it() {
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("consumed product `sales.legacy-orders` does not exist")
-            && out.contains("if `sales.legacy-orders` is being retired"),
+            && out.contains("If `sales.legacy-orders` is being retired"),
         "{out}"
     );
     let (code, out) = mesh(&repo, None, &["plan", "--env", "local"]);
@@ -160,7 +160,11 @@ fn a_deprecated_product_is_retired_only_once_nobody_reads_it() {
         "{out}"
     );
     assert!(!out.contains("sunset"), "the sunset has passed: {out}");
-    let (_, md) = mesh(&repo, None, &["plan", "--env", "local", "--format", "markdown"]);
+    let (_, md) = mesh(
+        &repo,
+        None,
+        &["plan", "--env", "local", "--format", "markdown"],
+    );
     assert!(
         md.contains("blocked by: consumer finance/reconciliation-job"),
         "{md}"
