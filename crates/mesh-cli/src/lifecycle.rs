@@ -84,6 +84,20 @@ pub fn filtered(
     }
 }
 
+/// `mesh impact --format json`'s `deprecation`: `{"since", "sunset", "replacement", "reason"}`
+/// of a deprecated product (absent parts null), or null.
+pub fn impact_deprecation(mesh: &mesh_model::Mesh, product: &str) -> serde_json::Value {
+    let Some(d) = mesh.product(product).and_then(|p| p.deprecation.as_ref()) else {
+        return serde_json::Value::Null;
+    };
+    serde_json::json!({
+        "since": d.since.map(|s| s.to_string()),
+        "sunset": d.sunset.map(|s| s.to_string()),
+        "replacement": d.replacement.as_ref().map(|r| r.value.clone()),
+        "reason": d.reason,
+    })
+}
+
 fn owners(o: &[String]) -> String {
     if o.is_empty() {
         "no owners".to_string()

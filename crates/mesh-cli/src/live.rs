@@ -70,7 +70,7 @@ pub fn plan(
     if crate::report_problems(&others)? {
         return Err(format!(
             "the mesh is invalid ({} error(s) above); nothing was read or changed",
-            report.diagnostics.iter().filter(|d| d.is_error()).count()
+            others.diagnostics.iter().filter(|d| d.is_error()).count()
         ));
     }
     let now = crate::lifecycle::now_ms()?;

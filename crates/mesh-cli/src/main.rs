@@ -287,6 +287,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 ImpactFormat::Json => {
                     let mut doc = serde_json::to_value(&impact).map_err(|e| e.to_string())?;
                     doc["version"] = 1.into();
+                    doc["deprecation"] = lifecycle::impact_deprecation(&report.mesh, &product);
                     print(&format!("{doc:#}\n"))?
                 }
                 ImpactFormat::Human => print(&render_impact(&report, &impact))?,
