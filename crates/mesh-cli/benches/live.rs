@@ -667,6 +667,11 @@ impl ClusterWriter for TimedWriter<'_> {
     fn delete_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>> {
         self.time("delete_acls", acls.len(), || self.inner.delete_acls(acls))
     }
+    fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), String>> {
+        self.time("delete_topics", topics.len(), || {
+            self.inner.delete_topics(topics)
+        })
+    }
     fn write_catalog(
         &self,
         catalog_topic: &str,

@@ -25,7 +25,6 @@ pub struct Context {
     pub cluster: KafkaCluster,
     /// Present when the environment has a Schema Registry.
     pub registry: Option<RegistryClient>,
-    pub desired: mesh_plan::DesiredState,
     /// What was read, and what it returned (a saved plan records both).
     pub request: ReadRequest,
     pub live: LiveState,
@@ -70,12 +69,18 @@ pub fn plan(
     revision: Option<&str>,
     lock_for: Option<&str>,
 ) -> Result<(Plan, Context), String> {
-    if crate::report_problems(report)? {
+    // A reference to a removed product may be a retirement in progress: decided once the
+    // catalog is read (crate::lifecycle). Every other error stops here.
+    let dangling = crate::lifecycle::dangling(&report.mesh);
+    let others =
+        crate::lifecycle::filtered(report, |d| !crate::lifecycle::is_deferred(d, &dangling));
+    if crate::report_problems(&others)? {
         return Err(format!(
             "the mesh is invalid ({} error(s) above); nothing was read or changed",
-            report.diagnostics.iter().filter(|d| d.is_error()).count()
+            others.diagnostics.iter().filter(|d| d.is_error()).count()
         ));
     }
+    let now = crate::lifecycle::now_ms()?;
     let mesh = &report.mesh;
     let names: Vec<&str> = mesh
         .settings
@@ -111,12 +116,38 @@ pub fn plan(
         catalog_topic: desired.catalog_topic.clone(),
     };
     let mut live = cluster.read(&request)?;
-    if let Some(r) = &registry {
-        live.subjects = r
-            .read_subjects(&desired.subjects.keys().cloned().collect())
-            .map_err(|e| e.to_string())?;
+    // References to products nobody has, not even the catalog, are plain errors.
+    let unknown = crate::lifecycle::filtered(report, |d| {
+        crate::lifecycle::is_deferred(d, &dangling)
+            && dangling.iter().any(|r| {
+                r.file == d.file && r.span == d.span && !live.catalog.contains_key(&r.product)
+            })
+    });
+    if crate::report_problems(&unknown)? {
+        return Err(format!(
+            "the mesh is invalid ({} error(s) above); nothing was changed",
+            unknown.diagnostics.len()
+        ));
     }
-    let mut plan = mesh_plan::plan(&desired, &live);
+    if let Some(r) = &registry {
+        // Subjects of products being retired too: those that exist are deleted.
+        let mut subjects: std::collections::BTreeSet<String> =
+            desired.subjects.keys().cloned().collect();
+        for (id, record) in &live.catalog {
+            if !desired.catalog.contains_key(id) {
+                subjects.insert(format!("{}-value", record.topic));
+                subjects.insert(format!("{}-key", record.topic));
+            }
+        }
+        live.subjects = r.read_subjects(&subjects).map_err(|e| e.to_string())?;
+    }
+    let mut plan = mesh_plan::plan_at(&desired, &live, now);
+    // Who reads the topics of retirements and breaking changes, and when they last committed.
+    let topics = mesh_plan::activity_topics(&plan, &desired, &live);
+    if !topics.is_empty() {
+        live.groups = cluster.group_activity(&topics).map_err(|e| e.to_string())?;
+        plan = mesh_plan::plan_at(&desired, &live, now);
+    }
     // The gate: every new version of an existing subject is put to the registry before anything
     // is applied.
     if let Some(r) = &registry {
@@ -133,6 +164,8 @@ pub fn plan(
         }
     }
     change_policies(report, &desired, &live, &mut plan);
+    // The registry's refusals are breaking changes too.
+    plan.impacts = mesh_plan::impacts(&plan, &desired, &live, now);
     Ok((
         plan,
         Context {
@@ -140,7 +173,6 @@ pub fn plan(
             target,
             cluster,
             registry,
-            desired,
             request,
             live,
             lock,
@@ -183,7 +215,9 @@ pub fn registry_client(
     needed: bool,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<RegistryClient>, String> {
-    if !needed {
+    // With a registry URL the client exists even without declared subjects: a retired
+    // product's subjects are deleted through it.
+    if !needed && env.schema_registry_url.is_none() {
         return Ok(None);
     }
     let Some(url) = &env.schema_registry_url else {

@@ -1,6 +1,7 @@
 //! The `mesh` binary: argument parsing, reading the repo (folder or git revision), and output.
 //! Only this crate knows about terminals, colours and output formats.
 
+mod lifecycle;
 mod live;
 mod lock;
 mod plan_render;
@@ -317,6 +318,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 ImpactFormat::Json => {
                     let mut doc = serde_json::to_value(&impact).map_err(|e| e.to_string())?;
                     doc["version"] = 1.into();
+                    doc["deprecation"] = lifecycle::impact_deprecation(&report.mesh, &product);
                     print(&format!("{doc:#}\n"))?
                 }
                 ImpactFormat::Human => print(&render_impact(&report, &impact))?,

@@ -162,6 +162,17 @@ pub fn describe(a: &Action) -> Vec<String> {
                 vec![format!("catalog record {product} ({})", fields.join(", "))]
             }
         },
+        Action::DeleteSubject { product, subject } => {
+            vec![format!("subject {subject} [{product}]: delete (retired)")]
+        }
+        Action::DeleteTopic { product, topic } => {
+            vec![format!(
+                "topic {topic} [{product}]: delete, with its data (retired)"
+            )]
+        }
+        Action::RetireProduct { product, .. } => {
+            vec![format!("catalog record {product}: retire (tombstone)")]
+        }
     }
 }
 
@@ -219,7 +230,32 @@ pub fn human(plan: &Plan, target: &str, out: &mut dyn WriteColor) -> std::io::Re
                 writeln!(out, "    - {a}")?;
             }
         }
+        if !e.blockers.is_empty() {
+            writeln!(out, "  blocked by:")?;
+            for b in &e.blockers {
+                writeln!(out, "    - {}", crate::lifecycle::blocker_line(b))?;
+            }
+        }
         writeln!(out, "  help: {}", e.help)?;
+    }
+    if !plan.impacts.is_empty() {
+        out.set_color(ColorSpec::new().set_fg(Some(Color::Red)).set_bold(true))?;
+        write!(out, "\nDestructive and breaking changes")?;
+        out.reset()?;
+        writeln!(out, " ({}):", plan.impacts.len())?;
+        for i in &plan.impacts {
+            let (head, lines) = crate::lifecycle::impact_lines(i);
+            writeln!(out, "  ! {head}")?;
+            for l in lines {
+                writeln!(out, "      - {l}")?;
+            }
+        }
+    }
+    for w in &plan.deprecations {
+        out.set_color(ColorSpec::new().set_fg(Some(Color::Yellow)).set_bold(true))?;
+        write!(out, "warning")?;
+        out.reset()?;
+        writeln!(out, ": {}", w.describe())?;
     }
     let (c, u, d) = plan.counts();
     if !plan.actions.is_empty() {
@@ -249,6 +285,8 @@ pub fn json(plan: &Plan, env: &str) -> serde_json::Value {
         "summary": {"create": c, "change": u, "destroy": d},
         "errors": plan.errors,
         "actions": plan.actions,
+        "impacts": plan.impacts,
+        "deprecations": plan.deprecations,
     })
 }
 
@@ -326,9 +364,16 @@ pub fn markdown(
             for a in &e.affected {
                 head.push_str(&format!("  - would break: {}\n", md(a)));
             }
+            for b in &e.blockers {
+                head.push_str(&format!(
+                    "  - blocked by: {}\n",
+                    md(&crate::lifecycle::blocker_line(b))
+                ));
+            }
         }
         head.push('\n');
     }
+    head.push_str(&crate::lifecycle::markdown_section(plan, md));
     let destructive: Vec<&Action> = plan
         .actions
         .iter()
@@ -514,7 +559,7 @@ mod tests {
         );
         let plan = Plan {
             actions: vec![topic("sales.orders"), Action::DeleteAcl { binding: acl }],
-            errors: vec![],
+            ..Plan::default()
         };
         let md = markdown(&plan, &mesh(), "environment `prod`", None);
         assert!(
@@ -549,6 +594,7 @@ mod tests {
         let plan = Plan {
             actions: vec![topic("sales.orders")],
             errors: vec![e],
+            ..Plan::default()
         };
         let md = markdown(&plan, &mesh(), "env", None);
         assert!(
@@ -579,7 +625,7 @@ mod tests {
         let md = markdown(
             &Plan {
                 actions,
-                errors: vec![],
+                ..Plan::default()
             },
             &m,
             "env",

@@ -127,7 +127,7 @@ fn plan() -> Plan {
                 previous: Some(Box::new(record("sales.orders", "active"))),
             },
         ],
-        errors: vec![],
+        ..Plan::default()
     }
 }
 

@@ -20,8 +20,9 @@ pub fn write(
     revision: Option<&str>,
     content_sha256: String,
 ) -> Result<(), String> {
+    // Every subject the plan read (a retirement's too), so that the re-read covers the same.
     let subjects = if ctx.registry.is_some() {
-        ctx.desired.subjects.keys().cloned().collect()
+        ctx.live.subjects.keys().cloned().collect()
     } else {
         Default::default()
     };
@@ -111,14 +112,13 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
     let target = format!("environment `{}` ({bootstrap})", env.name);
     let plan = Plan {
         actions: saved.actions,
-        errors: Vec::new(),
+        ..Plan::default()
     };
     let ctx = Context {
         env: env.name.clone(),
         target,
         cluster,
         registry,
-        desired: Default::default(),
         request,
         live: live_state,
         lock: Some(lock),

@@ -163,11 +163,23 @@ fn impact_lists_downstream_products_and_consumers_with_owners() {
             .any(|o| o == "@acme/finance-data")
     );
 
+    assert_eq!(doc["deprecation"], serde_json::Value::Null);
     let human = text(&mesh(&["impact", "sales.legacy-orders", "--repo", &ex()]));
     assert!(
         human.contains("deprecated: sunset 2027-03-01, replacement sales.orders"),
         "{human}"
     );
+    let o = mesh(&[
+        "impact",
+        "sales.legacy-orders",
+        "--repo",
+        &ex(),
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["deprecation"]["sunset"], "2027-03-01");
+    assert_eq!(doc["deprecation"]["replacement"], "sales.orders");
 
     let o = mesh(&["impact", "sales.order", "--repo", &ex()]);
     assert_eq!(o.status.code(), Some(1));

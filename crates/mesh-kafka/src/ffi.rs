@@ -1,6 +1,7 @@
 //! Kafka's admin API, made directly against librdkafka's C API (`rdkafka::bindings`), for the
 //! calls rdkafka 0.39's safe `AdminClient` lacks (CreateAcls, DescribeAcls, DeleteAcls,
-//! IncrementalAlterConfigs, DescribeCluster, ListConsumerGroupOffsets) or gets wrong: its
+//! IncrementalAlterConfigs, DescribeCluster, ListConsumerGroupOffsets; DeleteTopics for the same
+//! per-topic messages) or gets wrong: its
 //! DescribeConfigs never looks at the per-resource error, so a topic that does not exist or
 //! may not be described comes back as "no configs"; its CreateTopics and CreatePartitions keep
 //! the error code but drop the broker's message ("Invalid value abc for configuration
@@ -210,6 +211,38 @@ impl<'c> Admin<'c> {
         let mut count = 0;
         // SAFETY: `result` belongs to the live event.
         let array = unsafe { rd::rd_kafka_CreatePartitions_result_topics(result, &mut count) };
+        // SAFETY: `array` has `count` topic results owned by the event.
+        Ok(unsafe { topic_results(array, count) })
+    }
+
+    /// DeleteTopics, one request. Results keyed by topic name.
+    pub(crate) fn delete_topics(&self, topics: &[String]) -> Result<NamedResults, AdminError> {
+        let mut guards = Vec::with_capacity(topics.len());
+        for name in topics {
+            let name_c = c_string(name)?;
+            // SAFETY: a NUL-terminated name that outlives the call, which copies it.
+            let raw = unsafe { rd::rd_kafka_DeleteTopic_new(name_c.as_ptr()) };
+            guards.push(
+                Owned::new(raw, rd::rd_kafka_DeleteTopic_destroy).ok_or_else(|| {
+                    AdminError::Invalid(format!("topic {name}: librdkafka refused the name"))
+                })?,
+            );
+        }
+        let mut ptrs: Vec<_> = guards.iter().map(|g| g.ptr).collect();
+        let mut request = self.request(
+            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DELETETOPICS,
+            true,
+        )?;
+        request.send(|rk, options, queue| {
+            // SAFETY: `ptrs` holds live DeleteTopic objects kept alive by `guards`.
+            unsafe { rd::rd_kafka_DeleteTopics(rk, ptrs.as_mut_ptr(), ptrs.len(), options, queue) }
+        });
+        let event = request.wait(rd::RD_KAFKA_EVENT_DELETETOPICS_RESULT)?;
+        // SAFETY: a live DELETETOPICS_RESULT event.
+        let result = unsafe { rd::rd_kafka_event_DeleteTopics_result(event.ptr) };
+        let mut count = 0;
+        // SAFETY: `result` belongs to the live event.
+        let array = unsafe { rd::rd_kafka_DeleteTopics_result_topics(result, &mut count) };
         // SAFETY: `array` has `count` topic results owned by the event.
         Ok(unsafe { topic_results(array, count) })
     }

@@ -17,6 +17,7 @@
 
 #![deny(unsafe_code)]
 
+mod commits;
 mod context;
 mod error;
 #[allow(unsafe_code)]
@@ -36,6 +37,7 @@ use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
+pub use commits::{OFFSETS_TOPIC, partition_for};
 pub use error::KafkaError;
 pub use offsets::GroupTopicOffsets;
 

@@ -68,6 +68,8 @@ impl KafkaCluster {
             catalog: rest.catalog,
             // Subjects live in the Schema Registry; the registry adapter fills them in.
             subjects: Default::default(),
+            // Read on demand (`group_activity`), for the topics a plan needs.
+            groups: Default::default(),
         })
     }
 

@@ -316,6 +316,23 @@ impl ClusterWriter for KafkaCluster {
         results
     }
 
+    fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), String>> {
+        let batch = Batch::new(topics.iter().map(String::as_str), |_| None);
+        if batch.send.is_empty() {
+            return batch.finish_by_name(
+                &self.settings.redactor,
+                |i| topics[i].clone(),
+                Ok(Vec::new()),
+            );
+        }
+        let send: Vec<String> = batch.send.iter().map(|&i| topics[i].clone()).collect();
+        let outcome = self
+            .admin()
+            .delete_topics(&send)
+            .map_err(|e| self.batch_failure("delete topics", e));
+        batch.finish_by_name(&self.settings.redactor, |i| topics[i].clone(), outcome)
+    }
+
     fn create_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>> {
         if acls.is_empty() {
             return Vec::new();

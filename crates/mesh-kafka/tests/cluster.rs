@@ -186,6 +186,10 @@ fn against_a_real_cluster() {
             acls_are_created_and_deleted_exactly,
         ),
         ("ACLs really admit a consumer", acls_really_admit_a_consumer),
+        (
+            "commit times come from __consumer_offsets",
+            commit_times_come_from_consumer_offsets,
+        ),
         ("the catalog round-trips", the_catalog_round_trips),
         (
             "a principal with only read ACLs can read",
@@ -534,6 +538,44 @@ fn acls_really_admit_a_consumer(env: &Env) {
         "{commits:?}"
     );
     all_ok(&c.delete_acls(&acls));
+}
+
+/// Runs after `acls_really_admit_a_consumer`, whose `alice-group` committed on `t.acl`.
+fn commit_times_come_from_consumer_offsets(env: &Env) {
+    let c = &env.cluster;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let topics: BTreeSet<String> = ["t.acl".to_owned(), "t.nobody-reads".to_owned()].into();
+    let activity = c.group_activity(&topics).expect("group activity");
+    assert_eq!(activity["t.nobody-reads"], [], "{activity:?}");
+    let groups = &activity["t.acl"];
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(
+        (groups[0].group.as_str(), groups[0].state.as_str()),
+        ("alice-group", "Empty")
+    );
+    // Only the partition `partition_for` names is read: finding the time there shows the
+    // placement matches Kafka's.
+    let at = groups[0].last_commit_ms.expect("a commit time");
+    assert!(
+        at <= now_ms && now_ms - at < 600_000,
+        "committed a moment ago: {at} vs now {now_ms}"
+    );
+
+    // Without READ/DESCRIBE on __consumer_offsets the error names the ACL to grant.
+    let alice = KafkaCluster::connect(&props_for(env, "alice", ALICE_PASSWORD), TIMEOUT)
+        .expect("alice logs in");
+    let err = alice
+        .commit_times(&["alice-group".to_owned()].into(), &topics)
+        .expect_err("alice may not read __consumer_offsets");
+    assert!(matches!(err, KafkaError::Authorization { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("READ and DESCRIBE on topic __consumer_offsets"),
+        "{err}"
+    );
 }
 
 fn record(product: &str, topic: &str, status: &str) -> CatalogRecord {

@@ -12,26 +12,35 @@ pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
     let ids: Vec<&str> = mesh.products.iter().map(|p| p.id.as_str()).collect();
     // `None` when the product's file exists but could not be read: that error is already reported.
     // `referrer` is never suggested (a product is not its own input or replacement).
-    let unknown_product =
-        |file: &str, span: std::ops::Range<usize>, what: &str, id: &str, referrer: &str| {
-            if mesh.unreadable_products.contains(id) {
-                return None;
-            }
-            let d = Diagnostic::error(
-                "unknown-product",
-                file,
-                span,
-                format!("{what} `{id}` does not exist"),
-            );
-            Some(
-                match did_you_mean(id, ids.iter().copied().filter(|i| *i != referrer)) {
-                    Some(s) => d.with_help(format!(
-                        "did you mean `{s}`? Product ids are <domain>.<name>"
-                    )),
-                    None => d.with_help("name an existing product as <domain>.<name>"),
-                },
-            )
+    let unknown_product = |file: &str,
+                           span: std::ops::Range<usize>,
+                           what: &str,
+                           id: &str,
+                           referrer: &str| {
+        if mesh.unreadable_products.contains(id) {
+            return None;
+        }
+        let d = Diagnostic::error(
+            "unknown-product",
+            file,
+            span,
+            format!("{what} `{id}` does not exist"),
+        );
+        let help = match did_you_mean(id, ids.iter().copied().filter(|i| *i != referrer)) {
+            Some(s) => format!("did you mean `{s}`? Product ids are <domain>.<name>"),
+            None => "name an existing product as <domain>.<name>".to_string(),
         };
+        // A consumer or a derived product of a product whose file was removed to retire
+        // it: `mesh plan` turns this into a retirement blocker when the cluster still has it.
+        let help = if matches!(what, "consumed product" | "input") {
+            format!(
+                "{help}. If `{id}` is being retired (its file removed), this reference must go first: a product is retired only once nothing consumes it"
+            )
+        } else {
+            help
+        };
+        Some(d.with_help(help))
+    };
 
     for p in &mesh.products {
         let domain = mesh.domain(&p.domain);

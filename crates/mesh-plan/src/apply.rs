@@ -1,5 +1,6 @@
 //! The executor: applies a plan through a [`ClusterWriter`], phase by phase in SPEC order (topics,
-//! configs, partitions, ACLs, catalog), each phase in batches, stopping at the first failed phase
+//! configs, partitions, ACLs, catalog; then a retirement's subject and topic deletes and its
+//! catalog tombstone, last so that an interrupted retirement continues next time), each phase in batches, stopping at the first failed phase
 //! with a report of what was done and what was not.
 
 use crate::cluster::{ClusterWriter, ConfigChange, NewTopic};
@@ -60,7 +61,10 @@ enum Phase {
     Schemas,
     CreateAcls,
     DeleteAcls,
+    DeleteSubjects,
+    DeleteTopics,
     Catalog,
+    CatalogTombstones,
 }
 
 fn phase(a: &Action) -> Phase {
@@ -74,6 +78,9 @@ fn phase(a: &Action) -> Phase {
         Action::CreateAcl { .. } => Phase::CreateAcls,
         Action::DeleteAcl { .. } => Phase::DeleteAcls,
         Action::UpsertCatalog { .. } => Phase::Catalog,
+        Action::DeleteSubject { .. } => Phase::DeleteSubjects,
+        Action::DeleteTopic { .. } => Phase::DeleteTopics,
+        Action::RetireProduct { .. } => Phase::CatalogTombstones,
     }
 }
 
@@ -172,7 +179,10 @@ fn phase_name(p: Phase) -> &'static str {
         Phase::Schemas => "schemas",
         Phase::CreateAcls => "ACLs created",
         Phase::DeleteAcls => "ACLs deleted",
+        Phase::DeleteSubjects => "subjects deleted",
+        Phase::DeleteTopics => "topics deleted",
         Phase::Catalog => "catalog records",
+        Phase::CatalogTombstones => "products retired",
     }
 }
 
@@ -185,7 +195,7 @@ fn run_phase(
 ) -> Vec<Result<(), String>> {
     let w = target.cluster;
     match ph {
-        Phase::SchemaLevels | Phase::Schemas => {
+        Phase::SchemaLevels | Phase::Schemas | Phase::DeleteSubjects => {
             let Some(r) = target.registry else {
                 return actions
                     .iter()
@@ -206,6 +216,7 @@ fn run_phase(
                     schema,
                     ..
                 } => r.register(subject, schema_type, schema).map(|_| ()),
+                Action::DeleteSubject { subject, .. } => r.delete_subject(subject),
                 _ => Ok(()),
             };
             let size = actions.len().div_ceil(REGISTRY_CONCURRENCY).max(1);
@@ -307,7 +318,17 @@ fn run_phase(
                 w.delete_acls(&acls)
             }
         }
-        Phase::Catalog => {
+        Phase::DeleteTopics => {
+            let topics: Vec<String> = actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::DeleteTopic { topic, .. } => Some(topic.clone()),
+                    _ => None,
+                })
+                .collect();
+            w.delete_topics(&topics)
+        }
+        Phase::Catalog | Phase::CatalogTombstones => {
             let records: Vec<(String, Option<CatalogRecord>)> = actions
                 .iter()
                 .filter_map(|a| match a {
@@ -320,6 +341,7 @@ fn run_phase(
                             ..(**record).clone()
                         }),
                     )),
+                    Action::RetireProduct { product, .. } => Some((product.clone(), None)),
                     _ => None,
                 })
                 .collect();

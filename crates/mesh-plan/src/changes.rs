@@ -135,6 +135,35 @@ pub fn planned_changes(
                     ("delete", "acl", product, acl(binding), json!({}))
                 }
             }
+            Action::DeleteSubject { product, subject } => (
+                "delete",
+                "schema",
+                product.clone(),
+                json!({"subject": subject}),
+                json!({}),
+            ),
+            Action::DeleteTopic { product, topic } => {
+                let before = live.topics.get(topic).map_or_else(
+                    || json!({"name": topic}),
+                    |t| {
+                        let config: serde_json::Map<String, Value> = t
+                            .configs
+                            .iter()
+                            .filter(|(_, c)| c.source == crate::state::ConfigSource::DynamicTopic)
+                            .map(|(k, c)| (k.clone(), json!(c.value)))
+                            .collect();
+                        json!({"name": topic, "partitions": t.partitions, "replication_factor": t.replication_factor, "config": config})
+                    },
+                );
+                ("delete", "topic", product.clone(), before, json!({}))
+            }
+            Action::RetireProduct { product, previous } => (
+                "delete",
+                "catalog",
+                product.clone(),
+                json!(previous),
+                json!({}),
+            ),
             Action::UpsertCatalog {
                 product,
                 record,
@@ -209,7 +238,7 @@ mod tests {
                     binding: read(ResourceType::Group, "sales.job"),
                 },
             ],
-            errors: vec![],
+            ..Plan::default()
         };
         let changes = planned_changes(&plan, &desired, &LiveState::default());
         assert_eq!(changes.len(), 2, "{changes:?}");

@@ -50,6 +50,8 @@ pub trait ClusterWriter {
     fn create_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>>;
     /// Deletes exactly these bindings (exact-match filters, never wildcards).
     fn delete_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>>;
+    /// Deletes these topics (and their data). Called only for topics of retired products.
+    fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), String>>;
     /// Writes catalog records (key: product id; `None` writes a tombstone) and waits until the
     /// broker acknowledged all of them.
     fn write_catalog(

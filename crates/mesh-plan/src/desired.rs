@@ -10,11 +10,22 @@ use crate::state::*;
 pub fn desired(mesh: &Mesh, revision: Option<&str>) -> DesiredState {
     let mut d = DesiredState {
         catalog_topic: mesh.settings.catalog_topic.clone(),
+        retire_idle_days: mesh.settings.retire_idle_days,
         ..DesiredState::default()
     };
     for domain in &mesh.domains {
         d.principals
             .extend(domain.principals.values().map(|p| p.value.clone()));
+        for (name, p) in &domain.principals {
+            d.principal_owners.insert(
+                p.value.clone(),
+                PrincipalOwner {
+                    domain: domain.name.clone(),
+                    name: name.clone(),
+                    owners: domain.owners.clone(),
+                },
+            );
+        }
     }
     for p in &mesh.products {
         d.topics.insert(
@@ -64,6 +75,19 @@ pub fn desired(mesh: &Mesh, revision: Option<&str>) -> DesiredState {
         }
     }
     for (domain, c) in mesh.consumers() {
+        let line = mesh
+            .sources
+            .get(&domain.file)
+            .map_or(0, |src| src.line_col(c.span.start).0);
+        d.consumers.push(DesiredConsumer {
+            product: c.product.value.clone(),
+            domain: domain.name.clone(),
+            principal: c.principal.value.clone(),
+            group: c.group.value.clone(),
+            owners: domain.owners.clone(),
+            file: domain.file.clone(),
+            line,
+        });
         let (Some(principal), Some(product)) = (
             domain.principals.get(&c.principal.value),
             mesh.product(&c.product.value),

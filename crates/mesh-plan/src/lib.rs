@@ -8,6 +8,7 @@ pub mod apply;
 pub mod changes;
 pub mod cluster;
 pub mod desired;
+pub mod lifecycle;
 pub mod lock;
 pub mod plan;
 pub mod registry;
@@ -16,5 +17,9 @@ pub mod state;
 
 pub use cluster::*;
 pub use desired::desired;
-pub use plan::{Action, ConfigDiff, Effect, Plan, PlanError, plan};
+pub use lifecycle::{
+    AffectedConsumer, AffectedProduct, Blocker, DeprecationWarning, Impact, ImpactKind,
+    RecentGroup, activity_topics, impacts,
+};
+pub use plan::{Action, ConfigDiff, Effect, Plan, PlanError, plan, plan_at};
 pub use state::*;

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::lifecycle::{Blocker, DeprecationWarning, Impact};
 use crate::state::*;
 
 /// One step of a plan. Deserializable so that a saved plan (`saved.rs`) can be read back.
@@ -61,6 +62,22 @@ pub enum Action {
         record: Box<CatalogRecord>,
         previous: Option<Box<CatalogRecord>>,
     },
+    /// Retirement: removes a subject of a retired product (soft, then hard delete).
+    DeleteSubject {
+        product: String,
+        subject: String,
+    },
+    /// Retirement: deletes a retired product's topic, and its data with it.
+    DeleteTopic {
+        product: String,
+        topic: String,
+    },
+    /// Retirement, last step: a tombstone for the product's catalog record. Written after
+    /// everything else is gone, so an interrupted retirement continues at the next plan.
+    RetireProduct {
+        product: String,
+        previous: Box<CatalogRecord>,
+    },
 }
 
 /// A config key's change. `after: None` resets the key to the broker default.
@@ -84,6 +101,9 @@ pub struct PlanError {
     /// caller, which knows the lineage).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub affected: Vec<String>,
+    /// For a refused retirement: every reason, each with who can clear it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blockers: Vec<Blocker>,
 }
 
 impl PlanError {
@@ -94,6 +114,7 @@ impl PlanError {
             help: help.into(),
             subject: None,
             affected: Vec::new(),
+            blockers: Vec::new(),
         }
     }
 }
@@ -102,6 +123,10 @@ impl PlanError {
 pub struct Plan {
     pub actions: Vec<Action>,
     pub errors: Vec<PlanError>,
+    /// For each breaking or destructive change: who it reaches (see [`Impact`]).
+    pub impacts: Vec<Impact>,
+    /// Consumers of deprecated products, told about the sunset and the replacement.
+    pub deprecations: Vec<DeprecationWarning>,
 }
 
 /// How an action changes the cluster, for the summary line.
@@ -126,7 +151,10 @@ impl Action {
             | Action::SetCompatibility { .. }
             | Action::RegisterSchema { .. }
             | Action::UpsertCatalog { .. } => Effect::Change,
-            Action::DeleteAcl { .. } => Effect::Destroy,
+            Action::DeleteAcl { .. }
+            | Action::DeleteSubject { .. }
+            | Action::DeleteTopic { .. }
+            | Action::RetireProduct { .. } => Effect::Destroy,
         }
     }
 
@@ -138,7 +166,10 @@ impl Action {
             | Action::AddPartitions { product, .. }
             | Action::SetCompatibility { product, .. }
             | Action::RegisterSchema { product, .. }
-            | Action::UpsertCatalog { product, .. } => Some(product),
+            | Action::UpsertCatalog { product, .. }
+            | Action::DeleteSubject { product, .. }
+            | Action::DeleteTopic { product, .. }
+            | Action::RetireProduct { product, .. } => Some(product),
             _ => None,
         }
     }
@@ -165,8 +196,16 @@ fn catalog_replication(brokers: usize) -> i32 {
     brokers.clamp(1, 3) as i32
 }
 
-/// Computes the plan. Never plans anything for a topic, ACL or record the repo does not manage.
+/// Computes the plan without a clock: as of the Unix epoch, so no sunset has passed and no
+/// product can be retired. Commands use [`plan_at`].
 pub fn plan(desired: &DesiredState, live: &LiveState) -> Plan {
+    plan_at(desired, live, 0)
+}
+
+/// Computes the plan as of `now_ms` (milliseconds since the Unix epoch; it decides whether a
+/// sunset has passed and whether a consumer group is idle). Never plans anything for a topic,
+/// ACL, subject or record the repo does not manage.
+pub fn plan_at(desired: &DesiredState, live: &LiveState, now_ms: i64) -> Plan {
     let mut p = Plan::default();
     if !live.catalog_topic_exists {
         p.actions.push(Action::CreateCatalogTopic {
@@ -245,18 +284,7 @@ pub fn plan(desired: &DesiredState, live: &LiveState) -> Plan {
     p.actions.extend(partitions);
     plan_subjects(desired, live, &mut p);
 
-    for (id, record) in &live.catalog {
-        if !desired.catalog.contains_key(id) {
-            p.errors.push(PlanError::new(
-                Some(id),
-                format!("{id} was applied before (topic {}) and is no longer declared in the repo", record.topic),
-                format!(
-                    "retiring a product is not supported yet: restore its file under domains/{}/products/, keeping status = \"deprecated\" until it can be retired",
-                    record.domain
-                ),
-            ));
-        }
-    }
+    let retirements = crate::lifecycle::retirements(desired, live, now_ms, &mut p);
 
     for b in desired.acls.difference(&live.acls) {
         p.actions.push(Action::CreateAcl { binding: b.clone() });
@@ -279,6 +307,9 @@ pub fn plan(desired: &DesiredState, live: &LiveState) -> Plan {
             });
         }
     }
+    p.actions.extend(retirements);
+    p.impacts = crate::lifecycle::impacts(&p, desired, live, now_ms);
+    p.deprecations = crate::lifecycle::deprecations(desired);
     p
 }
 

@@ -158,6 +158,49 @@ pub struct LiveState {
     /// Managed subjects as the Schema Registry has them (empty when the plan has no registry).
     #[serde(default)]
     pub subjects: BTreeMap<String, crate::registry::LiveSubject>,
+    /// Topic → the consumer groups with committed offsets on it, for the topics whose activity
+    /// matters to this plan (retirement candidates, breaking changes). A topic missing here was
+    /// not read: a retirement of it is refused rather than assumed idle.
+    #[serde(default)]
+    pub groups: BTreeMap<String, Vec<GroupActivity>>,
+}
+
+/// A consumer group with committed offsets on a topic, and when it last committed there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupActivity {
+    pub group: String,
+    /// As the group coordinator reports it: `Stable` means members are consuming right now.
+    pub state: String,
+    /// Members in the group now.
+    pub members: usize,
+    /// The latest commit time on the topic, milliseconds since the Unix epoch; `None` when it
+    /// could not be told (an unknown record version), which counts as "committed now".
+    pub last_commit_ms: Option<i64>,
+}
+
+/// One `[[consumes]]` entry as the plan needs it: who reads which product, and who to ask.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredConsumer {
+    /// The product it names (which may no longer be declared: then it blocks a retirement).
+    pub product: String,
+    pub domain: String,
+    /// The principal's short name in the domain.
+    pub principal: String,
+    pub group: String,
+    /// The domain's owners.
+    pub owners: Vec<String>,
+    /// domain.toml, and the 1-based line of the entry.
+    pub file: String,
+    pub line: usize,
+}
+
+/// Who a declared principal belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrincipalOwner {
+    pub domain: String,
+    /// Short name in the domain.
+    pub name: String,
+    pub owners: Vec<String>,
 }
 
 /// A Schema Registry subject as the repo wants it (`<topic>-value`, `<topic>-key`).
@@ -197,4 +240,10 @@ pub struct DesiredState {
     pub catalog: BTreeMap<String, CatalogRecord>,
     /// By subject name.
     pub subjects: BTreeMap<String, DesiredSubject>,
+    /// Every `[[consumes]]` entry, in repo order.
+    pub consumers: Vec<DesiredConsumer>,
+    /// Kafka principal (`User:…`) → its domain and owners.
+    pub principal_owners: BTreeMap<String, PrincipalOwner>,
+    /// `retire_idle_days` of mesh.toml: how long a topic must have had no commits to be retired.
+    pub retire_idle_days: u32,
 }

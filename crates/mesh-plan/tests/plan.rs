@@ -171,6 +171,13 @@ impl ClusterWriter for Fake {
             })
             .collect()
     }
+    fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), String>> {
+        let mut live = self.live.borrow_mut();
+        topics
+            .iter()
+            .map(|t| live.topics.remove(t).map(|_| ()).ok_or("no topic".into()))
+            .collect()
+    }
     fn write_catalog(
         &self,
         _topic: &str,
@@ -382,7 +389,7 @@ fn acls_of_declared_principals_converge_and_others_are_never_touched() {
 }
 
 #[test]
-fn a_product_removed_from_the_repo_is_refused() {
+fn a_product_removed_from_the_repo_is_refused_unless_it_may_be_retired() {
     let live = applied();
     let mut d = desired();
     d.topics.clear();
@@ -393,7 +400,8 @@ fn a_product_removed_from_the_repo_is_refused() {
         p.errors
             .iter()
             .any(|e| e.product.as_deref() == Some("sales.orders")
-                && e.message.contains("no longer declared"))
+                && e.message.contains("no longer declared")
+                && matches!(e.blockers[0], Blocker::NotDeprecated { .. }))
     );
 }
 
@@ -677,6 +685,9 @@ impl ClusterWriter for Counting<'_> {
     fn delete_acls(&self, a: &[AclBinding]) -> Vec<Result<(), String>> {
         self.0.delete_acls(a)
     }
+    fn delete_topics(&self, t: &[String]) -> Vec<Result<(), String>> {
+        self.0.delete_topics(t)
+    }
     fn write_catalog(&self, t: &str, r: &[(String, Option<CatalogRecord>)]) -> Result<(), String> {
         self.0.write_catalog(t, r)
     }
@@ -711,4 +722,450 @@ fn topics_are_created_in_as_few_requests_as_kafka_allows() {
     // The catalog topic, then sales.orders (5 records) and 30 topics of 402 records each, at
     // most 10,000 records a request: 5 + 24 × 402 = 9,653 fits, a 25th t-topic would not.
     assert_eq!(*counting.1.borrow(), vec![1, 25, 6]);
+}
+
+// ---- retirement (SPEC §4), impact, deprecation ----
+
+const DAY: i64 = 86_400_000;
+
+fn day(date: &str) -> i64 {
+    mesh_plan::lifecycle::date_ms(date).unwrap()
+}
+
+/// sales.orders as applied while deprecated (sunset 2026-12-01), with a value and a key subject,
+/// no consumer groups on its topic; and the desired state once its file is removed.
+fn deprecated_and_removed() -> (DesiredState, LiveState) {
+    let mut full = desired();
+    let r = full.catalog.get_mut("sales.orders").unwrap();
+    r.status = "deprecated".into();
+    r.deprecation = Some(
+        [
+            ("sunset".to_string(), "2026-12-01".to_string()),
+            ("replacement".to_string(), "sales.orders-v2".to_string()),
+        ]
+        .into(),
+    );
+    let fake = Fake {
+        live: RefCell::new(empty()),
+        fail_acls: false,
+    };
+    apply(
+        &plan(&full, &empty()),
+        &Target {
+            cluster: &fake,
+            registry: None,
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |_, _, _| {},
+    );
+    let mut live = fake.live.into_inner();
+    for s in ["sales.orders-value", "sales.orders-key"] {
+        live.subjects.insert(
+            s.into(),
+            LiveSubject {
+                latest: Some(RegisteredSchema {
+                    version: 1,
+                    id: 1,
+                    schema_type: "AVRO".into(),
+                    schema: V1.into(),
+                }),
+                ..Default::default()
+            },
+        );
+    }
+    live.groups.insert("sales.orders".into(), vec![]);
+    let mut d = desired();
+    d.topics.clear();
+    d.catalog.clear();
+    d.acls.clear();
+    d.retire_idle_days = 7;
+    (d, live)
+}
+
+fn consumer(product: &str) -> DesiredConsumer {
+    DesiredConsumer {
+        product: product.into(),
+        domain: "finance".into(),
+        principal: "billing".into(),
+        group: "finance.billing".into(),
+        owners: vec!["@acme/finance".into()],
+        file: "domains/finance/domain.toml".into(),
+        line: 9,
+    }
+}
+
+fn group(name: &str, state: &str, members: usize, last: Option<i64>) -> GroupActivity {
+    GroupActivity {
+        group: name.into(),
+        state: state.into(),
+        members,
+        last_commit_ms: last,
+    }
+}
+
+fn blockers(p: &Plan) -> Vec<String> {
+    p.errors
+        .iter()
+        .flat_map(|e| e.blockers.iter().map(Blocker::describe))
+        .collect()
+}
+
+#[test]
+fn a_deprecated_product_past_its_sunset_nobody_reads_is_retired_in_order_and_converges() {
+    let (d, live) = deprecated_and_removed();
+    let p = plan_at(&d, &live, day("2026-12-01"));
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let acl = AclBinding::allow(
+        "User:svc",
+        ResourceType::Topic,
+        "sales.orders",
+        PatternType::Literal,
+        Operation::Write,
+    );
+    assert_eq!(
+        p.actions,
+        [
+            Action::DeleteAcl { binding: acl },
+            Action::DeleteSubject {
+                product: "sales.orders".into(),
+                subject: "sales.orders-value".into()
+            },
+            Action::DeleteSubject {
+                product: "sales.orders".into(),
+                subject: "sales.orders-key".into()
+            },
+            Action::DeleteTopic {
+                product: "sales.orders".into(),
+                topic: "sales.orders".into()
+            },
+            Action::RetireProduct {
+                product: "sales.orders".into(),
+                previous: Box::new(live.catalog["sales.orders"].clone()),
+            },
+        ]
+    );
+    assert_eq!(p.counts(), (0, 0, 5));
+    assert_eq!(p.impacts.len(), 1);
+    assert_eq!(p.impacts[0].kind, ImpactKind::Retirement);
+
+    let fake = Fake {
+        live: RefCell::new(live.clone()),
+        fail_acls: false,
+    };
+    let reg = FakeRegistry {
+        subjects: Mutex::new(live.subjects.clone()),
+        refuse: false,
+    };
+    let mut phases = Vec::new();
+    let report = apply(
+        &p,
+        &Target {
+            cluster: &fake,
+            registry: Some(&reg),
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |phase, _, _| phases.push(phase.to_string()),
+    );
+    assert_eq!(report.failed(), 0);
+    assert_eq!(
+        phases,
+        [
+            "ACLs deleted",
+            "subjects deleted",
+            "topics deleted",
+            "products retired"
+        ]
+    );
+    let mut after = fake.live.into_inner();
+    after.subjects = reg
+        .read_subjects(&["sales.orders-value".into(), "sales.orders-key".into()].into())
+        .unwrap();
+    assert!(after.topics.is_empty() && after.acls.is_empty() && after.catalog.is_empty());
+    let again = plan_at(&d, &after, day("2026-12-01"));
+    assert!(again.is_empty() && again.errors.is_empty(), "{again:?}");
+}
+
+#[test]
+fn an_interrupted_retirement_continues_where_it_stopped() {
+    let (d, mut live) = deprecated_and_removed();
+    live.topics.clear();
+    live.subjects.clear();
+    live.acls.clear();
+    let p = plan_at(&d, &live, day("2026-12-02"));
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert!(
+        matches!(&p.actions[..], [Action::RetireProduct { product, .. }] if product == "sales.orders"),
+        "{:?}",
+        p.actions
+    );
+}
+
+#[test]
+fn before_the_sunset_or_without_one_the_retirement_is_refused() {
+    let (d, mut live) = deprecated_and_removed();
+    let p = plan_at(&d, &live, day("2026-12-01") - 1);
+    assert_eq!(blockers(&p).len(), 1);
+    assert!(
+        blockers(&p)[0].contains("sunset 2026-12-01 has not passed (owners: @a/b)"),
+        "{:?}",
+        blockers(&p)
+    );
+    assert!(p.errors[0].message.contains("cannot be retired yet"));
+    // Without a clock nothing has passed.
+    assert!(!plan(&d, &live).errors.is_empty());
+    live.catalog
+        .get_mut("sales.orders")
+        .unwrap()
+        .deprecation
+        .as_mut()
+        .unwrap()
+        .remove("sunset");
+    let p = plan_at(&d, &live, day("2030-01-01"));
+    assert!(blockers(&p)[0].contains("no sunset date was applied"));
+}
+
+#[test]
+fn an_active_product_is_never_retired() {
+    let (d, mut live) = deprecated_and_removed();
+    let r = live.catalog.get_mut("sales.orders").unwrap();
+    r.status = "active".into();
+    r.deprecation = None;
+    let p = plan_at(&d, &live, day("2030-01-01"));
+    assert!(p.actions.iter().all(|a| !matches!(
+        a,
+        Action::DeleteTopic { .. } | Action::RetireProduct { .. } | Action::DeleteSubject { .. }
+    )));
+    assert!(blockers(&p)[0].contains("active, not deprecated"));
+}
+
+#[test]
+fn consumers_inputs_and_recent_groups_each_block_and_all_are_listed() {
+    let (mut d, mut live) = deprecated_and_removed();
+    let now = day("2026-12-10");
+    d.consumers.push(consumer("sales.orders"));
+    d.consumers.push(consumer("sales.other"));
+    let mut derived = record("finance.revenue", "finance.revenue", &[]);
+    derived.owners = vec!["@acme/revenue".into()];
+    derived.inputs = vec!["sales.orders".into()];
+    d.catalog.insert("finance.revenue".into(), derived);
+    live.groups.insert(
+        "sales.orders".into(),
+        vec![
+            group("recent", "Empty", 0, Some(now - 6 * DAY)),
+            group("idle", "Empty", 0, Some(now - 8 * DAY)),
+            group("live", "Stable", 2, Some(now - 30 * DAY)),
+            group("unknown-version", "Empty", 0, None),
+        ],
+    );
+    let p = plan_at(&d, &live, now);
+    let b = blockers(&p);
+    assert_eq!(b.len(), 5, "{b:#?}");
+    assert!(b[0].contains("consumer finance/billing (group finance.billing, owners: @acme/finance) still consumes it at domains/finance/domain.toml:9"), "{}", b[0]);
+    assert!(
+        b[1].contains("product finance.revenue (owners: @acme/revenue) still lists it in inputs"),
+        "{}",
+        b[1]
+    );
+    assert!(
+        b[2].starts_with(
+            "consumer group recent (Empty, 0 member(s), last commit 2026-12-04T00:00:00Z)"
+        ),
+        "{}",
+        b[2]
+    );
+    assert!(
+        b[3].starts_with("consumer group live (Stable, 2 member(s)"),
+        "{}",
+        b[3]
+    );
+    assert!(
+        b[4].contains("unknown-version") && b[4].contains("time unknown"),
+        "{}",
+        b[4]
+    );
+    assert!(!b.iter().any(|x| x.contains("idle")));
+
+    // The same groups with a shorter window: only the live and the unknown one remain.
+    d.retire_idle_days = 5;
+    let b = blockers(&plan_at(&d, &live, now));
+    assert_eq!(b.len(), 4, "{b:#?}");
+}
+
+#[test]
+fn a_topic_whose_groups_were_not_read_is_not_assumed_idle() {
+    let (d, mut live) = deprecated_and_removed();
+    live.groups.clear();
+    let p = plan_at(&d, &live, day("2027-01-01"));
+    assert!(blockers(&p)[0].contains("consumer groups of topic sales.orders were not read"));
+    assert_eq!(
+        activity_topics(&p, &d, &live),
+        ["sales.orders".to_string()].into()
+    );
+}
+
+#[test]
+fn a_topic_another_declared_product_uses_is_never_deleted() {
+    let (mut d, live) = deprecated_and_removed();
+    d.topics.insert(
+        "sales.orders".into(),
+        topic(
+            "sales.orders-v2",
+            "sales.orders",
+            3,
+            &[("retention.ms", "86400000")],
+        ),
+    );
+    d.catalog.insert(
+        "sales.orders-v2".into(),
+        record("sales.orders-v2", "sales.orders", &["retention.ms"]),
+    );
+    let p = plan_at(&d, &live, day("2027-01-01"));
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert!(
+        p.actions
+            .iter()
+            .any(|a| matches!(a, Action::RetireProduct { .. }))
+    );
+    assert!(
+        !p.actions
+            .iter()
+            .any(|a| matches!(a, Action::DeleteTopic { .. } | Action::DeleteSubject { .. }))
+    );
+}
+
+#[test]
+fn partition_increases_on_keyed_or_compacted_topics_carry_their_impact() {
+    let mut d = desired();
+    d.consumers.push(consumer("sales.orders"));
+    let mut derived = record("finance.revenue", "finance.revenue", &[]);
+    derived.inputs = vec!["sales.orders".into()];
+    d.catalog.insert("finance.revenue".into(), derived);
+    let mut live = applied();
+    live.groups.insert(
+        "sales.orders".into(),
+        vec![group(
+            "finance.billing",
+            "Stable",
+            1,
+            Some(day("2026-11-20")),
+        )],
+    );
+    d.topics.get_mut("sales.orders").unwrap().partitions = 6;
+    // A plain topic: no impact.
+    assert!(plan_at(&d, &live, day("2026-11-22")).impacts.is_empty());
+    // Compacted.
+    d.topics
+        .get_mut("sales.orders")
+        .unwrap()
+        .config
+        .insert("cleanup.policy".into(), "compact,delete".into());
+    let p = plan_at(&d, &live, day("2026-11-22"));
+    assert_eq!(p.impacts.len(), 1, "{:?}", p.impacts);
+    let i = &p.impacts[0];
+    assert_eq!(i.kind, ImpactKind::PartitionIncrease);
+    assert!(
+        i.change.contains("compacted topic sales.orders"),
+        "{}",
+        i.change
+    );
+    assert_eq!(i.downstream[0].id, "finance.revenue");
+    assert_eq!(i.consumers[0].owners, ["@acme/finance"]);
+    assert_eq!(i.groups[0].group, "finance.billing");
+    assert_eq!(
+        activity_topics(&p, &d, &live),
+        ["sales.orders".to_string()].into()
+    );
+    // Keyed.
+    d.topics
+        .get_mut("sales.orders")
+        .unwrap()
+        .config
+        .remove("cleanup.policy");
+    let mut keyed = with_subject(V1, "BACKWARD");
+    keyed.subjects.insert(
+        "sales.orders-key".into(),
+        DesiredSubject {
+            subject: "sales.orders-key".into(),
+            ..keyed.subjects["sales.orders-value"].clone()
+        },
+    );
+    d.subjects = keyed.subjects;
+    let p = plan_at(&d, &live, day("2026-11-22"));
+    assert!(
+        p.impacts[0].change.contains("keyed topic"),
+        "{:?}",
+        p.impacts
+    );
+}
+
+#[test]
+fn a_consumer_losing_read_and_an_incompatible_schema_carry_their_impact() {
+    let mut d = desired();
+    d.principal_owners.insert(
+        "User:gone".into(),
+        PrincipalOwner {
+            domain: "finance".into(),
+            name: "gone".into(),
+            owners: vec!["@acme/finance".into()],
+        },
+    );
+    d.principals.insert("User:gone".into());
+    let mut live = applied();
+    live.acls.insert(AclBinding::allow(
+        "User:gone",
+        ResourceType::Topic,
+        "sales.orders",
+        PatternType::Literal,
+        Operation::Read,
+    ));
+    let p = plan_at(&d, &live, 0);
+    assert_eq!(p.impacts.len(), 1);
+    assert_eq!(p.impacts[0].kind, ImpactKind::NarrowedAccess);
+    assert_eq!(p.impacts[0].product, "sales.orders");
+    assert!(
+        p.impacts[0]
+            .change
+            .contains("User:gone (finance/gone, owners: @acme/finance) loses READ"),
+        "{}",
+        p.impacts[0].change
+    );
+
+    let live = RefCell::new(empty());
+    let reg = FakeRegistry::default();
+    apply_with(&plan(&with_subject(V1, "BACKWARD"), &empty()), &live, &reg);
+    let required = V1.replace(r#"}]}"#, r#"},{"name":"total","type":"long"}]}"#);
+    let mut d = with_subject(&required, "BACKWARD");
+    d.consumers.push(consumer("sales.orders"));
+    let p = plan_at(&d, &live.borrow(), 0);
+    assert!(!p.errors.is_empty());
+    let i = p
+        .impacts
+        .iter()
+        .find(|i| i.kind == ImpactKind::IncompatibleSchema)
+        .expect("an impact for the incompatible schema");
+    assert_eq!(i.consumers[0].domain, "finance");
+}
+
+#[test]
+fn consumers_of_deprecated_products_are_warned_with_sunset_and_replacement() {
+    let mut d = desired();
+    d.consumers.push(consumer("sales.orders"));
+    assert!(plan_at(&d, &applied(), 0).deprecations.is_empty());
+    let r = d.catalog.get_mut("sales.orders").unwrap();
+    r.status = "deprecated".into();
+    r.deprecation = Some(
+        [
+            ("sunset".to_string(), "2026-12-01".to_string()),
+            ("replacement".to_string(), "sales.orders-v2".to_string()),
+        ]
+        .into(),
+    );
+    let w = plan_at(&d, &applied(), 0).deprecations;
+    assert_eq!(w.len(), 1);
+    assert_eq!(
+        w[0].describe(),
+        "finance/billing (domains/finance/domain.toml:9, owners: @acme/finance) consumes sales.orders, which is deprecated: sunset 2026-12-01, move to sales.orders-v2"
+    );
 }

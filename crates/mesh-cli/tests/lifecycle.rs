@@ -1,0 +1,349 @@
+//! A product's end of life on a real cluster (SPEC §4 "Retiring a product"): deprecate, remove
+//! the file, be blocked by a declared consumer and then by a consumer group that read the topic,
+//! and finally retire it once the group has been idle for `retire_idle_days` — checked with
+//! Kafka's own tools and plain HTTP to the registry. One sandbox for the whole story.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use mesh_sandbox::{Ephemeral, SandboxConfig, admin_client_properties, kafka_tool_command};
+
+const PRODUCT: &str = "domains/sales/products/legacy-orders.toml";
+const TOPIC: &str = "sales.legacy-orders";
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// The example mesh, with its `local` environment pointed at this sandbox.
+fn example_for(cfg: &SandboxConfig, dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mesh-repo-example"),
+        &repo,
+    );
+    let mesh = repo.join("mesh.toml");
+    let text = std::fs::read_to_string(&mesh)
+        .unwrap()
+        .replace("127.0.0.1:19092", &cfg.bootstrap_servers())
+        .replace(
+            "http://127.0.0.1:18081/apis/ccompat/v7",
+            &cfg.registry_url(),
+        );
+    std::fs::write(&mesh, text).unwrap();
+    repo
+}
+
+/// Runs the real binary; `today` sets MESH_TODAY.
+fn mesh(repo: &Path, today: Option<&str>, args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesh"));
+    cmd.args(args)
+        .arg("--repo")
+        .arg(repo)
+        .env("NO_COLOR", "1")
+        .env_remove("MESH_LOCAL_PASSWORD")
+        .env_remove("MESH_TODAY");
+    if let Some(t) = today {
+        cmd.env("MESH_TODAY", t);
+    }
+    let o = cmd.output().expect("mesh runs");
+    (o.status.code(), text(&o))
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn tool(cfg: &SandboxConfig, main_class: &str, config: &Path, args: &[&str]) -> String {
+    let out = kafka_tool_command(cfg, main_class)
+        .args([
+            "--bootstrap-server",
+            &cfg.bootstrap_servers(),
+            "--command-config",
+        ])
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("java runs");
+    text(&out)
+}
+
+fn edit(repo: &Path, file: &str, from: &str, to: &str) {
+    let p = repo.join(file);
+    let t = std::fs::read_to_string(&p).unwrap();
+    assert!(t.contains(from), "{file} has no `{from}`");
+    std::fs::write(&p, t.replacen(from, to, 1)).unwrap();
+}
+
+/// The registry, asked with curl: a client nobody here wrote.
+fn registry_get(cfg: &SandboxConfig, path: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", &format!("{}{path}", cfg.registry_url())])
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Today (UTC) plus `days`, as YYYY-MM-DD.
+fn day_from_now(days: i64) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    mesh_model::doc::Date::from_unix_days(secs / 86_400 + days).to_string()
+}
+
+#[test]
+fn a_deprecated_product_is_retired_only_once_nobody_reads_it() {
+    let sb = Ephemeral::start(&[], &mut |line| eprintln!("{line}")).expect("sandbox starts");
+    let cfg = &sb.cfg;
+    let admin = admin_client_properties(cfg).unwrap();
+    let repo = example_for(cfg, sb.scratch());
+
+    // The example as it is: legacy-orders is deprecated with a sunset ahead, and its consumer
+    // in finance is warned in every plan.
+    let (code, out) = mesh(&repo, None, &["apply", "--env", "local", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = mesh(&repo, None, &["plan", "--env", "local"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("warning: finance/reconciliation-job (domains/finance/domain.toml:")
+            && out.contains("consumes sales.legacy-orders, which is deprecated: sunset 2027-03-01, move to sales.orders"),
+        "{out}"
+    );
+    let (_, json) = mesh(&repo, None, &["plan", "--env", "local", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON plan");
+    assert_eq!(doc["deprecations"][0]["product"], "sales.legacy-orders");
+    assert_eq!(doc["deprecations"][0]["replacement"], "sales.orders");
+
+    // The sunset moves into the past; applied, so the catalog says so.
+    edit(&repo, PRODUCT, "sunset = 2027-03-01", "sunset = 2026-11-01");
+    let (code, out) = mesh(&repo, None, &["apply", "--env", "local", "--auto-approve"]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Removing the file while finance still consumes it: blocked, naming the consumer.
+    std::fs::remove_file(repo.join(PRODUCT)).unwrap();
+    let (code, out) = mesh(&repo, None, &["validate"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("consumed product `sales.legacy-orders` does not exist")
+            && out.contains("If `sales.legacy-orders` is being retired"),
+        "{out}"
+    );
+    let (code, out) = mesh(&repo, None, &["plan", "--env", "local"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("sales.legacy-orders (topic sales.legacy-orders) is no longer declared in the repo, and cannot be retired yet")
+            && out.contains("consumer finance/reconciliation-job (group finance.reconciliation-job, owners: @acme/finance-data, finance-data-oncall@acme.example) still consumes it at domains/finance/domain.toml:"),
+        "{out}"
+    );
+    assert!(!out.contains("sunset"), "the sunset has passed: {out}");
+    let (_, md) = mesh(
+        &repo,
+        None,
+        &["plan", "--env", "local", "--format", "markdown"],
+    );
+    assert!(
+        md.contains("blocked by: consumer finance/reconciliation-job"),
+        "{md}"
+    );
+
+    // A reference to a product nobody has, not even the catalog, stays an error.
+    let domain = "domains/finance/domain.toml";
+    let consumes = "[[consumes]]\nproduct = \"sales.legacy-orders\"";
+    edit(
+        &repo,
+        domain,
+        consumes,
+        "[[consumes]]\nproduct = \"sales.never-existed\"",
+    );
+    let (code, out) = mesh(&repo, None, &["plan", "--env", "local"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("consumed product `sales.never-existed` does not exist"),
+        "{out}"
+    );
+
+    // The consumer goes, but a group read the topic a moment ago: still blocked, naming it.
+    drop_consumes(&repo, domain, "sales.never-existed");
+    let producer = kafka_tool_command(cfg, "kafka.tools.ConsoleProducer")
+        .args([
+            "--bootstrap-server",
+            &cfg.bootstrap_servers(),
+            "--topic",
+            TOPIC,
+            "--producer.config",
+        ])
+        .arg(&admin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = producer.stdin.as_ref().unwrap();
+        stdin.write_all(b"{\"order\":1}\n").unwrap();
+    }
+    let produced = producer.wait_with_output().unwrap();
+    assert!(produced.status.success(), "{}", text(&produced));
+    let consumed = kafka_tool_command(cfg, "org.apache.kafka.tools.consumer.ConsoleConsumer")
+        .args([
+            "--bootstrap-server",
+            &cfg.bootstrap_servers(),
+            "--consumer.config",
+        ])
+        .arg(&admin)
+        .args([
+            "--topic",
+            TOPIC,
+            "--group",
+            "finance.adhoc-audit",
+            "--from-beginning",
+            "--max-messages",
+            "1",
+            "--timeout-ms",
+            "20000",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        text(&consumed).contains("Processed a total of 1 messages"),
+        "{}",
+        text(&consumed)
+    );
+    let (code, out) = mesh(&repo, None, &["plan", "--env", "local"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("blocked by:")
+            && out.contains("consumer group finance.adhoc-audit (Empty, 0 member(s), last commit "),
+        "{out}"
+    );
+    assert!(!out.contains("still consumes it"), "{out}");
+    let (code, json) = mesh(&repo, None, &["plan", "--env", "local", "--format", "json"]);
+    assert_eq!(code, Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON plan");
+    let blockers = &doc["errors"][0]["blockers"];
+    assert_eq!(blockers[0]["kind"], "group", "{doc:#}");
+    assert_eq!(blockers[0]["group"], "finance.adhoc-audit");
+    // Taking READ from the consumer is a breaking change in its own right.
+    assert!(
+        doc["impacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "narrowed_access"
+                && i["change"]
+                    .as_str()
+                    .unwrap()
+                    .contains("User:finance-reconciliation-job")),
+        "{doc:#}"
+    );
+
+    // A clock that is not a date is refused.
+    let (code, out) = mesh(&repo, Some("someday"), &["plan", "--env", "local"]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("MESH_TODAY=someday is not a date"), "{out}");
+
+    // Eight days on, the group has been idle for retire_idle_days: retired.
+    let later = day_from_now(8);
+    let (code, out) = mesh(&repo, Some(&later), &["plan", "--env", "local"]);
+    assert_eq!(code, Some(0), "{out}");
+    for line in [
+        "- topic sales.legacy-orders [sales.legacy-orders]: delete, with its data (retired)",
+        "- subject sales.legacy-orders-value [sales.legacy-orders]: delete (retired)",
+        "- catalog record sales.legacy-orders: retire (tombstone)",
+        "- acl allow User:sales-legacy-exporter write on topic sales.legacy-orders (literal)",
+        "Destructive and breaking changes",
+        "retirement of sales.legacy-orders",
+    ] {
+        assert!(out.contains(line), "missing `{line}`:\n{out}");
+    }
+    let (_, md) = mesh(
+        &repo,
+        Some(&later),
+        &["plan", "--env", "local", "--format", "markdown"],
+    );
+    let section = md
+        .find("#### Destructive and breaking changes")
+        .expect("the section");
+    assert!(
+        section < md.find("<details>").unwrap_or(usize::MAX),
+        "near the top: {md}"
+    );
+    let (code, out) = mesh(
+        &repo,
+        Some(&later),
+        &["apply", "--env", "local", "--auto-approve"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Apply complete"), "{out}");
+
+    // Kafka's own tools and the registry's HTTP API: every trace is gone.
+    eventually("the topic is gone", || {
+        !tool(
+            cfg,
+            "org.apache.kafka.tools.TopicCommand",
+            &admin,
+            &["--list"],
+        )
+        .lines()
+        .any(|l| l.trim() == TOPIC)
+    });
+    let acls = tool(
+        cfg,
+        "kafka.admin.AclCommand",
+        &admin,
+        &["--list", "--topic", TOPIC],
+    );
+    assert!(!acls.contains("User:"), "{acls}");
+    let all = tool(cfg, "kafka.admin.AclCommand", &admin, &["--list"]);
+    assert!(
+        !all.contains("sales-legacy-exporter") && !all.contains("finance.reconciliation-job"),
+        "{all}"
+    );
+    let subjects = registry_get(cfg, "/subjects");
+    assert!(
+        subjects.contains("sales.orders-value") && !subjects.contains(TOPIC),
+        "{subjects}"
+    );
+    let deleted = registry_get(cfg, "/subjects?deleted=true");
+    assert!(!deleted.contains(TOPIC), "hard-deleted: {deleted}");
+
+    let (code, out) = mesh(&repo, Some(&later), &["plan", "--env", "local"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("No changes."), "{out}");
+}
+
+/// Removes the `[[consumes]]` block naming `product` from a domain file.
+fn drop_consumes(repo: &Path, file: &str, product: &str) {
+    let p = repo.join(file);
+    let t = std::fs::read_to_string(&p).unwrap();
+    let kept: Vec<&str> = t
+        .split("[[consumes]]")
+        .filter(|block| !block.contains(&format!("product = \"{product}\"")))
+        .collect();
+    std::fs::write(&p, kept.join("[[consumes]]")).unwrap();
+}
