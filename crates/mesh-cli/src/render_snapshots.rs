@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use codespan_reporting::term::termcolor::NoColor;
 use mesh_plan::{
-    AclBinding, Action, CatalogRecord, ConfigDiff, Operation, PatternType, Plan, PlanError,
+    AclBinding, Action, AffectedConsumer, AffectedProduct, Blocker, CatalogRecord, ConfigDiff,
+    DeprecationWarning, Impact, ImpactKind, Operation, PatternType, Plan, PlanError, RecentGroup,
     ResourceType,
 };
 
@@ -116,6 +117,14 @@ fn plan() -> Plan {
             Action::DeleteAcl {
                 binding: acl("User:quiet-job", "sales.orders", Operation::Read),
             },
+            Action::DeleteSubject {
+                product: "sales.legacy-orders".into(),
+                subject: "sales.legacy-orders-value".into(),
+            },
+            Action::DeleteTopic {
+                product: "sales.legacy-orders".into(),
+                topic: "sales.legacy-orders".into(),
+            },
             Action::UpsertCatalog {
                 product: "finance.invoices".into(),
                 record: Box::new(record("finance.invoices", "active")),
@@ -126,8 +135,59 @@ fn plan() -> Plan {
                 record: Box::new(record("sales.orders", "deprecated")),
                 previous: Some(Box::new(record("sales.orders", "active"))),
             },
+            Action::RetireProduct {
+                product: "sales.legacy-orders".into(),
+                previous: Box::new(record("sales.legacy-orders", "deprecated")),
+            },
         ],
+        impacts: vec![
+            Impact {
+                kind: ImpactKind::Retirement,
+                product: "sales.legacy-orders".into(),
+                topic: "sales.legacy-orders".into(),
+                change: "retired: its ACLs, subjects, topic and catalog record are deleted".into(),
+                downstream: vec![],
+                consumers: vec![],
+                groups: vec![],
+            },
+            Impact {
+                kind: ImpactKind::PartitionIncrease,
+                product: "sales.orders".into(),
+                topic: "sales.orders".into(),
+                change: "partitions 6 → 12 on a keyed topic: keys move to other partitions".into(),
+                downstream: vec![AffectedProduct {
+                    id: "finance.invoices".into(),
+                    owners: vec!["@acme/finance".into()],
+                    depth: 1,
+                }],
+                consumers: vec![consumer("sales.orders")],
+                groups: vec![RecentGroup {
+                    group: "finance.billing".into(),
+                    state: "Stable".into(),
+                    members: 2,
+                    last_commit: Some("2026-11-22T09:30:00Z".into()),
+                }],
+            },
+        ],
+        deprecations: vec![DeprecationWarning {
+            product: "sales.orders".into(),
+            sunset: Some("2027-02-01".into()),
+            replacement: Some("sales.orders-v2".into()),
+            consumer: consumer("sales.orders"),
+        }],
         ..Plan::default()
+    }
+}
+
+fn consumer(product: &str) -> AffectedConsumer {
+    AffectedConsumer {
+        product: product.into(),
+        domain: "finance".into(),
+        principal: "billing".into(),
+        group: "finance.billing".into(),
+        owners: vec!["@acme/finance".into()],
+        file: "domains/finance/domain.toml".into(),
+        line: 12,
     }
 }
 
@@ -169,6 +229,25 @@ fn failed_plan_in_every_format() {
             "make the change compatible (e.g. give a new field a default), or publish a new product version and deprecate this one",
         )
     });
+    let mut retirement = PlanError::new(
+        Some("sales.old"),
+        "sales.old cannot be retired yet",
+        "clear every blocker below, then plan again",
+    );
+    retirement.blockers = vec![
+        Blocker::SunsetNotPassed {
+            sunset: Some("2027-02-01".into()),
+            owners: vec!["@acme/sales".into()],
+        },
+        Blocker::Consumer(consumer("sales.old")),
+        Blocker::Group(RecentGroup {
+            group: "finance.billing".into(),
+            state: "Empty".into(),
+            members: 0,
+            last_commit: Some("2026-11-21T08:00:00Z".into()),
+        }),
+    ];
+    p.errors.push(retirement);
     insta::assert_snapshot!("failed_human", human(&p));
     insta::assert_snapshot!(
         "failed_markdown",
