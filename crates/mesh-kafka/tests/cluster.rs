@@ -552,6 +552,7 @@ fn record(product: &str, topic: &str, status: &str) -> CatalogRecord {
         deprecation: None,
         revision: Some("abc123".to_owned()),
         applied_at: "2025-01-01T00:00:00Z".to_owned(),
+        applied: None,
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod cluster;
 pub mod desired;
+pub mod drift;
 pub mod plan;
 pub mod registry;
 pub mod state;
