@@ -21,6 +21,7 @@ mod context;
 mod error;
 #[allow(unsafe_code)]
 mod ffi;
+mod inventory;
 mod offsets;
 mod read;
 mod settings;
