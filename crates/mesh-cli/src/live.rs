@@ -13,7 +13,7 @@ use mesh_plan::{Action, ClusterReader, Plan, ReadRequest, apply::ApplyReport};
 use mesh_registry::{Auth, RegistryClient};
 
 /// How long connecting and each admin request may take before `mesh` gives up.
-const TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long apply waits for its ACL changes to become visible.
 const ACL_SETTLE: Duration = Duration::from_secs(10);
@@ -137,11 +137,22 @@ fn registry_client(
     if desired.subjects.is_empty() {
         return Ok(None);
     }
-    let Some(url) = &env.schema_registry_url else {
+    if env.schema_registry_url.is_none() {
         return Err(format!(
             "products declare schemas, but environment `{}` has no schema_registry_url (help: add schema_registry_url = \"https://…\" under [environments.{}] in mesh.toml)",
             env.name, env.name
         ));
+    }
+    registry_of(env, lookup)
+}
+
+/// The registry client of an environment; `None` when it has no schema_registry_url.
+pub fn registry_of(
+    env: &mesh_model::Environment,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<RegistryClient>, String> {
+    let Some(url) = &env.schema_registry_url else {
+        return Ok(None);
     };
     let fill = |key: &str, v: &mesh_model::doc::Spanned<String>| {
         expand(&v.value, &lookup).map_err(|Unset(var)| {
