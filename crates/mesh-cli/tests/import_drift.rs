@@ -266,7 +266,7 @@ fn import_a_hand_made_cluster_then_drift_after_apply() {
         ],
     ] {
         let o = acls(cfg, args);
-        assert!(o.contains("Current ACLs"), "{o}");
+        assert!(o.contains("Adding ACLs"), "{o}");
     }
     let schema = r#"{"type":"record","name":"Basket","fields":[{"name":"id","type":"string"}]}"#;
     let body = serde_json::json!({ "schema": schema }).to_string();
