@@ -457,4 +457,134 @@ fn import_a_hand_made_cluster_then_drift_after_apply() {
         "{}",
         text(&o)
     );
+
+    // The catalog records schemas: without a registry, drift cannot compare them.
+    let mesh_toml = example.join("mesh.toml");
+    let t = std::fs::read_to_string(&mesh_toml).unwrap();
+    let without = t.replace(
+        &format!("schema_registry_url = \"{}\"", cfg.registry_url()),
+        "",
+    );
+    assert_ne!(t, without);
+    std::fs::write(&mesh_toml, without).unwrap();
+    let o = mesh(&["drift", "--env", "local", "--repo", p(&example)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "the catalog records schemas, but environment `local` has no schema_registry_url"
+        ),
+        "{}",
+        text(&o)
+    );
+}
+
+/// Errors found before any cluster answers (none is running here).
+#[test]
+fn import_and_drift_refuse_bad_settings_before_reading_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mesh-repo-example"),
+        &repo,
+    );
+    let out = dir.path().join("out");
+    let fails = |args: &[&str], says: &str| {
+        let o = mesh(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(says), "{args:?}: {}", text(&o));
+    };
+    fails(
+        &["drift", "--repo", p(&repo)],
+        "drift needs --env ENV (help: declared environments: local, prod)",
+    );
+    fails(
+        &[
+            "import",
+            "--env",
+            "local",
+            "--out",
+            p(&out),
+            "--repo",
+            p(&dir.path().join("nowhere")),
+        ],
+        "cannot read",
+    );
+    // A variable the environment needs is unset: named, never guessed.
+    fails(
+        &[
+            "import",
+            "--env",
+            "prod",
+            "--out",
+            p(&out),
+            "--repo",
+            p(&repo),
+        ],
+        "needs the variable MESH_PROD_KAFKA_",
+    );
+    fails(
+        &["drift", "--env", "prod", "--repo", p(&repo)],
+        "needs the variable MESH_PROD_KAFKA_",
+    );
+    // --out inside a file.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    fails(
+        &[
+            "import",
+            "--env",
+            "local",
+            "--out",
+            p(&file.join("x")),
+            "--repo",
+            p(&repo),
+        ],
+        "cannot use --out",
+    );
+    // Nobody listens: unreachable, and still nothing written.
+    let mesh_toml = repo.join("mesh.toml");
+    let t = std::fs::read_to_string(&mesh_toml).unwrap();
+    std::fs::write(&mesh_toml, t.replace("127.0.0.1:19092", "127.0.0.1:1")).unwrap();
+    fails(
+        &[
+            "import",
+            "--env",
+            "local",
+            "--out",
+            p(&out),
+            "--repo",
+            p(&repo),
+        ],
+        "127.0.0.1:1",
+    );
+    fails(
+        &["drift", "--env", "local", "--repo", p(&repo)],
+        "127.0.0.1:1",
+    );
+    assert!(!out.exists());
+    // An invalid mesh.toml.
+    std::fs::write(
+        &mesh_toml,
+        t.replace(
+            "[environments.local]\n",
+            "[environments.local]\nbootstrap = 1\n",
+        ),
+    )
+    .unwrap();
+    fails(
+        &[
+            "import",
+            "--env",
+            "local",
+            "--out",
+            p(&out),
+            "--repo",
+            p(&repo),
+        ],
+        "mesh.toml has errors",
+    );
+    fails(
+        &["drift", "--env", "local", "--repo", p(&repo)],
+        "mesh.toml has errors",
+    );
 }
