@@ -220,11 +220,22 @@ pub fn registry_client(
     if !needed && env.schema_registry_url.is_none() {
         return Ok(None);
     }
-    let Some(url) = &env.schema_registry_url else {
+    if env.schema_registry_url.is_none() {
         return Err(format!(
             "products declare schemas, but environment `{}` has no schema_registry_url (help: add schema_registry_url = \"https://…\" under [environments.{}] in mesh.toml)",
             env.name, env.name
         ));
+    }
+    registry_of(env, lookup)
+}
+
+/// The registry client of an environment; `None` when it has no schema_registry_url.
+pub fn registry_of(
+    env: &mesh_model::Environment,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<RegistryClient>, String> {
+    let Some(url) = &env.schema_registry_url else {
+        return Ok(None);
     };
     let fill = |key: &str, v: &mesh_model::doc::Spanned<String>| {
         expand(&v.value, &lookup).map_err(|Unset(var)| {

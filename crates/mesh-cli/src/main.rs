@@ -1,6 +1,8 @@
 //! The `mesh` binary: argument parsing, reading the repo (folder or git revision), and output.
 //! Only this crate knows about terminals, colours and output formats.
 
+mod drift;
+mod import;
 mod lifecycle;
 mod live;
 mod lock;
@@ -105,6 +107,25 @@ enum Command {
     Codeowners {
         #[command(flatten)]
         repo: RepoArgs,
+    },
+    /// Adopt an existing cluster: write a mesh repo declaring its topics, ACLs and subjects
+    Import {
+        /// The environment (in --repo's mesh.toml) whose cluster is read; read-only
+        #[arg(long)]
+        env: String,
+        /// Where to write the new repo (must not exist, or be empty)
+        #[arg(long)]
+        out: PathBuf,
+        /// The repo whose mesh.toml holds the environment
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+    },
+    /// What changed on managed resources outside mesh since the last apply (exit 2 when any)
+    Drift {
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[arg(long, value_enum, default_value_t = drift::DriftFormat::Human)]
+        format: drift::DriftFormat,
     },
     /// A local sandbox: real Apache Kafka and a Confluent-compatible Schema Registry
     Dev {
@@ -421,6 +442,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             print(&lock::unlock(&env, &catalog_topic)?)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Import { env, out, repo } => import::run(&repo, &env, &out),
+        Command::Drift { repo, format } => drift::run(&check(&repo)?, format),
         Command::Dev { action } => dev(action),
     }
 }

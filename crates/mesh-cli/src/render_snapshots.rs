@@ -51,6 +51,7 @@ fn record(product: &str, status: &str) -> CatalogRecord {
         deprecation: None,
         revision: None,
         applied_at: String::new(),
+        applied: None,
     }
 }
 

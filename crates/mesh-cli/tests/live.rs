@@ -513,8 +513,10 @@ fn schemas_are_registered_evolved_and_gated_on_a_real_registry() {
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("~ subject sales.orders-value [sales.orders]: new version from domains/sales/schemas/order.avsc"), "{out}");
     assert!(out.contains("+") && out.contains("gift_note"), "{out}");
+    // One new version, and the catalog record that remembers it (for `mesh drift`).
     assert!(
-        out.contains("Plan: 0 to create, 1 to change, 0 to destroy."),
+        out.contains("Plan: 0 to create, 2 to change, 0 to destroy.")
+            && out.contains("catalog record sales.orders (applied)"),
         "exactly one new version: {out}"
     );
     assert_eq!(

@@ -22,6 +22,7 @@ mod context;
 mod error;
 #[allow(unsafe_code)]
 mod ffi;
+mod inventory;
 mod lock;
 mod offsets;
 mod read;

@@ -86,7 +86,7 @@ impl KafkaCluster {
             .map(String::as_str)
             .chain([catalog_topic])
             .collect();
-        let mut configs = self.describe_topic_configs(&first)?;
+        let mut configs = self.describe_configs_of(&first)?;
         let catalog_topic_exists = configs.contains_key(catalog_topic);
         let catalog = if catalog_topic_exists {
             let shape = self.shape(visible, catalog_topic)?;
@@ -99,7 +99,7 @@ impl KafkaCluster {
             .map(|r| r.topic.as_str())
             .filter(|t| !first.contains(t))
             .collect();
-        configs.extend(self.describe_topic_configs(&recorded)?);
+        configs.extend(self.describe_configs_of(&recorded)?);
         let managed: BTreeSet<&str> = request
             .topics
             .iter()
@@ -180,7 +180,7 @@ impl KafkaCluster {
 
     /// DescribeConfigs for `topics`, [`DESCRIBE_BATCH`] per request; a topic that does not
     /// exist is left out of the answer, one the principal may not describe is an error.
-    fn describe_topic_configs(
+    pub(crate) fn describe_configs_of(
         &self,
         topics: &BTreeSet<&str>,
     ) -> Result<BTreeMap<String, BTreeMap<String, LiveConfig>>, KafkaError> {
@@ -217,7 +217,20 @@ impl KafkaCluster {
         if principals.is_empty() {
             return Ok(BTreeSet::new());
         }
-        // librdkafka returns an empty list, not an error, when DescribeAcls is refused.
+        self.check_may_describe_acls()?;
+        let all = self
+            .admin()
+            .describe_all_acls()
+            .map_err(|e| self.admin_failure("describe ACLs", e))?;
+        Ok(all
+            .into_iter()
+            .filter(|b| principals.contains(&b.principal))
+            .collect())
+    }
+
+    /// librdkafka returns an empty list, not an error, when DescribeAcls is refused: asks
+    /// DescribeCluster first whether the principal may describe ACLs.
+    pub(crate) fn check_may_describe_acls(&self) -> Result<(), KafkaError> {
         let allowed = self
             .admin()
             .cluster_authorized_operations()
@@ -232,14 +245,7 @@ impl KafkaCluster {
                 "DESCRIBE on the cluster is not allowed",
             ));
         }
-        let all = self
-            .admin()
-            .describe_all_acls()
-            .map_err(|e| self.admin_failure("describe ACLs", e))?;
-        Ok(all
-            .into_iter()
-            .filter(|b| principals.contains(&b.principal))
-            .collect())
+        Ok(())
     }
 
     /// The catalog: every record of `topic` up to the high watermarks measured now, the latest

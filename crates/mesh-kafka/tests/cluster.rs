@@ -414,6 +414,14 @@ fn acls_are_created_and_deleted_exactly(env: &Env) {
     eventually("alice's ACLs are visible", Duration::from_secs(5), || {
         (read(env, &req).acls == want).then_some(())
     });
+    // The whole cluster, for `mesh import`: every principal's bindings, every topic kept.
+    let all = c.all_acls().unwrap();
+    assert!(all.is_superset(&want), "{all:?}");
+    assert!(all.iter().any(|b| b.principal == "User:bob"), "{all:?}");
+    let topics = c.all_topics(|t| t.starts_with("t.")).unwrap();
+    assert!(topics.contains_key("t.orders"), "{topics:?}");
+    assert!(topics.keys().all(|t| t.starts_with("t.")), "{topics:?}");
+    assert!(topics["t.orders"].partitions >= 1 && !topics["t.orders"].configs.is_empty());
     let listed = acl_list(env);
     assert!(
         listed.contains("principal=User:alice, host=*, operation=READ, permissionType=ALLOW"),
@@ -594,6 +602,7 @@ fn record(product: &str, topic: &str, status: &str) -> CatalogRecord {
         deprecation: None,
         revision: Some("abc123".to_owned()),
         applied_at: "2025-01-01T00:00:00Z".to_owned(),
+        applied: None,
     }
 }
 

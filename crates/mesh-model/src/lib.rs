@@ -9,6 +9,7 @@ pub mod config;
 pub mod doc;
 mod load;
 pub mod model;
+pub mod placeholder;
 pub mod secrets;
 mod validate;
 

@@ -110,7 +110,10 @@ fn parse_file(mesh: &mut Mesh, path: &str, ds: &mut Diagnostics) -> Option<doc::
     }
     let src = mesh.sources.get(path)?;
     match doc::parse(path, src.text()) {
-        Ok(t) => Some(t),
+        Ok(t) => {
+            crate::placeholder::check(path, &t, ds);
+            Some(t)
+        }
         Err(d) => {
             ds.push(*d);
             mesh.unreadable.insert(path.to_string());
@@ -684,6 +687,8 @@ fn choice<T>(
     };
     match parse(&s.value) {
         Some(v) => Some(v),
+        // Reported once, as a placeholder, not again as a bad value.
+        None if crate::placeholder::is_placeholder(&s.value) => None,
         None => {
             let mut d = Diagnostic::error(
                 "bad-value",

@@ -115,6 +115,7 @@ pub fn desired(mesh: &Mesh, revision: Option<&str>) -> DesiredState {
             Operation::Read,
         ));
     }
+    crate::drift::record_applied(&mut d);
     d
 }
 
@@ -152,5 +153,6 @@ fn record(p: &mesh_model::Product, revision: Option<&str>) -> CatalogRecord {
         deprecation,
         revision: revision.map(str::to_string),
         applied_at: String::new(),
+        applied: None,
     }
 }

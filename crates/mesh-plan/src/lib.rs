@@ -8,6 +8,7 @@ pub mod apply;
 pub mod changes;
 pub mod cluster;
 pub mod desired;
+pub mod drift;
 pub mod lifecycle;
 pub mod lock;
 pub mod plan;

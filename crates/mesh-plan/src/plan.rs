@@ -395,7 +395,7 @@ fn incompatible(want: &DesiredSubject, subject: &str, reasons: &[String]) -> Pla
     }
 }
 
-fn format_of(schema_type: &str) -> mesh_schema::Format {
+pub(crate) fn format_of(schema_type: &str) -> mesh_schema::Format {
     match schema_type {
         "JSON" => mesh_schema::Format::Json,
         "PROTOBUF" => mesh_schema::Format::Protobuf,
@@ -481,7 +481,7 @@ fn config_changes(
 }
 
 /// Compares a live and a desired config value the way Kafka means them.
-fn same_value(key: &str, live: &str, want: &str) -> bool {
+pub(crate) fn same_value(key: &str, live: &str, want: &str) -> bool {
     if key == "cleanup.policy" {
         let norm = |s: &str| {
             let mut v: Vec<String> = s

@@ -129,6 +129,10 @@ pub struct CatalogRecord {
     /// RFC 3339 time of the apply that wrote the record.
     #[serde(default)]
     pub applied_at: String,
+    /// What this apply set (partitions, configs, ACLs, schema fingerprints), for `mesh drift`;
+    /// `None` in records written before drift tracking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<crate::drift::Applied>,
 }
 
 impl CatalogRecord {

@@ -35,6 +35,7 @@ fn record(product: &str, topic: &str, declared: &[&str]) -> CatalogRecord {
         deprecation: None,
         revision: None,
         applied_at: String::new(),
+        applied: None,
     }
 }
 

@@ -107,6 +107,14 @@ fn compatible() -> Compatibility {
 }
 
 impl RegistryClient {
+    /// Every subject the registry holds (with a live version), sorted: `GET /subjects`.
+    pub fn list_subjects(&self) -> Result<BTreeSet<String>, RegistryError> {
+        self.block_on(async {
+            let list: Vec<String> = self.send(Method::GET, &["subjects"], &[], None).await?;
+            Ok(list.into_iter().collect())
+        })?
+    }
+
     /// Reads the subjects with at most `concurrency` requests in flight (each subject costs
     /// its config, its version list and each version; or config + latest without history).
     /// A subject the registry does not know is `LiveSubject::default()`. Stops at the first

@@ -84,6 +84,8 @@ fn the_adapter_against_a_real_registry() {
     assert_eq!(reg.register(subject, "AVRO", V1).unwrap(), id1);
     let (code, body) = http(port, "GET", &format!("/subjects/{subject}/versions"));
     assert_eq!((code, body.trim()), (200, "[1]"));
+    // Every subject, for `mesh import`.
+    assert!(reg.list_subjects().unwrap().contains(subject));
     let live = &reg.read_subjects(&set(&[subject])).unwrap()[subject];
     let latest = live.latest.as_ref().expect("a version");
     assert_eq!(

@@ -1,0 +1,557 @@
+//! Drift: what changed on managed resources outside `mesh` since the last apply. The catalog
+//! records what each apply set ([`Applied`]); drift compares those records with the live state,
+//! so it is independent of repo edits that were not applied yet. Pure, like the plan.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::state::*;
+
+/// What an apply set for one product, recorded in its catalog record (`applied`): the basis of
+/// `mesh drift`. Records written before drift existed have none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// Config values as applied (normalised: durations and sizes in ms and bytes).
+    #[serde(default)]
+    pub configs: BTreeMap<String, String>,
+    /// ACL bindings on the product's topic, and the group READ bindings of the principals that
+    /// read it (a group is not tied to one product; drift compares the union of all records).
+    #[serde(default)]
+    pub acls: BTreeSet<AclBinding>,
+    /// Subject name → what was registered.
+    #[serde(default)]
+    pub subjects: BTreeMap<String, AppliedSubject>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedSubject {
+    /// SHA-256 (hex) of the schema text in normal form (`mesh_schema::compat::normalise`).
+    pub schema_sha256: String,
+    pub schema_type: String,
+    pub compatibility: String,
+}
+
+/// SHA-256 (lower-case hex) of a schema text in normal form.
+pub fn schema_fingerprint(schema: &str, schema_type: &str) -> String {
+    let normal = mesh_schema::compat::normalise(schema, crate::plan::format_of(schema_type));
+    Sha256::digest(normal.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Fills each catalog record of `d` with what applying `d` sets for its product.
+pub fn record_applied(d: &mut DesiredState) {
+    let mut by_product: BTreeMap<String, Applied> = BTreeMap::new();
+    for t in d.topics.values() {
+        // Principals that READ the topic: their group bindings belong to it too.
+        let readers: BTreeSet<&str> = d
+            .acls
+            .iter()
+            .filter(|b| on_topic(b, &t.name) && b.operation == Operation::Read)
+            .map(|b| b.principal.as_str())
+            .collect();
+        let acls = d
+            .acls
+            .iter()
+            .filter(|b| {
+                on_topic(b, &t.name)
+                    || (b.resource_type == ResourceType::Group
+                        && readers.contains(b.principal.as_str()))
+            })
+            .cloned()
+            .collect();
+        by_product.insert(
+            t.product.clone(),
+            Applied {
+                partitions: t.partitions,
+                replication_factor: t.replication_factor,
+                configs: t.config.clone(),
+                acls,
+                subjects: BTreeMap::new(),
+            },
+        );
+    }
+    for s in d.subjects.values() {
+        if let Some(a) = by_product.get_mut(&s.product) {
+            a.subjects.insert(
+                s.subject.clone(),
+                AppliedSubject {
+                    schema_sha256: schema_fingerprint(&s.schema, &s.schema_type),
+                    schema_type: s.schema_type.clone(),
+                    compatibility: s.compatibility.clone(),
+                },
+            );
+        }
+    }
+    for (id, record) in &mut d.catalog {
+        record.applied = by_product.remove(id);
+    }
+}
+
+fn on_topic(b: &AclBinding, topic: &str) -> bool {
+    b.resource_type == ResourceType::Topic && b.resource_name == topic
+}
+
+/// One change made outside `mesh`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    /// The product it concerns (`None` for an ACL added outside mesh).
+    pub product: Option<String>,
+    #[serde(flatten)]
+    pub change: DriftChange,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DriftChange {
+    TopicDeleted {
+        topic: String,
+    },
+    Partitions {
+        topic: String,
+        applied: i32,
+        live: i32,
+    },
+    ReplicationFactor {
+        topic: String,
+        applied: i32,
+        live: i32,
+    },
+    /// `live: None`: the key has no value on the topic any more.
+    Config {
+        topic: String,
+        key: String,
+        applied: String,
+        live: Option<String>,
+    },
+    AclRemoved {
+        binding: AclBinding,
+    },
+    /// A binding of a principal mesh manages that no apply created.
+    AclAdded {
+        binding: AclBinding,
+    },
+    SubjectDeleted {
+        subject: String,
+    },
+    /// The latest version is not the schema mesh registered.
+    SchemaVersion {
+        subject: String,
+        live_version: i32,
+    },
+    Compatibility {
+        subject: String,
+        applied: String,
+        live: Option<String>,
+    },
+}
+
+/// The result of a drift check.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DriftReport {
+    pub drift: Vec<Drift>,
+    /// Products whose catalog record predates drift tracking (no `applied`): nothing to compare
+    /// until the next apply records it.
+    pub unrecorded: Vec<String>,
+}
+
+/// The principals whose live ACLs drift needs: those of every recorded binding.
+pub fn managed_principals(catalog: &BTreeMap<String, CatalogRecord>) -> BTreeSet<String> {
+    catalog
+        .values()
+        .filter_map(|r| r.applied.as_ref())
+        .flat_map(|a| a.acls.iter().map(|b| b.principal.clone()))
+        .collect()
+}
+
+/// Compares the catalog's applied state with `live` (which must hold the recorded topics, the
+/// ACLs of [`managed_principals`] and the recorded subjects). Deterministic order: per product,
+/// then ACLs.
+pub fn drift(catalog: &BTreeMap<String, CatalogRecord>, live: &LiveState) -> DriftReport {
+    let mut report = DriftReport::default();
+    let mut applied_acls: BTreeMap<&AclBinding, &str> = BTreeMap::new();
+    for (id, record) in catalog {
+        let Some(applied) = &record.applied else {
+            report.unrecorded.push(id.clone());
+            continue;
+        };
+        let mut push = |change| {
+            report.drift.push(Drift {
+                product: Some(id.clone()),
+                change,
+            })
+        };
+        for b in &applied.acls {
+            applied_acls.entry(b).or_insert(id);
+        }
+        let topic = &record.topic;
+        match live.topics.get(topic) {
+            None => push(DriftChange::TopicDeleted {
+                topic: topic.clone(),
+            }),
+            Some(have) => {
+                if have.partitions != applied.partitions {
+                    push(DriftChange::Partitions {
+                        topic: topic.clone(),
+                        applied: applied.partitions,
+                        live: have.partitions,
+                    });
+                }
+                if have.replication_factor != applied.replication_factor {
+                    push(DriftChange::ReplicationFactor {
+                        topic: topic.clone(),
+                        applied: applied.replication_factor,
+                        live: have.replication_factor,
+                    });
+                }
+                for (key, value) in &applied.configs {
+                    let live_value = match have.configs.get(key) {
+                        // A sensitive value Kafka does not return cannot be compared.
+                        Some(LiveConfig { value: None, .. }) => continue,
+                        Some(LiveConfig { value: Some(v), .. }) => Some(v),
+                        None => None,
+                    };
+                    if !live_value.is_some_and(|v| crate::plan::same_value(key, v, value)) {
+                        push(DriftChange::Config {
+                            topic: topic.clone(),
+                            key: key.clone(),
+                            applied: value.clone(),
+                            live: live_value.cloned(),
+                        });
+                    }
+                }
+            }
+        }
+        for (name, want) in &applied.subjects {
+            let have = live.subjects.get(name);
+            let Some(latest) = have.and_then(|h| h.latest.as_ref()) else {
+                push(DriftChange::SubjectDeleted {
+                    subject: name.clone(),
+                });
+                continue;
+            };
+            if latest.schema_type != want.schema_type
+                || schema_fingerprint(&latest.schema, &latest.schema_type) != want.schema_sha256
+            {
+                push(DriftChange::SchemaVersion {
+                    subject: name.clone(),
+                    live_version: latest.version,
+                });
+            }
+            let level = have.and_then(|h| h.compatibility.clone());
+            if level.as_deref() != Some(want.compatibility.as_str()) {
+                push(DriftChange::Compatibility {
+                    subject: name.clone(),
+                    applied: want.compatibility.clone(),
+                    live: level,
+                });
+            }
+        }
+    }
+    for (b, id) in &applied_acls {
+        if !live.acls.contains(*b) {
+            report.drift.push(Drift {
+                product: Some(id.to_string()),
+                change: DriftChange::AclRemoved {
+                    binding: (*b).clone(),
+                },
+            });
+        }
+    }
+    let principals = managed_principals(catalog);
+    for b in &live.acls {
+        if principals.contains(&b.principal) && !applied_acls.contains_key(b) {
+            report.drift.push(Drift {
+                product: None,
+                change: DriftChange::AclAdded { binding: b.clone() },
+            });
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{LiveSubject, RegisteredSchema};
+
+    const AVRO: &str =
+        r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}"#;
+
+    fn desired() -> DesiredState {
+        let mut d = DesiredState::default();
+        d.topics.insert(
+            "sales.orders".into(),
+            DesiredTopic {
+                product: "sales.orders".into(),
+                name: "sales.orders".into(),
+                partitions: 3,
+                replication_factor: 1,
+                config: [("retention.ms".to_string(), "604800000".to_string())].into(),
+            },
+        );
+        let w = |op| {
+            AclBinding::allow(
+                "User:writer",
+                ResourceType::Topic,
+                "sales.orders",
+                PatternType::Literal,
+                op,
+            )
+        };
+        let r = |op| {
+            AclBinding::allow(
+                "User:reader",
+                ResourceType::Topic,
+                "sales.orders",
+                PatternType::Literal,
+                op,
+            )
+        };
+        d.acls = [
+            w(Operation::Write),
+            w(Operation::Describe),
+            r(Operation::Read),
+            r(Operation::Describe),
+            AclBinding::allow(
+                "User:reader",
+                ResourceType::Group,
+                "finance.",
+                PatternType::Prefixed,
+                Operation::Read,
+            ),
+        ]
+        .into();
+        d.subjects.insert(
+            "sales.orders-value".into(),
+            DesiredSubject {
+                product: "sales.orders".into(),
+                subject: "sales.orders-value".into(),
+                schema_type: "AVRO".into(),
+                schema: AVRO.into(),
+                file: "domains/sales/schemas/order.avsc".into(),
+                compatibility: "BACKWARD".into(),
+            },
+        );
+        d.catalog.insert(
+            "sales.orders".into(),
+            CatalogRecord {
+                product: "sales.orders".into(),
+                domain: "sales".into(),
+                topic: "sales.orders".into(),
+                description: "d".into(),
+                owners: vec![],
+                quality: "raw".into(),
+                sla: "tier-3".into(),
+                status: "active".into(),
+                tags: vec![],
+                inputs: vec![],
+                declared_configs: vec!["retention.ms".into()],
+                deprecation: None,
+                revision: None,
+                applied_at: String::new(),
+                applied: None,
+            },
+        );
+        record_applied(&mut d);
+        d
+    }
+
+    /// The live state right after applying `desired()`.
+    fn live(d: &DesiredState) -> LiveState {
+        let mut l = LiveState::default();
+        l.topics.insert(
+            "sales.orders".into(),
+            LiveTopic {
+                name: "sales.orders".into(),
+                partitions: 3,
+                replication_factor: 1,
+                configs: [(
+                    "retention.ms".to_string(),
+                    LiveConfig {
+                        value: Some("604800000".into()),
+                        source: ConfigSource::DynamicTopic,
+                    },
+                )]
+                .into(),
+            },
+        );
+        l.acls = d.acls.clone();
+        l.subjects.insert(
+            "sales.orders-value".into(),
+            LiveSubject {
+                // Whitespace differs: the same schema in normal form.
+                latest: Some(RegisteredSchema {
+                    version: 1,
+                    id: 1,
+                    schema_type: "AVRO".into(),
+                    schema: AVRO.replace(',', ", "),
+                }),
+                history: vec![],
+                compatibility: Some("BACKWARD".into()),
+            },
+        );
+        l.catalog = d.catalog.clone();
+        l
+    }
+
+    fn kinds(r: &DriftReport) -> Vec<String> {
+        r.drift
+            .iter()
+            .map(|d| {
+                serde_json::to_value(d).unwrap()["kind"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_record_holds_what_apply_sets() {
+        let d = desired();
+        let a = d.catalog["sales.orders"].applied.as_ref().unwrap();
+        assert_eq!((a.partitions, a.replication_factor), (3, 1));
+        assert_eq!(a.configs["retention.ms"], "604800000");
+        assert_eq!(
+            a.acls, d.acls,
+            "topic bindings and the reader's group binding"
+        );
+        let s = &a.subjects["sales.orders-value"];
+        assert_eq!(s.schema_sha256.len(), 64);
+        assert_eq!(s.compatibility, "BACKWARD");
+        // It survives the catalog's JSON, and old records without it still load.
+        let json = serde_json::to_string(&d.catalog["sales.orders"]).unwrap();
+        let back: CatalogRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, d.catalog["sales.orders"]);
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        old.as_object_mut().unwrap().remove("applied");
+        let old: CatalogRecord = serde_json::from_value(old).unwrap();
+        assert_eq!(old.applied, None);
+    }
+
+    #[test]
+    fn no_drift_right_after_apply() {
+        let d = desired();
+        let r = drift(&d.catalog, &live(&d));
+        assert_eq!(r, DriftReport::default());
+    }
+
+    #[test]
+    fn every_kind_of_change_outside_mesh_is_reported() {
+        let d = desired();
+        let mut l = live(&d);
+        let t = l.topics.get_mut("sales.orders").unwrap();
+        t.partitions = 6;
+        t.replication_factor = 2;
+        t.configs.get_mut("retention.ms").unwrap().value = Some("86400000".into());
+        let removed = AclBinding::allow(
+            "User:writer",
+            ResourceType::Topic,
+            "sales.orders",
+            PatternType::Literal,
+            Operation::Write,
+        );
+        l.acls.remove(&removed);
+        let added = AclBinding::allow(
+            "User:reader",
+            ResourceType::Topic,
+            "other",
+            PatternType::Literal,
+            Operation::Read,
+        );
+        l.acls.insert(added.clone());
+        // Someone else's binding is none of mesh's business.
+        l.acls.insert(AclBinding::allow(
+            "User:stranger",
+            ResourceType::Topic,
+            "sales.orders",
+            PatternType::Literal,
+            Operation::Read,
+        ));
+        let s = l.subjects.get_mut("sales.orders-value").unwrap();
+        s.latest.as_mut().unwrap().schema = AVRO.replace("Order", "Order2");
+        s.latest.as_mut().unwrap().version = 2;
+        s.compatibility = Some("NONE".into());
+        let r = drift(&d.catalog, &l);
+        assert_eq!(
+            kinds(&r),
+            [
+                "partitions",
+                "replication_factor",
+                "config",
+                "schema_version",
+                "compatibility",
+                "acl_removed",
+                "acl_added"
+            ]
+        );
+        assert_eq!(
+            r.drift[0].change,
+            DriftChange::Partitions {
+                topic: "sales.orders".into(),
+                applied: 3,
+                live: 6
+            }
+        );
+        assert_eq!(
+            r.drift[2].change,
+            DriftChange::Config {
+                topic: "sales.orders".into(),
+                key: "retention.ms".into(),
+                applied: "604800000".into(),
+                live: Some("86400000".into())
+            }
+        );
+        assert_eq!(
+            r.drift[5].change,
+            DriftChange::AclRemoved { binding: removed }
+        );
+        assert_eq!(r.drift[5].product.as_deref(), Some("sales.orders"));
+        assert_eq!(r.drift[6].change, DriftChange::AclAdded { binding: added });
+        assert_eq!(r.drift[6].product, None);
+    }
+
+    #[test]
+    fn deleted_topics_subjects_and_configs_are_reported() {
+        let d = desired();
+        let mut l = live(&d);
+        l.topics
+            .get_mut("sales.orders")
+            .unwrap()
+            .configs
+            .remove("retention.ms");
+        l.subjects.clear();
+        let r = drift(&d.catalog, &l);
+        assert_eq!(kinds(&r), ["config", "subject_deleted"]);
+        l.topics.clear();
+        let r = drift(&d.catalog, &l);
+        assert_eq!(kinds(&r), ["topic_deleted", "subject_deleted"]);
+    }
+
+    #[test]
+    fn inherited_equal_values_and_records_without_applied_state_are_no_drift() {
+        let d = desired();
+        let mut l = live(&d);
+        // Reset outside mesh, but the default is the applied value: nothing to report.
+        l.topics
+            .get_mut("sales.orders")
+            .unwrap()
+            .configs
+            .get_mut("retention.ms")
+            .unwrap()
+            .source = ConfigSource::Default;
+        assert!(drift(&d.catalog, &l).drift.is_empty());
+        let mut old = d.catalog.clone();
+        old.get_mut("sales.orders").unwrap().applied = None;
+        l.topics.clear();
+        let r = drift(&old, &l);
+        assert!(r.drift.is_empty());
+        assert_eq!(r.unrecorded, ["sales.orders"]);
+    }
+}
