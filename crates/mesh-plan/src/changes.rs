@@ -6,6 +6,20 @@ use serde_json::{Value, json};
 use crate::plan::{Action, Plan};
 use crate::state::{AclBinding, DesiredState, LiveState, ResourceType};
 
+/// The product a topic belongs to: the repo's, else the catalog's (a product being retired).
+pub fn product_of_topic(desired: &DesiredState, live: &LiveState, topic: &str) -> Option<String> {
+    desired
+        .topics
+        .get(topic)
+        .map(|t| t.product.clone())
+        .or_else(|| {
+            live.catalog
+                .values()
+                .find(|r| r.topic == topic)
+                .map(|r| r.product.clone())
+        })
+}
+
 /// One action of a plan, described for `change` policies.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedChange {
@@ -25,18 +39,6 @@ pub fn planned_changes(
     desired: &DesiredState,
     live: &LiveState,
 ) -> Vec<PlannedChange> {
-    let product_of_topic = |topic: &str| -> Option<String> {
-        desired
-            .topics
-            .get(topic)
-            .map(|t| t.product.clone())
-            .or_else(|| {
-                live.catalog
-                    .values()
-                    .find(|r| r.topic == topic)
-                    .map(|r| r.product.clone())
-            })
-    };
     let acl = |b: &AclBinding| {
         json!({
             "principal": b.principal,
@@ -126,7 +128,7 @@ pub fn planned_changes(
                 if binding.resource_type != ResourceType::Topic {
                     continue;
                 }
-                let Some(product) = product_of_topic(&binding.resource_name) else {
+                let Some(product) = product_of_topic(desired, live, &binding.resource_name) else {
                     continue;
                 };
                 if matches!(a, Action::CreateAcl { .. }) {

@@ -371,18 +371,7 @@ pub fn impacts(plan: &Plan, desired: &DesiredState, live: &LiveState, now_ms: i6
             .or_else(|| live.catalog.get(product))
             .map(|r| r.topic.clone())
     };
-    let product_of_topic = |topic: &str| -> Option<String> {
-        desired
-            .topics
-            .get(topic)
-            .map(|t| t.product.clone())
-            .or_else(|| {
-                live.catalog
-                    .values()
-                    .find(|r| r.topic == topic)
-                    .map(|r| r.product.clone())
-            })
-    };
+    let product_of_topic = |topic: &str| crate::changes::product_of_topic(desired, live, topic);
     let mut out = Vec::new();
     let mut push = |kind, product: String, topic: String, change: String| {
         out.push(impact_of(

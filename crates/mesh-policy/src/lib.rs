@@ -482,17 +482,7 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
     let environment = view::to_cel(&view::environment(mesh));
     check_exemptions(mesh, policies, today, ds);
 
-    let root_context = || {
-        let mut cel_env = cel::Env::stdlib();
-        cel::add_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches", id = "matches")
-            .expect("the standard library without cel's regex feature has no `matches` to clash with");
-        cel::add_member_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches")
-            .expect("the standard library without cel's regex feature has no `matches` to clash with");
-        let mut root = Context::with_env(std::sync::Arc::new(cel_env));
-        root.add_variable_from_value("env", env.clone());
-        root.add_variable_from_value("environment", environment.clone());
-        root
-    };
+    let root_context = || root_context(&env, &environment);
     let mut used_exemptions = vec![false; policies.exemptions.len()];
 
     // Products are most of the work: they are spread over the cores, each thread with its own
@@ -592,6 +582,20 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
     }
 }
 
+/// The CEL context every subject's scope is made in: the standard library, `matches` with a
+/// per-thread regex cache, and the `env` and `environment` variables.
+fn root_context(env: &cel::Value, environment: &cel::Value) -> Context<'static, 'static> {
+    let mut cel_env = cel::Env::stdlib();
+    cel::add_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches", id = "matches")
+        .expect("the standard library without cel's regex feature has no `matches` to clash with");
+    cel::add_member_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches")
+        .expect("the standard library without cel's regex feature has no `matches` to clash with");
+    let mut root = Context::with_env(std::sync::Arc::new(cel_env));
+    root.add_variable_from_value("env", env.clone());
+    root.add_variable_from_value("environment", environment.clone());
+    root
+}
+
 /// One planned action, as a `change` rule sees it (SPEC §2).
 #[derive(Clone, Debug)]
 pub struct ChangeSubject {
@@ -621,17 +625,10 @@ pub fn evaluate_changes(
     if !policies.rules.iter().any(|r| r.applies_to == "change") {
         return Vec::new();
     }
-    let mut cel_env = cel::Env::stdlib();
-    cel::add_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches", id = "matches")
-        .expect("the standard library without cel's regex feature has no `matches` to clash with");
-    cel::add_member_overload!(cel_env, fn cached_matches: (CelString, CelString) -> Result<CelBool>, name = "matches")
-        .expect("the standard library without cel's regex feature has no `matches` to clash with");
-    let mut root = Context::with_env(std::sync::Arc::new(cel_env));
-    root.add_variable_from_value(
-        "env",
-        view::to_cel(&Value::String(mesh.env.clone().unwrap_or_default())),
+    let root = root_context(
+        &view::to_cel(&Value::String(mesh.env.clone().unwrap_or_default())),
+        &view::to_cel(&view::environment(mesh)),
     );
-    root.add_variable_from_value("environment", view::to_cel(&view::environment(mesh)));
     let mut used = vec![false; policies.exemptions.len()];
     for (i, c) in changes.iter().enumerate() {
         let repo_product = mesh.product(&c.product);
