@@ -5,14 +5,17 @@
 //! all work on the same topics and the same lock. The sandbox stops when the last test using it
 //! drops its handle, so no JVM outlives the run.
 
+mod common;
+use common::*;
+
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use mesh_sandbox::{Ephemeral, SandboxConfig, admin_client_properties, kafka_tool_command};
+use mesh_sandbox::Ephemeral;
 
 static SANDBOX: Mutex<Weak<Ephemeral>> = Mutex::new(Weak::new());
 static TURN: Mutex<()> = Mutex::new(());
@@ -37,39 +40,6 @@ fn cluster() -> (Arc<Ephemeral>, MutexGuard<'static, ()>) {
     (sb, turn)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mesh-repo-example")
-}
-
-/// The example mesh in `dir`, its `local` environment pointed at the sandbox.
-fn example_for(cfg: &SandboxConfig, dir: &Path) -> PathBuf {
-    let repo = dir.join("repo");
-    copy_dir(&example(), &repo);
-    let mesh = repo.join("mesh.toml");
-    let text = std::fs::read_to_string(&mesh)
-        .unwrap()
-        .replace("127.0.0.1:19092", &cfg.bootstrap_servers())
-        .replace(
-            "http://127.0.0.1:18081/apis/ccompat/v7",
-            &cfg.registry_url(),
-        );
-    std::fs::write(&mesh, text).unwrap();
-    repo
-}
-
 fn mesh_command(repo: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mesh"));
     c.args(args)
@@ -84,33 +54,6 @@ fn mesh_command(repo: &Path, args: &[&str]) -> Command {
 
 fn mesh(repo: &Path, args: &[&str]) -> Output {
     mesh_command(repo, args).output().expect("mesh runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn tool(cfg: &SandboxConfig, main_class: &str, args: &[&str]) -> String {
-    let admin = admin_client_properties(cfg).unwrap();
-    let out = kafka_tool_command(cfg, main_class)
-        .args([
-            "--bootstrap-server",
-            &cfg.bootstrap_servers(),
-            "--command-config",
-        ])
-        .arg(admin)
-        .args(args)
-        .output()
-        .expect("java runs");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Applies the repo as it is, so a test starts from a converged cluster.
@@ -346,7 +289,7 @@ fn a_stale_plan_is_refused_naming_what_changed() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     // Someone changes a topic behind mesh's back, with Kafka's own tool.
-    let out = tool(
+    let out = admin_tool(
         &sb.cfg,
         "kafka.admin.ConfigCommand",
         &[
@@ -373,7 +316,7 @@ fn a_stale_plan_is_refused_naming_what_changed() {
     // The lock was given back on this error path too.
     assert!(out.contains("released the apply lock"), "{out}");
 
-    let out = tool(
+    let out = admin_tool(
         &sb.cfg,
         "kafka.admin.ConfigCommand",
         &[
@@ -494,20 +437,6 @@ fn unlock_frees_a_held_lock_and_names_the_holder() {
     // Well within the 60 s default lease.
     let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "git {args:?}");
 }
 
 #[test]

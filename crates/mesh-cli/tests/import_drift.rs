@@ -1,43 +1,13 @@
 //! `mesh import` and `mesh drift` end to end on one real sandbox (one start for the file: each
 //! costs seconds), with the cluster built and changed by Kafka's own admin tools and plain HTTP.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::*;
+
+use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
-use mesh_sandbox::{Ephemeral, SandboxConfig, admin_client_properties, kafka_tool_command};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
-/// The example mesh, with its `local` environment pointed at this sandbox.
-fn example_for(cfg: &SandboxConfig, dir: &Path) -> PathBuf {
-    let repo = dir.join("repo");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mesh-repo-example"),
-        &repo,
-    );
-    let mesh = repo.join("mesh.toml");
-    let text = std::fs::read_to_string(&mesh)
-        .unwrap()
-        .replace("127.0.0.1:19092", &cfg.bootstrap_servers())
-        .replace(
-            "http://127.0.0.1:18081/apis/ccompat/v7",
-            &cfg.registry_url(),
-        );
-    std::fs::write(&mesh, text).unwrap();
-    repo
-}
+use mesh_sandbox::{Ephemeral, SandboxConfig};
 
 fn mesh(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mesh"))
@@ -48,47 +18,20 @@ fn mesh(args: &[&str]) -> Output {
         .expect("mesh runs")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-fn tool(cfg: &SandboxConfig, main_class: &str, args: &[&str]) -> String {
-    let admin = admin_client_properties(cfg).unwrap();
-    let out = kafka_tool_command(cfg, main_class)
-        .args([
-            "--bootstrap-server",
-            &cfg.bootstrap_servers(),
-            "--command-config",
-        ])
-        .arg(&admin)
-        .args(args)
-        .output()
-        .expect("java runs");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn topics(cfg: &SandboxConfig, args: &[&str]) -> String {
-    tool(cfg, "org.apache.kafka.tools.TopicCommand", args)
+    admin_tool(cfg, "org.apache.kafka.tools.TopicCommand", args)
 }
 
 fn acls(cfg: &SandboxConfig, args: &[&str]) -> String {
-    tool(cfg, "kafka.admin.AclCommand", args)
+    admin_tool(cfg, "kafka.admin.AclCommand", args)
 }
 
 fn configs(cfg: &SandboxConfig, args: &[&str]) -> String {
-    tool(cfg, "kafka.admin.ConfigCommand", args)
+    admin_tool(cfg, "kafka.admin.ConfigCommand", args)
 }
 
 fn http(cfg: &SandboxConfig, method: &str, path: &str, body: &str) -> String {
@@ -100,14 +43,6 @@ fn http(cfg: &SandboxConfig, method: &str, path: &str, body: &str) -> String {
         .output()
         .expect("curl runs");
     String::from_utf8_lossy(&out.stdout).into()
-}
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 /// Every placeholder replaced, as a person would.

@@ -3,46 +3,16 @@
 //! and finally retire it once the group has been idle for `retire_idle_days` — checked with
 //! Kafka's own tools and plain HTTP to the registry. One sandbox for the whole story.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+use common::*;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use mesh_sandbox::{Ephemeral, SandboxConfig, admin_client_properties, kafka_tool_command};
 
 const PRODUCT: &str = "domains/sales/products/legacy-orders.toml";
 const TOPIC: &str = "sales.legacy-orders";
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
-/// The example mesh, with its `local` environment pointed at this sandbox.
-fn example_for(cfg: &SandboxConfig, dir: &Path) -> PathBuf {
-    let repo = dir.join("repo");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mesh-repo-example"),
-        &repo,
-    );
-    let mesh = repo.join("mesh.toml");
-    let text = std::fs::read_to_string(&mesh)
-        .unwrap()
-        .replace("127.0.0.1:19092", &cfg.bootstrap_servers())
-        .replace(
-            "http://127.0.0.1:18081/apis/ccompat/v7",
-            &cfg.registry_url(),
-        );
-    std::fs::write(&mesh, text).unwrap();
-    repo
-}
 
 /// Runs the real binary; `today` sets MESH_TODAY.
 fn mesh(repo: &Path, today: Option<&str>, args: &[&str]) -> (Option<i32>, String) {
@@ -60,35 +30,6 @@ fn mesh(repo: &Path, today: Option<&str>, args: &[&str]) -> (Option<i32>, String
     (o.status.code(), text(&o))
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn tool(cfg: &SandboxConfig, main_class: &str, config: &Path, args: &[&str]) -> String {
-    let out = kafka_tool_command(cfg, main_class)
-        .args([
-            "--bootstrap-server",
-            &cfg.bootstrap_servers(),
-            "--command-config",
-        ])
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("java runs");
-    text(&out)
-}
-
-fn edit(repo: &Path, file: &str, from: &str, to: &str) {
-    let p = repo.join(file);
-    let t = std::fs::read_to_string(&p).unwrap();
-    assert!(t.contains(from), "{file} has no `{from}`");
-    std::fs::write(&p, t.replacen(from, to, 1)).unwrap();
-}
-
 /// The registry, asked with curl: a client nobody here wrote.
 fn registry_get(cfg: &SandboxConfig, path: &str) -> String {
     let out = Command::new("curl")
@@ -96,14 +37,6 @@ fn registry_get(cfg: &SandboxConfig, path: &str) -> String {
         .output()
         .expect("curl runs");
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
 }
 
 /// Today (UTC) plus `days`, as YYYY-MM-DD.

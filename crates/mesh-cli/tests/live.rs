@@ -2,7 +2,10 @@
 //! sandbox (temporary folder, free ports), checked with Kafka's own admin tools and real clients
 //! authenticating as the mesh's principals.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::*;
+
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -22,38 +25,6 @@ fn start() -> Ephemeral {
     .expect("sandbox starts")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
-}
-
-/// The example mesh, with its `local` environment pointed at this sandbox.
-fn example_for(cfg: &SandboxConfig, dir: &Path) -> PathBuf {
-    let repo = dir.join("repo");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mesh-repo-example"),
-        &repo,
-    );
-    let mesh = repo.join("mesh.toml");
-    let text = std::fs::read_to_string(&mesh)
-        .unwrap()
-        .replace("127.0.0.1:19092", &cfg.bootstrap_servers())
-        .replace(
-            "http://127.0.0.1:18081/apis/ccompat/v7",
-            &cfg.registry_url(),
-        );
-    std::fs::write(&mesh, text).unwrap();
-    repo
-}
-
 fn mesh(repo: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mesh"))
         .args(args)
@@ -65,52 +36,9 @@ fn mesh(repo: &Path, args: &[&str]) -> Output {
         .expect("mesh runs")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn tool(cfg: &SandboxConfig, main_class: &str, config: &Path, args: &[&str]) -> String {
-    let out = kafka_tool_command(cfg, main_class)
-        .args([
-            "--bootstrap-server",
-            &cfg.bootstrap_servers(),
-            "--command-config",
-        ])
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("java runs");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Polls `f` until it returns true or the deadline passes (ACLs propagate through the metadata
-/// log in about a second).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 fn plan_exit(repo: &Path) -> (Option<i32>, String) {
     let o = mesh(repo, &["plan", "--env", "local", "--detailed-exitcode"]);
     (o.status.code(), text(&o))
-}
-
-fn edit(repo: &Path, file: &str, from: &str, to: &str) {
-    let p = repo.join(file);
-    let t = std::fs::read_to_string(&p).unwrap();
-    assert!(t.contains(from), "{file} has no `{from}`");
-    std::fs::write(&p, t.replacen(from, to, 1)).unwrap();
 }
 
 #[test]

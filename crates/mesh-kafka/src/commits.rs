@@ -297,16 +297,7 @@ impl KafkaCluster {
                     pending.remove(&p);
                 }
                 // As for the catalog reader: it needs no group of its own.
-                Some(Err(e))
-                    if matches!(
-                        e.rdkafka_error_code(),
-                        Some(
-                            RDKafkaErrorCode::GroupAuthorizationFailed
-                                | RDKafkaErrorCode::CoordinatorNotAvailable
-                                | RDKafkaErrorCode::NotCoordinator
-                                | RDKafkaErrorCode::CoordinatorLoadInProgress
-                        )
-                    ) => {}
+                Some(Err(e)) if crate::read::is_group_noise(&e) => {}
                 Some(Err(e)) => return Err(self.rd_failure(NEEDS, &e)),
             }
         }

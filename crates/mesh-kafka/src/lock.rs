@@ -211,16 +211,7 @@ impl KafkaCluster {
                 // in-sync replicas, so it shows up (keep polling until the deadline).
                 Some(Err(RdKafkaError::PartitionEOF(_))) => {}
                 // The reader never joins its group (see `reader_consumer`).
-                Some(Err(e))
-                    if matches!(
-                        e.rdkafka_error_code(),
-                        Some(
-                            RDKafkaErrorCode::GroupAuthorizationFailed
-                                | RDKafkaErrorCode::CoordinatorNotAvailable
-                                | RDKafkaErrorCode::NotCoordinator
-                                | RDKafkaErrorCode::CoordinatorLoadInProgress
-                        )
-                    ) => {}
+                Some(Err(e)) if crate::read::is_group_noise(&e) => {}
                 Some(Err(e)) => return Err(self.rd_failure(&action, &e)),
             }
         }

@@ -314,19 +314,7 @@ impl KafkaCluster {
                 Some(Err(RdKafkaError::PartitionEOF(p))) => {
                     pending.remove(&p);
                 }
-                // librdkafka looks up the coordinator of any consumer with a `group.id`, even
-                // one that only reads assigned partitions; this reader needs no group, so a
-                // principal without rights on it (or a coordinator not ready yet) is no error.
-                Some(Err(e))
-                    if matches!(
-                        e.rdkafka_error_code(),
-                        Some(
-                            RDKafkaErrorCode::GroupAuthorizationFailed
-                                | RDKafkaErrorCode::CoordinatorNotAvailable
-                                | RDKafkaErrorCode::NotCoordinator
-                                | RDKafkaErrorCode::CoordinatorLoadInProgress
-                        )
-                    ) => {}
+                Some(Err(e)) if is_group_noise(&e) => {}
                 Some(Err(e)) => return Err(self.rd_failure(&action, &e)),
             }
         }
@@ -368,4 +356,19 @@ fn catalog_error(topic: &str, partition: i32, offset: i64, detail: String) -> Ka
         offset,
         detail,
     }
+}
+
+/// An error about the consumer group of a reader that only reads assigned partitions: librdkafka
+/// looks up the coordinator of any consumer with a `group.id`, but such a reader needs no group,
+/// so a principal without rights on it (or a coordinator not ready yet) is no error.
+pub(crate) fn is_group_noise(e: &RdKafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::GroupAuthorizationFailed
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+                | RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::CoordinatorLoadInProgress
+        )
+    )
 }

@@ -1,0 +1,108 @@
+//! Helpers shared by the end-to-end test files: the example mesh pointed at a sandbox, Kafka's
+//! own admin tools, git, and polling. Each test file uses a part of them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use mesh_sandbox::{SandboxConfig, admin_client_properties, kafka_tool_command};
+
+/// The example mesh in the repository.
+pub fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mesh-repo-example")
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+/// A copy of the example mesh in `dir/repo`, with its `local` environment pointed at this
+/// sandbox.
+pub fn example_for(cfg: &SandboxConfig, dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    copy_dir(&example(), &repo);
+    let mesh = repo.join("mesh.toml");
+    let text = std::fs::read_to_string(&mesh)
+        .unwrap()
+        .replace("127.0.0.1:19092", &cfg.bootstrap_servers())
+        .replace(
+            "http://127.0.0.1:18081/apis/ccompat/v7",
+            &cfg.registry_url(),
+        );
+    std::fs::write(&mesh, text).unwrap();
+    repo
+}
+
+/// Standard output then standard error.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs one of Kafka's own admin tools (from the sandbox's jars) with the client settings in
+/// `config`; returns everything it printed.
+pub fn tool(cfg: &SandboxConfig, main_class: &str, config: &Path, args: &[&str]) -> String {
+    let out = kafka_tool_command(cfg, main_class)
+        .args([
+            "--bootstrap-server",
+            &cfg.bootstrap_servers(),
+            "--command-config",
+        ])
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("java runs");
+    text(&out)
+}
+
+/// [`tool`], logged in as the sandbox's admin.
+pub fn admin_tool(cfg: &SandboxConfig, main_class: &str, args: &[&str]) -> String {
+    let admin = admin_client_properties(cfg).unwrap();
+    tool(cfg, main_class, &admin, args)
+}
+
+/// Polls `f` until it returns true; fails after 30 s (ACL and metadata changes propagate in
+/// about a second).
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Replaces the first `from` in a repo file; the file must contain it.
+pub fn edit(repo: &Path, file: &str, from: &str, to: &str) {
+    let p = repo.join(file);
+    let t = std::fs::read_to_string(&p).unwrap();
+    assert!(t.contains(from), "{file} has no `{from}`");
+    std::fs::write(&p, t.replacen(from, to, 1)).unwrap();
+}
+
+/// Runs git in `dir` with a fixed identity.
+pub fn git(dir: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "git {args:?}");
+}
