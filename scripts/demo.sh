@@ -28,3 +28,5 @@ step "mesh plan --repo $repo --env local --detailed-exitcode   (nothing left to 
 "$mesh" plan --repo "$repo" --env local --detailed-exitcode
 step "mesh impact sales.orders --repo $repo"
 "$mesh" impact sales.orders --repo "$repo"
+step "mesh drift --repo $repo --env local   (nothing changed outside mesh)"
+"$mesh" drift --repo "$repo" --env local
