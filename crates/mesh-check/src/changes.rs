@@ -38,6 +38,19 @@ pub struct TouchedDomain {
     pub files: Vec<String>,
 }
 
+/// A schema file of a product that differs from the base revision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SchemaDiff {
+    pub product: String,
+    /// `value` or `key`.
+    pub which: String,
+    /// The file at the head (or at the base, when the schema was removed).
+    pub file: String,
+    pub change: Change,
+    /// Unified diff, base → head (JSON compared formatted with sorted keys).
+    pub diff: String,
+}
+
 /// The pull request's footprint.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ChangeSet {
@@ -48,6 +61,8 @@ pub struct ChangeSet {
     pub global_files: Vec<String>,
     /// Everyone whose review the change needs, sorted.
     pub owners_to_ask: Vec<String>,
+    /// Each product schema that changed, with its diff.
+    pub schema_diffs: Vec<SchemaDiff>,
 }
 
 impl ChangeSet {
@@ -142,7 +157,53 @@ pub fn change_set(head: &Mesh, base: &Mesh, base_label: &str) -> ChangeSet {
         }
     }
     set.owners_to_ask = ask.into_iter().collect();
+    set.schema_diffs = schema_diffs(head, base, base_label);
     set
+}
+
+/// The diff of every product schema (value and key) that differs between base and head.
+fn schema_diffs(head: &Mesh, base: &Mesh, base_label: &str) -> Vec<SchemaDiff> {
+    let ids: BTreeSet<&str> = head
+        .products
+        .iter()
+        .chain(&base.products)
+        .map(|p| p.id.as_str())
+        .collect();
+    let text_of = |mesh: &'_ Mesh, id: &str, which: &str| -> Option<(String, String)> {
+        let schema = mesh.product(id)?.schema.as_ref()?;
+        let r = if which == "value" {
+            schema.value.as_ref()
+        } else {
+            schema.key.as_ref()
+        }?;
+        let text = mesh.sources.get(&r.file)?.text().to_string();
+        Some((r.file.clone(), text))
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        for which in ["value", "key"] {
+            let (after, before) = (text_of(head, id, which), text_of(base, id, which));
+            let (file, change, old, new) = match (&after, &before) {
+                (None, None) => continue,
+                (Some((f, a)), None) => (f, Change::Added, "", a.as_str()),
+                (None, Some((f, b))) => (f, Change::Removed, b.as_str(), ""),
+                (Some((f, a)), Some((_, b))) => (f, Change::Changed, b.as_str(), a.as_str()),
+            };
+            let diff =
+                mesh_schema::diff::unified(old, new, &format!("{file} ({base_label})"), file);
+            if diff.is_empty() {
+                continue;
+            }
+            out.push(SchemaDiff {
+                product: id.to_string(),
+                which: which.to_string(),
+                file: file.clone(),
+                change,
+                diff,
+            });
+        }
+    }
+    out
 }
 
 /// Warnings for a change that reaches into a domain none of whose owners are asked to review it:
@@ -419,6 +480,24 @@ mod tests {
         assert_eq!(set.global_files, ["policies/extra.toml"]);
         assert_eq!(set.products.len(), 1);
         assert_eq!(set.products[0].files, ["domains/sales/schemas/o.avsc"]);
+        assert_eq!(set.schema_diffs.len(), 1);
+        let d = &set.schema_diffs[0];
+        assert_eq!(
+            (d.product.as_str(), d.which.as_str()),
+            ("sales.orders", "value")
+        );
+        assert_eq!(d.change, Change::Changed);
+        assert!(
+            d.diff.contains("-\"string\"") && d.diff.contains("+\"long\""),
+            "{}",
+            d.diff
+        );
+        assert!(
+            d.diff
+                .starts_with("--- domains/sales/schemas/o.avsc (main)\n"),
+            "{}",
+            d.diff
+        );
         assert_eq!(set.owners_to_ask, ["@t/sales"]);
     }
 }

@@ -176,34 +176,9 @@ pub fn describe(a: &Action) -> Vec<String> {
     }
 }
 
-/// A unified diff of two schema texts. JSON texts (Avro, JSON Schema) are compared
-/// pretty-printed with sorted keys, so the diff shows what changed rather than how the registry
-/// happens to format what it stores.
+/// A unified diff of the registered schema and the repo's.
 pub fn schema_diff(before: &str, after: &str) -> String {
-    let pretty = |t: &str| match serde_json::from_str::<serde_json::Value>(t) {
-        Ok(v) => serde_json::to_string_pretty(&sorted(v)).unwrap_or_else(|_| t.to_string()) + "\n",
-        Err(_) => t.to_string(),
-    };
-    let (a, b) = (pretty(before), pretty(after));
-    similar::TextDiff::from_lines(&a, &b)
-        .unified_diff()
-        .context_radius(3)
-        .header("registered", "repo")
-        .to_string()
-}
-
-fn sorted(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(map) => {
-            let mut entries: Vec<_> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.into_iter().map(sorted).collect())
-        }
-        other => other,
-    }
+    mesh_schema::diff::unified(before, after, "registered", "repo")
 }
 
 pub fn human(plan: &Plan, target: &str, out: &mut dyn WriteColor) -> std::io::Result<()> {
@@ -351,9 +326,6 @@ pub fn markdown(
             plan.errors.len()
         ));
     }
-    if let Some(set) = changes {
-        head.push_str(&changes_markdown(set));
-    }
     if !plan.errors.is_empty() {
         for e in &plan.errors {
             head.push_str(&format!(
@@ -388,6 +360,11 @@ pub fn markdown(
             head.push_str(&format!("- `- {}`\n", describe(a)[0]));
         }
         head.push('\n');
+    }
+
+    // What the pull request touches, after what it breaks.
+    if let Some(set) = changes {
+        head.push_str(&changes_markdown(set));
     }
 
     // Group by the domain an action belongs to: its product's, or the principal's for ACLs.
@@ -495,6 +472,25 @@ fn changes_markdown(set: &mesh_check::changes::ChangeSet) -> String {
         ));
     }
     out.push_str("\n\n");
+    // Schema diffs take at most a third of the comment; the rest are in the JSON.
+    let budget = out.len() + MARKDOWN_LIMIT / 3;
+    for (i, d) in set.schema_diffs.iter().enumerate() {
+        let section = format!(
+            "<details><summary>Schema {} of <code>{}</code> ({})</summary>\n\n```diff\n{}```\n</details>\n\n",
+            md(&d.which),
+            md(&d.product),
+            md(&d.file),
+            d.diff.replace("```", "` ` `")
+        );
+        if out.len() + section.len() > budget {
+            out.push_str(&format!(
+                "> {} more schema diff(s) did not fit; they are in the JSON artifact (`changes.schema_diffs`).\n\n",
+                set.schema_diffs.len() - i
+            ));
+            break;
+        }
+        out.push_str(&section);
+    }
     out
 }
 

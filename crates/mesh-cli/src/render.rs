@@ -149,5 +149,11 @@ pub fn changes_human(set: &mesh_check::changes::ChangeSet) -> String {
             set.owners_to_ask.join(", ")
         ));
     }
+    for d in &set.schema_diffs {
+        out.push_str(&format!("Schema {} of {}:\n", d.which, d.product));
+        for line in d.diff.lines() {
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
     out
 }

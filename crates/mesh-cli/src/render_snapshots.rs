@@ -259,3 +259,44 @@ fn failed_plan_in_every_format() {
         format!("{:#}", plan_render::json(&p, "prod"))
     );
 }
+
+#[test]
+fn markdown_plan_with_base() {
+    use mesh_check::changes::{Change, ChangeSet, SchemaDiff, TouchedDomain, TouchedProduct};
+    let set = ChangeSet {
+        base: "main".into(),
+        domains: vec![TouchedDomain {
+            name: "sales".into(),
+            change: Change::Changed,
+            owners: vec!["@acme/sales".into()],
+            files: vec!["domains/sales/schemas/order.avsc".into()],
+        }],
+        products: vec![TouchedProduct {
+            id: "sales.orders".into(),
+            domain: "sales".into(),
+            change: Change::Changed,
+            owners: vec!["@acme/sales-orders".into()],
+            files: vec!["domains/sales/schemas/order.avsc".into()],
+        }],
+        global_files: vec![],
+        owners_to_ask: vec!["@acme/sales-orders".into()],
+        schema_diffs: vec![SchemaDiff {
+            product: "sales.orders".into(),
+            which: "value".into(),
+            file: "domains/sales/schemas/order.avsc".into(),
+            change: Change::Changed,
+            diff: mesh_schema::diff::unified(
+                "{\"type\": \"string\"}",
+                "{\"type\": \"long\"}",
+                "domains/sales/schemas/order.avsc (main)",
+                "domains/sales/schemas/order.avsc",
+            ),
+        }],
+    };
+    insta::assert_snapshot!(plan_render::markdown(
+        &plan(),
+        &mesh(),
+        "environment `prod` (kafka:9093)",
+        Some(&set)
+    ));
+}

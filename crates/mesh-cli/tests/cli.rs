@@ -372,6 +372,13 @@ fn base_flags_breaking_schema_changes_offline() {
         "a compatible change passes: {}",
         text(&o)
     );
+    let out = text(&o);
+    assert!(
+        out.contains("Schema value of sales.orders:")
+            && out.contains("--- domains/sales/schemas/order.avsc (main)")
+            && out.contains("+      \"name\": \"gift_note\","),
+        "the change shows as a diff: {out}"
+    );
 
     std::fs::write(&order, add(r#"{"name": "channel", "type": "string"}"#)).unwrap();
     let o = mesh(&["validate", "--repo", w, "--base", "main"]);

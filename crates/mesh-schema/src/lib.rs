@@ -5,6 +5,7 @@
 //! normalisation build on this crate later; it never talks to a registry.
 
 pub mod compat;
+pub mod diff;
 
 use mesh_diagnostics::{Diagnostic, offset_of};
 
