@@ -587,3 +587,26 @@ fn unlock_names_an_unknown_environment() {
         text(&o)
     );
 }
+
+#[test]
+fn a_bad_lease_setting_is_named_and_nothing_is_applied() {
+    let (sb, _turn) = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = example_for(&sb.cfg, dir.path());
+    pending_change(&repo);
+    for bad in ["abc", "0"] {
+        let o = mesh_command(&repo, &["apply", "--env", "local", "--auto-approve"])
+            .env("MESH_LOCK_LEASE_SECONDS", bad)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!(
+                "MESH_LOCK_LEASE_SECONDS={bad} is not a positive number of seconds"
+            )),
+            "{}",
+            text(&o)
+        );
+        assert!(!text(&o).contains("holds the apply lock"), "{}", text(&o));
+    }
+}
