@@ -26,6 +26,19 @@ pub fn write(
     } else {
         Default::default()
     };
+    // The consumer groups of the topics it retires are part of what the plan was made from;
+    // those of other topics (read for impacts) are not, or any busy topic would make it stale.
+    let activity_topics: std::collections::BTreeSet<String> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            mesh_plan::Action::DeleteTopic { topic, .. } => Some(topic.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut live = ctx.live.clone();
+    live.groups
+        .retain(|topic, _| activity_topics.contains(topic));
     let file = SavedPlan {
         format: saved::FORMAT.into(),
         version: saved::VERSION,
@@ -41,9 +54,10 @@ pub fn write(
         read: SavedRead {
             request: ctx.request.clone(),
             subjects,
+            activity_topics: activity_topics.clone(),
         },
         actions: plan.actions.clone(),
-        fingerprint: saved::fingerprint(&ctx.live),
+        fingerprint: saved::fingerprint(&live),
     };
     std::fs::write(path, file.to_json())
         .map_err(|e| format!("{}: cannot write the plan file: {e}", path.display()))
@@ -100,6 +114,11 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
     if let Some(r) = &registry {
         live_state.subjects = r
             .read_subjects(&saved.read.subjects)
+            .map_err(|e| e.to_string())?;
+    }
+    if !saved.read.activity_topics.is_empty() {
+        live_state.groups = cluster
+            .group_activity(&saved.read.activity_topics)
             .map_err(|e| e.to_string())?;
     }
     let changed = saved::changes(&saved.fingerprint, &saved::fingerprint(&live_state));

@@ -142,31 +142,7 @@ fn a_deprecated_product_is_retired_only_once_nobody_reads_it() {
     }
     let produced = producer.wait_with_output().unwrap();
     assert!(produced.status.success(), "{}", text(&produced));
-    let consumed = kafka_tool_command(cfg, "org.apache.kafka.tools.consumer.ConsoleConsumer")
-        .args([
-            "--bootstrap-server",
-            &cfg.bootstrap_servers(),
-            "--consumer.config",
-        ])
-        .arg(&admin)
-        .args([
-            "--topic",
-            TOPIC,
-            "--group",
-            "finance.adhoc-audit",
-            "--from-beginning",
-            "--max-messages",
-            "1",
-            "--timeout-ms",
-            "20000",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        text(&consumed).contains("Processed a total of 1 messages"),
-        "{}",
-        text(&consumed)
-    );
+    consume_one(cfg, &admin, "finance.adhoc-audit");
     let (code, out) = mesh(&repo, None, &["plan", "--env", "local"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
@@ -226,6 +202,23 @@ fn a_deprecated_product_is_retired_only_once_nobody_reads_it() {
         section < md.find("<details>").unwrap_or(usize::MAX),
         "near the top: {md}"
     );
+    // A saved plan of the retirement is stale once a consumer shows up on the topic.
+    let saved = repo.join("retire.plan");
+    let saved = saved.to_str().unwrap();
+    let (code, out) = mesh(
+        &repo,
+        Some(&later),
+        &["plan", "--env", "local", "--out", saved],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    consume_one(cfg, &admin, "finance.late-reader");
+    let (code, out) = mesh(&repo, Some(&later), &["apply", saved, "--auto-approve"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("stale plan") && out.contains("consumer groups of topic sales.legacy-orders"),
+        "{out}"
+    );
+
     let (code, out) = mesh(
         &repo,
         Some(&later),
@@ -279,4 +272,34 @@ fn drop_consumes(repo: &Path, file: &str, product: &str) {
         .filter(|block| !block.contains(&format!("product = \"{product}\"")))
         .collect();
     std::fs::write(&p, kept.join("[[consumes]]")).unwrap();
+}
+
+/// Reads one record of the retiring topic with Kafka's console consumer in `group`, which
+/// commits its offset.
+fn consume_one(cfg: &SandboxConfig, admin: &Path, group: &str) {
+    let consumed = kafka_tool_command(cfg, "org.apache.kafka.tools.consumer.ConsoleConsumer")
+        .args([
+            "--bootstrap-server",
+            &cfg.bootstrap_servers(),
+            "--consumer.config",
+        ])
+        .arg(admin)
+        .args([
+            "--topic",
+            TOPIC,
+            "--group",
+            group,
+            "--from-beginning",
+            "--max-messages",
+            "1",
+            "--timeout-ms",
+            "20000",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        text(&consumed).contains("Processed a total of 1 messages"),
+        "{}",
+        text(&consumed)
+    );
 }

@@ -59,6 +59,10 @@ pub struct SavedRead {
     #[serde(flatten)]
     pub request: ReadRequest,
     pub subjects: BTreeSet<String>,
+    /// Topics the plan retires: their consumer groups are read again, so that a consumer that
+    /// appeared since the plan makes it stale rather than losing its topic.
+    #[serde(default)]
+    pub activity_topics: BTreeSet<String>,
 }
 
 /// sha256 (hex) of each live resource's JSON, by resource name.
@@ -73,6 +77,9 @@ pub struct Fingerprint {
     pub subjects: BTreeMap<String, String>,
     /// Product id → its catalog record.
     pub catalog: BTreeMap<String, String>,
+    /// Topic → the consumer groups seen on it (only for the topics in `LiveState::groups`).
+    #[serde(default)]
+    pub groups: BTreeMap<String, String>,
 }
 
 /// Why a saved plan file cannot be used. The caller adds the file name.
@@ -188,6 +195,11 @@ pub fn fingerprint(live: &LiveState) -> Fingerprint {
             .iter()
             .map(|(n, r)| (n.clone(), hash_json(r)))
             .collect(),
+        groups: live
+            .groups
+            .iter()
+            .map(|(t, g)| (t.clone(), hash_json(g)))
+            .collect(),
     }
 }
 
@@ -217,6 +229,7 @@ pub fn changes(saved: &Fingerprint, now: &Fingerprint) -> Vec<String> {
     diff("ACLs of", &saved.acls, &now.acls);
     diff("subject", &saved.subjects, &now.subjects);
     diff("catalog record", &saved.catalog, &now.catalog);
+    diff("consumer groups of topic", &saved.groups, &now.groups);
     out
 }
 
@@ -277,6 +290,7 @@ mod tests {
                     catalog_topic: "_mesh-catalog".into(),
                 },
                 subjects: ["sales.orders-value".to_string()].into(),
+                activity_topics: ["sales.old".to_string()].into(),
             },
             actions: vec![
                 Action::CreateAcl {
@@ -396,5 +410,27 @@ mod tests {
             content_hash([("a", b"12".as_slice()), ("b", b"".as_slice())])
         );
         assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn a_consumer_group_appearing_on_a_retired_topic_makes_the_plan_stale() {
+        let mut before = live();
+        before.groups.insert("sales.old".into(), Vec::new());
+        let mut after = before.clone();
+        after
+            .groups
+            .get_mut("sales.old")
+            .unwrap()
+            .push(GroupActivity {
+                group: "finance.audit".into(),
+                state: "Stable".into(),
+                members: 1,
+                last_commit_ms: Some(1_790_000_000_000),
+            });
+        assert_eq!(
+            changes(&fingerprint(&before), &fingerprint(&after)),
+            ["consumer groups of topic sales.old"]
+        );
+        assert!(changes(&fingerprint(&before), &fingerprint(&before.clone())).is_empty());
     }
 }
