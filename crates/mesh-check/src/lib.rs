@@ -109,7 +109,11 @@ fn check_schemas(mesh: &Mesh, ds: &mut Diagnostics) {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("schema check thread"))
+            .map(|h| {
+                // A panic in a checker is a bug: re-raise it here as it was.
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     for r in results {

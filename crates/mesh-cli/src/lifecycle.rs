@@ -66,27 +66,6 @@ pub fn is_deferred(d: &mesh_diagnostics::Diagnostic, refs: &[Dangling]) -> bool 
     d.code == "unknown-product" && refs.iter().any(|r| r.file == d.file && r.span == d.span)
 }
 
-/// The report with only the diagnostics `keep` accepts.
-pub fn filtered(
-    report: &mesh_check::Report,
-    keep: impl Fn(&mesh_diagnostics::Diagnostic) -> bool,
-) -> mesh_check::Report {
-    mesh_check::Report {
-        mesh: report.mesh.clone(),
-        lineage: report.lineage.clone(),
-        diagnostics: report
-            .diagnostics
-            .iter()
-            .filter(|d| keep(d))
-            .cloned()
-            .collect(),
-        extra_sources: report.extra_sources.clone(),
-        changes: None,
-        // Only for rendering diagnostics: no rules needed.
-        policies: Default::default(),
-    }
-}
-
 /// `mesh impact --format json`'s `deprecation`: `{"since", "sunset", "replacement", "reason"}`
 /// of a deprecated product (absent parts null), or null.
 pub fn impact_deprecation(mesh: &mesh_model::Mesh, product: &str) -> serde_json::Value {

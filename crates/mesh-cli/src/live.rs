@@ -39,14 +39,7 @@ pub fn client_settings(
     env: &mesh_model::Environment,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<BTreeMap<String, String>, String> {
-    let fill = |key: &str, value: &str| {
-        expand(value, &lookup).map_err(|Unset(var)| {
-            format!(
-                "environment `{}` needs the variable {var} (it fills `{key}` in mesh.toml); set it, e.g. export {var}=…",
-                env.name
-            )
-        })
-    };
+    let fill = |key: &str, value: &str| fill_var(env, key, value, &lookup);
     let mut props = BTreeMap::new();
     let bootstrap = env.bootstrap_servers.as_ref().ok_or_else(|| {
         format!("environment `{}` has no bootstrap_servers (help: add bootstrap_servers = \"host:port\" under [environments.{}] in mesh.toml)", env.name, env.name)
@@ -61,6 +54,22 @@ pub fn client_settings(
     Ok(props)
 }
 
+/// Fills the `${VAR}` references of one mesh.toml value of `env`; an unset variable is an
+/// error naming it and the key it fills (never a value).
+fn fill_var(
+    env: &mesh_model::Environment,
+    key: &str,
+    value: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    expand(value, lookup).map_err(|Unset(var)| {
+        format!(
+            "environment `{}` needs the variable {var} (it fills `{key}` in mesh.toml); set it, e.g. export {var}=…",
+            env.name
+        )
+    })
+}
+
 /// Validates, connects to the environment's cluster, reads it and plans.
 /// `revision` is the commit being applied (from `--rev`), recorded in the catalog. With
 /// `lock_for` (the command, for `apply`), the apply lock is taken before anything is read.
@@ -72,12 +81,11 @@ pub fn plan(
     // A reference to a removed product may be a retirement in progress: decided once the
     // catalog is read (crate::lifecycle). Every other error stops here.
     let dangling = crate::lifecycle::dangling(&report.mesh);
-    let others =
-        crate::lifecycle::filtered(report, |d| !crate::lifecycle::is_deferred(d, &dangling));
-    if crate::report_problems(&others)? {
+    let errors =
+        crate::report_problems_of(report, |d| !crate::lifecycle::is_deferred(d, &dangling))?;
+    if errors > 0 {
         return Err(format!(
-            "the mesh is invalid ({} error(s) above); nothing was read or changed",
-            others.diagnostics.iter().filter(|d| d.is_error()).count()
+            "the mesh is invalid ({errors} error(s) above); nothing was read or changed"
         ));
     }
     let now = crate::lifecycle::now_ms()?;
@@ -117,16 +125,15 @@ pub fn plan(
     };
     let mut live = cluster.read(&request)?;
     // References to products nobody has, not even the catalog, are plain errors.
-    let unknown = crate::lifecycle::filtered(report, |d| {
+    let unknown = crate::report_problems_of(report, |d| {
         crate::lifecycle::is_deferred(d, &dangling)
             && dangling.iter().any(|r| {
                 r.file == d.file && r.span == d.span && !live.catalog.contains_key(&r.product)
             })
-    });
-    if crate::report_problems(&unknown)? {
+    })?;
+    if unknown > 0 {
         return Err(format!(
-            "the mesh is invalid ({} error(s) above); nothing was changed",
-            unknown.diagnostics.len()
+            "the mesh is invalid ({unknown} error(s) above); nothing was changed"
         ));
     }
     if let Some(r) = &registry {
@@ -217,10 +224,7 @@ pub fn registry_client(
 ) -> Result<Option<RegistryClient>, String> {
     // With a registry URL the client exists even without declared subjects: a retired
     // product's subjects are deleted through it.
-    if !needed && env.schema_registry_url.is_none() {
-        return Ok(None);
-    }
-    if env.schema_registry_url.is_none() {
+    if needed && env.schema_registry_url.is_none() {
         return Err(format!(
             "products declare schemas, but environment `{}` has no schema_registry_url (help: add schema_registry_url = \"https://…\" under [environments.{}] in mesh.toml)",
             env.name, env.name
@@ -237,14 +241,8 @@ pub fn registry_of(
     let Some(url) = &env.schema_registry_url else {
         return Ok(None);
     };
-    let fill = |key: &str, v: &mesh_model::doc::Spanned<String>| {
-        expand(&v.value, &lookup).map_err(|Unset(var)| {
-            format!(
-                "environment `{}` needs the variable {var} (it fills `{key}` in mesh.toml); set it",
-                env.name
-            )
-        })
-    };
+    let fill =
+        |key: &str, v: &mesh_model::doc::Spanned<String>| fill_var(env, key, &v.value, &lookup);
     let a = &env.registry_auth;
     let auth = match (&a.username, &a.password, &a.token) {
         (Some(u), Some(p), _) => Auth::Basic {

@@ -260,12 +260,23 @@ fn stderr_colour() -> ColorChoice {
 /// For commands that need a valid mesh: prints the diagnostics to stderr when there are errors
 /// (warnings are `validate`'s business) and says whether there were.
 fn report_problems(report: &mesh_check::Report) -> Result<bool, String> {
-    if !report.has_errors() {
-        return Ok(false);
+    report_problems_of(report, |_| true).map(|errors| errors > 0)
+}
+
+/// [`report_problems`] for the diagnostics `keep` accepts: when they include an error, prints
+/// them to stderr. Returns how many errors they hold.
+fn report_problems_of(
+    report: &mesh_check::Report,
+    keep: impl Fn(&mesh_diagnostics::Diagnostic) -> bool,
+) -> Result<usize, String> {
+    let kept: Vec<&mesh_diagnostics::Diagnostic> =
+        report.diagnostics.iter().filter(|d| keep(d)).collect();
+    let errors = kept.iter().filter(|d| d.is_error()).count();
+    if errors > 0 {
+        let mut err = StandardStream::stderr(stderr_colour());
+        render::human_of(report, &kept, &mut err).map_err(|e| e.to_string())?;
     }
-    let mut err = StandardStream::stderr(stderr_colour());
-    render::human(report, &mut err).map_err(|e| e.to_string())?;
-    Ok(true)
+    Ok(errors)
 }
 
 fn print(text: &str) -> Result<(), String> {

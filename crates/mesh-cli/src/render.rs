@@ -11,6 +11,16 @@ use mesh_diagnostics::{Diagnostic, Severity};
 use serde_json::json;
 
 pub fn human(report: &CheckReport, out: &mut dyn WriteColor) -> std::io::Result<()> {
+    let all: Vec<&Diagnostic> = report.diagnostics.iter().collect();
+    human_of(report, &all, out)
+}
+
+/// Renders some of a report's diagnostics (the report supplies the file texts).
+pub fn human_of(
+    report: &CheckReport,
+    diagnostics: &[&Diagnostic],
+    out: &mut dyn WriteColor,
+) -> std::io::Result<()> {
     let mut files = SimpleFiles::new();
     let mut ids = std::collections::BTreeMap::new();
     let mut id_of = |path: &str, files: &mut SimpleFiles<String, String>| -> usize {
@@ -23,7 +33,7 @@ pub fn human(report: &CheckReport, out: &mut dyn WriteColor) -> std::io::Result<
         })
     };
     let config = term::Config::default();
-    for d in &report.diagnostics {
+    for d in diagnostics {
         let file = id_of(&d.file, &mut files);
         let level = match d.severity {
             Severity::Error => Level::Error,

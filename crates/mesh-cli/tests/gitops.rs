@@ -372,6 +372,7 @@ fn heartbeats_keep_a_long_apply_locked_past_its_lease() {
     // A 3 s lease, held at the prompt for 5 s and more: only its heartbeats keep it.
     let mut long = Background::start(&repo, "slow@ci", Some(3));
     long.wait_at_prompt();
+    // Time has to pass for this test: beyond the 3 s lease, which only heartbeats renew.
     std::thread::sleep(Duration::from_secs(5));
     let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -409,10 +410,22 @@ fn a_crashed_holders_lock_expires_after_its_lease() {
         text(&o)
     );
 
-    // After the lease (6 s from the last heartbeat), the next apply takes the lock.
-    std::thread::sleep(Duration::from_secs(7));
-    let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Once the lease (6 s from the last heartbeat) has run out, an apply takes the lock.
+    let mut last = None;
+    eventually("the crashed holder's lease expires", || {
+        let o = mesh(&repo, &["apply", "--env", "local", "--auto-approve"]);
+        let done = o.status.code() == Some(0);
+        if !done {
+            assert!(
+                text(&o).contains("the cluster is locked by crashy@ci"),
+                "{}",
+                text(&o)
+            );
+        }
+        last = Some(o);
+        done
+    });
+    assert!(text(&last.unwrap()).contains("Apply complete"));
 }
 
 #[test]

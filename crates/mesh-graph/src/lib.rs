@@ -50,7 +50,6 @@ pub enum Edge {
     Consumes,
 }
 
-#[derive(Clone)]
 pub struct Lineage {
     pub graph: DiGraph<Node, Edge>,
     index: BTreeMap<String, NodeIndex>,
