@@ -36,8 +36,9 @@ pub fn write(
             _ => None,
         })
         .collect();
-    let mut live = ctx.live.clone();
-    live.groups
+    let mut fingerprint = saved::fingerprint(&ctx.live);
+    fingerprint
+        .groups
         .retain(|topic, _| activity_topics.contains(topic));
     let file = SavedPlan {
         format: saved::FORMAT.into(),
@@ -57,7 +58,7 @@ pub fn write(
             activity_topics: activity_topics.clone(),
         },
         actions: plan.actions.clone(),
-        fingerprint: saved::fingerprint(&live),
+        fingerprint,
     };
     std::fs::write(path, file.to_json())
         .map_err(|e| format!("{}: cannot write the plan file: {e}", path.display()))
