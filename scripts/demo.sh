@@ -5,12 +5,7 @@
 # `mesh dev down` stops the sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v java >/dev/null && command -v mvn >/dev/null || {
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null
-  fi
-}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mesh/cargo-target}"
+source scripts/setup.sh
 cargo build --quiet -p mesh-cli
 mesh="$CARGO_TARGET_DIR/debug/mesh"
 repo=mesh-repo-example

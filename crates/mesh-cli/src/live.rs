@@ -18,6 +18,27 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// How long apply waits for its ACL changes to become visible.
 const ACL_SETTLE: Duration = Duration::from_secs(10);
 
+/// The folder relative file paths in client settings (`ssl.ca.location`, a registry's
+/// `ca_file`, …) resolve against: the mesh repo given with `--repo`. Set once by `main`.
+static REPO_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Records the mesh repo folder that relative paths in client settings are relative to.
+pub fn set_repo_dir(dir: &std::path::Path) {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let _ = REPO_DIR.set(dir);
+}
+
+/// A path from a client setting, relative ones made relative to the mesh repo.
+fn resolve_path(value: &str) -> String {
+    let path = std::path::Path::new(value);
+    match REPO_DIR.get() {
+        Some(dir) if path.is_relative() && !value.is_empty() => {
+            dir.join(path).display().to_string()
+        }
+        _ => value.to_owned(),
+    }
+}
+
 pub struct Context {
     pub env: String,
     /// "environment `local` (127.0.0.1:19092)".
@@ -49,7 +70,12 @@ pub fn client_settings(
         fill("bootstrap_servers", &bootstrap.value)?,
     );
     for (k, v) in &env.kafka {
-        props.insert(k.clone(), fill(k, &v.value)?);
+        let mut value = fill(k, &v.value)?;
+        // `probe` is librdkafka's "find the system's CA bundle", not a file.
+        if mesh_model::client::is_path_key(k) && !(k == "ssl.ca.location" && value == "probe") {
+            value = resolve_path(&value);
+        }
+        props.insert(k.clone(), value);
     }
     Ok(props)
 }
@@ -254,7 +280,22 @@ pub fn registry_of(
         },
         _ => Auth::None,
     };
-    RegistryClient::new(&fill("schema_registry_url", url)?, auth, TIMEOUT)
+    let file = |key: &str, v: &Option<mesh_model::doc::Spanned<String>>| {
+        v.as_ref()
+            .map(|v| fill(key, v).map(|p| std::path::PathBuf::from(resolve_path(&p))))
+            .transpose()
+    };
+    let tls = mesh_registry::Tls {
+        ca_file: file("schema_registry.ca_file", &a.ca_file)?,
+        client: match (
+            file("schema_registry.cert_file", &a.cert_file)?,
+            file("schema_registry.key_file", &a.key_file)?,
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            _ => None,
+        },
+    };
+    RegistryClient::with_tls(&fill("schema_registry_url", url)?, auth, &tls, TIMEOUT)
         .map(Some)
         .map_err(|e| e.to_string())
 }

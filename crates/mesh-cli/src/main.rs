@@ -210,6 +210,7 @@ fn check(repo: &RepoArgs) -> Result<mesh_check::Report, String> {
 
 /// Checks the repo and says which commit was read (with `--rev`).
 fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>, String), String> {
+    live::set_repo_dir(&repo.repo);
     let files = match &repo.rev {
         Some(rev) => mesh_repo::from_git(&repo.repo, rev),
         None => mesh_repo::from_dir(&repo.repo),

@@ -5,6 +5,10 @@
 //! renderer needs: the text of each file, where its lines start, and which byte ranges hold secrets
 //! that must never be shown ([`SourceFile::redacted_text`]).
 
+mod mask;
+
+pub use mask::{SHORT as SHORT_SECRET, mask_secrets};
+
 use std::ops::Range;
 
 use serde::Serialize;

@@ -6,7 +6,7 @@
 //! Only the partitions that hold the groups concerned are read (a group lives on partition
 //! `(Java String.hashCode(group) & 0x7fffffff) % partitions`), from the start to the end
 //! measured now. Keys of versions 0 and 1 are offset commits (group, topic, partition); values of
-//! versions 0–3 carry the commit timestamp; a null value deletes the commit. A value of another
+//! versions 0–4 carry the commit timestamp (4 is the flexible version Kafka 4 writes); a null value deletes the commit. A value of another
 //! version is counted as "committed now", so an unknown format can only block a retirement,
 //! never allow one. Reading needs READ and DESCRIBE on topic `__consumer_offsets`.
 
@@ -86,6 +86,27 @@ impl<'a> Wire<'a> {
         let bytes = self.take(usize::try_from(len).ok()?)?;
         String::from_utf8(bytes.to_vec()).ok()
     }
+    /// An unsigned varint (the flexible versions' lengths), at most 5 bytes.
+    fn uvarint(&mut self) -> Option<u32> {
+        let mut value = 0u32;
+        for shift in (0..35).step_by(7) {
+            let byte = self.take(1)?[0];
+            value |= u32::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+    /// A compact string: length + 1 as an unsigned varint (0: null, read as empty).
+    fn compact_string(&mut self) -> Option<String> {
+        let len = self.uvarint()?;
+        if len == 0 {
+            return Some(String::new());
+        }
+        let bytes = self.take(usize::try_from(len - 1).ok()?)?;
+        String::from_utf8(bytes.to_vec()).ok()
+    }
 }
 
 /// Decodes a key; `None` when it is malformed.
@@ -117,6 +138,14 @@ pub fn decode_commit_time(bytes: &[u8]) -> Option<i64> {
             w.i64()?;
             w.i32()?;
             w.string()?;
+            w.i64()
+        }
+        // Kafka 4's flexible version: the same fields, a compact metadata string, then tagged
+        // fields (ignored).
+        4 => {
+            w.i64()?;
+            w.i32()?;
+            w.compact_string()?;
             w.i64()
         }
         _ => None,
@@ -326,13 +355,22 @@ mod tests {
     fn value(version: i16, time: i64) -> Vec<u8> {
         let mut v = version.to_be_bytes().to_vec();
         v.extend(42i64.to_be_bytes());
-        if version == 3 {
+        if version >= 3 {
             v.extend(7i32.to_be_bytes());
         }
-        v.extend(string("meta"));
+        if version == 4 {
+            // A compact string of 200 bytes: its length + 1 takes a two-byte varint.
+            v.extend([0xc9, 0x01]);
+            v.extend([b'm'; 200]);
+        } else {
+            v.extend(string("meta"));
+        }
         v.extend(time.to_be_bytes());
         if version == 1 {
             v.extend((time + 1_000).to_be_bytes());
+        }
+        if version == 4 {
+            v.push(0); // no tagged fields
         }
         v
     }
@@ -369,13 +407,23 @@ mod tests {
         meta.extend(string("g"));
         assert_eq!(decode_key(&meta), Some(OffsetsKey::Other));
         assert_eq!(decode_key(&key(0, "g", "t", 0)[..6]), None, "truncated");
-        for v in 0..=3 {
+        for v in 0..=4 {
             assert_eq!(
                 decode_commit_time(&value(v, 1_700_000_000_123)),
                 Some(1_700_000_000_123)
             );
         }
-        assert_eq!(decode_commit_time(&value(4, 1)), None, "unknown version");
+        let mut v5 = value(4, 1);
+        v5[1] = 5;
+        assert_eq!(decode_commit_time(&v5), None, "unknown version");
+        // A null compact metadata string (length 0).
+        let mut v = 4i16.to_be_bytes().to_vec();
+        v.extend(1i64.to_be_bytes());
+        v.extend((-1i32).to_be_bytes());
+        v.push(0);
+        v.extend(77i64.to_be_bytes());
+        v.push(0);
+        assert_eq!(decode_commit_time(&v), Some(77));
         assert_eq!(decode_commit_time(&value(3, 1)[..10]), None, "truncated");
         // A null metadata string.
         let mut v = 2i16.to_be_bytes().to_vec();

@@ -20,10 +20,27 @@ pub enum KafkaError {
     )]
     Unreachable { bootstrap: String, detail: String },
 
+    /// The TLS handshake with the brokers failed; `hint` says what to fix.
+    #[error("the TLS handshake with the Kafka cluster at {bootstrap} failed: {detail}; {hint}")]
+    Tls {
+        bootstrap: String,
+        detail: String,
+        hint: String,
+    },
+
+    /// No OAUTHBEARER token could be had from the identity provider.
+    #[error(
+        "no OAUTHBEARER token for the Kafka cluster at {bootstrap}: {detail}; check that \
+         sasl.oauthbearer.token.endpoint.url is reachable from here and that the client id and \
+         secret (sasl.oauthbearer.client.id / client.secret) are right"
+    )]
+    Token { bootstrap: String, detail: String },
+
     /// The brokers answered but refused the credentials.
     #[error(
         "authentication failed for user {user} at {bootstrap}: {detail}; check sasl.username and \
-         sasl.password (or the variables they reference) and sasl.mechanism"
+         sasl.password (or the variables they reference) and sasl.mechanism{}",
+        scram_hint(detail)
     )]
     Authentication {
         user: String,
@@ -33,8 +50,8 @@ pub enum KafkaError {
 
     /// Logged in, but an ACL does not allow the operation.
     #[error(
-        "not authorized to {action} at {bootstrap}: {detail}; the user mesh logs in as needs ACLs \
-         that allow it (or must be a super user)"
+        "not authorized to {action} at {bootstrap}: {detail}; the principal mesh logs in as {}",
+        needed_acl(action)
     )]
     Authorization {
         action: String,
@@ -73,4 +90,143 @@ pub enum KafkaError {
         offset: i64,
         detail: String,
     },
+}
+
+/// For a refused SCRAM login: the user also needs credentials for that mechanism.
+fn scram_hint(detail: &str) -> &'static str {
+    if detail.contains("SCRAM") {
+        " (a SCRAM user needs credentials for exactly that mechanism on the cluster: \
+         kafka-configs --alter --entity-type users --entity-name USER --add-config 'SCRAM-SHA-512=[password=…]')"
+    } else {
+        ""
+    }
+}
+
+/// The ACL an action needs, in Kafka's words (see docs/connecting.md for the whole list).
+pub(crate) fn needed_acl(action: &str) -> &'static str {
+    let a = action.to_ascii_lowercase();
+    if a.contains("describe acls") || a.contains("describe the cluster") {
+        "needs DESCRIBE on the CLUSTER resource (kafka-acls --add --allow-principal User:… --operation Describe --cluster)"
+    } else if a.contains("create acls") || a.contains("delete acls") {
+        "needs ALTER on the CLUSTER resource (kafka-acls --add --allow-principal User:… --operation Alter --cluster)"
+    } else if a.contains("create topics") {
+        "needs CREATE on the CLUSTER resource, or on the topics (kafka-acls --add --allow-principal User:… --operation Create --cluster)"
+    } else if a.contains("alter topic configs") {
+        "needs ALTER_CONFIGS on the topics (kafka-acls --add --allow-principal User:… --operation AlterConfigs --topic T)"
+    } else if a.contains("describe topic configs") {
+        "needs DESCRIBE_CONFIGS on the topics (kafka-acls --add --allow-principal User:… --operation DescribeConfigs --topic T)"
+    } else if a.contains("create partitions") {
+        "needs ALTER on the topics (kafka-acls --add --allow-principal User:… --operation Alter --topic T)"
+    } else if a.contains("delete topics") {
+        "needs DELETE on the topics (kafka-acls --add --allow-principal User:… --operation Delete --topic T)"
+    } else if a.contains("committed offsets") {
+        "needs DESCRIBE on the consumer groups and READ on __consumer_offsets (see docs/lifecycle.md)"
+    } else if a.contains("write the catalog") || a.contains("lock") {
+        "needs WRITE and DESCRIBE on the catalog and lock topics (kafka-acls --add --allow-principal User:… --operation Write --operation Describe --topic _mesh-catalog --resource-pattern-type prefixed)"
+    } else if a.contains("read the catalog") {
+        "needs READ and DESCRIBE on the catalog topic (kafka-acls --add --allow-principal User:… --operation Read --operation Describe --topic _mesh-catalog)"
+    } else if a.contains("describe topic") || a.contains("metadata") {
+        "needs DESCRIBE on the topics mesh manages (kafka-acls --add --allow-principal User:… --operation Describe --topic T)"
+    } else {
+        "needs ACLs that allow it (or must be a super user); docs/connecting.md lists every ACL mesh uses"
+    }
+}
+
+/// What to do about a failed TLS handshake, from OpenSSL's words for it (as librdkafka reports
+/// them); `None` when the text is not about TLS.
+pub(crate) fn tls_hint(detail: &str) -> Option<&'static str> {
+    let d = detail.to_ascii_lowercase();
+    let tls = d.contains("ssl") || d.contains("tls") || d.contains("certificate");
+    if !tls {
+        return None;
+    }
+    Some(if d.contains("expired") {
+        "a certificate has expired (the brokers', or the client certificate in ssl.certificate.location): renew it"
+    } else if d.contains("hostname mismatch") || d.contains("ip address mismatch") {
+        "the brokers' certificate does not name the address mesh connected to: use a host name the certificate was issued for in bootstrap_servers (and in the brokers' advertised listeners)"
+    } else if d.contains("unable to get local issuer")
+        || d.contains("self-signed certificate")
+        || d.contains("self signed certificate")
+        || d.contains("unable to get issuer")
+        || d.contains("unknown ca")
+        || d.contains("could not be verified")
+    {
+        "the brokers' certificate is signed by a CA this client does not trust: set ssl.ca.location to that CA's PEM file (relative paths are relative to the mesh repo)"
+    } else if d.contains("certificate required") || d.contains("peer did not return a certificate")
+    {
+        "the listener requires a client certificate: set ssl.certificate.location and ssl.key.location"
+    } else if d.contains("bad certificate") || d.contains("certificate unknown") {
+        "the brokers refused the client certificate: it must be signed by a CA the brokers trust (ssl.certificate.location)"
+    } else if d.contains("wrong version number")
+        || d.contains("packet length too long")
+        || d.contains("record layer failure")
+    {
+        "security.protocol does not match the listener: a TLS client on a plaintext port, or the other way round"
+    } else if d.contains("private key") || d.contains("ssl.key") {
+        "the client's private key cannot be used: check ssl.key.location (and ssl.key.password if it is encrypted)"
+    } else if d.contains("handshake") || d.contains("certificate verify failed") {
+        "check ssl.ca.location, the brokers' host names, and (for mutual TLS) ssl.certificate.location and ssl.key.location"
+    } else {
+        return None;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_failures_are_told_apart() {
+        let cases = [
+            (
+                "SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker certificate could not be verified, verify that ssl.ca.location is correctly configured or root CA certificates are installed (install ca-certificates package)",
+                "ssl.ca.location to that CA",
+            ),
+            (
+                "SSL handshake failed: ssl/statem/statem_clnt.c:1890: error:0A000086:SSL routines::certificate verify failed: Hostname mismatch",
+                "host name the certificate",
+            ),
+            (
+                "SSL handshake failed: certificate verify failed: certificate has expired",
+                "renew it",
+            ),
+            (
+                "SSL handshake failed: error:0A00045C:SSL routines::tlsv13 alert certificate required",
+                "requires a client certificate",
+            ),
+            (
+                "SSL handshake failed: error:0A00010B:SSL routines::wrong version number",
+                "does not match the listener",
+            ),
+        ];
+        for (text, want) in cases {
+            let hint = tls_hint(text).unwrap_or_else(|| panic!("no hint for {text}"));
+            assert!(hint.contains(want), "{text} -> {hint}");
+        }
+        assert_eq!(
+            tls_hint("Connect to ipv4#127.0.0.1:1 failed: Connection refused"),
+            None
+        );
+    }
+
+    #[test]
+    fn authorization_failures_name_the_acl() {
+        for (action, want) in [
+            ("create topics", "CREATE on the CLUSTER"),
+            ("create ACLs", "ALTER on the CLUSTER"),
+            ("describe ACLs", "DESCRIBE on the CLUSTER"),
+            ("alter topic configs", "ALTER_CONFIGS"),
+            ("describe topic configs", "DESCRIBE_CONFIGS"),
+            ("create partitions", "ALTER on the topics"),
+            ("delete topics", "DELETE on the topics"),
+        ] {
+            assert!(needed_acl(action).contains(want), "{action}");
+        }
+        let e = KafkaError::Authentication {
+            user: "u".into(),
+            bootstrap: "b:1".into(),
+            detail: "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512".into(),
+        };
+        assert!(e.to_string().contains("SCRAM-SHA-512=[password"), "{e}");
+    }
 }

@@ -95,7 +95,7 @@ impl KafkaCluster {
         let settings = Settings::new(props)?;
         let context = MeshContext::new(settings.redactor.clone());
         let config_error = |e: RdKafkaError| KafkaError::Config {
-            detail: settings.redactor.apply(&e.to_string()),
+            detail: explain_config_error(&settings.redactor.apply(&e.to_string())),
         };
         let mut producer_config = settings.config.clone();
         producer_config
@@ -179,8 +179,35 @@ impl KafkaCluster {
     fn connection_error(&self, all_down_is_fatal: bool) -> Option<KafkaError> {
         self.pump();
         let errors = self.context.errors();
+        let bootstrap = || self.settings.bootstrap.clone();
+        // The identity provider first: without a token there is no login to refuse.
+        let logs = self.context.logs();
+        let texts = || {
+            errors
+                .iter()
+                .map(|e| e.reason.as_str())
+                .chain(logs.iter().map(String::as_str))
+        };
+        if let Some(detail) = texts().find(|t| is_token_failure(t)) {
+            return Some(KafkaError::Token {
+                bootstrap: bootstrap(),
+                detail: detail.to_owned(),
+            });
+        }
         if let Some(auth) = errors.iter().find(|e| is_auth(e.code)) {
             return Some(self.auth_error(auth.reason.clone()));
+        }
+        // A failed handshake fails the same way every time: no need to wait for the timeout.
+        if let Some((detail, hint)) = errors
+            .iter()
+            .filter(|e| e.code != Some(RDKafkaErrorCode::AllBrokersDown))
+            .find_map(|e| error::tls_hint(&e.reason).map(|h| (e.reason.clone(), h)))
+        {
+            return Some(KafkaError::Tls {
+                bootstrap: bootstrap(),
+                detail,
+                hint: hint.to_owned(),
+            });
         }
         if all_down_is_fatal
             && errors
@@ -282,6 +309,27 @@ impl KafkaCluster {
     }
 }
 
+/// librdkafka's complaint about a setting, with what to do where it names a feature this
+/// build lacks.
+fn explain_config_error(detail: &str) -> String {
+    if detail.contains("GSSAPI") {
+        format!(
+            "sasl.mechanism GSSAPI (Kerberos) is not built into mesh's Kafka client; connect with \
+             SCRAM-SHA-512, SCRAM-SHA-256, PLAIN or OAUTHBEARER over SASL_SSL, or with a client \
+             certificate (security.protocol = SSL) (librdkafka: {detail})"
+        )
+    } else {
+        detail.to_owned()
+    }
+}
+
+/// A failure to get an OAUTHBEARER token from the identity provider (librdkafka's OIDC client).
+fn is_token_failure(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    (t.contains("oidc") || t.contains("oauthbearer token") || t.contains("token endpoint"))
+        && !t.contains("authentication failed")
+}
+
 fn is_auth(code: Option<RDKafkaErrorCode>) -> bool {
     matches!(
         code,
@@ -303,6 +351,63 @@ mod tests {
     #[test]
     fn the_cluster_can_be_shared_between_threads() {
         assert_send_sync::<KafkaCluster>();
+    }
+
+    #[test]
+    fn kerberos_is_named_as_not_built() {
+        let props: BTreeMap<String, String> = [
+            ("bootstrap.servers", "127.0.0.1:1"),
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "GSSAPI"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let err = KafkaCluster::connect(&props, Duration::from_secs(1)).unwrap_err();
+        assert!(matches!(err, KafkaError::Config { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("GSSAPI (Kerberos) is not built"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tls_settings_are_accepted_by_this_build() {
+        // Built without OpenSSL, librdkafka refuses SASL_SSL with "OpenSSL not available".
+        for (protocol, mechanism) in [
+            ("SASL_SSL", "SCRAM-SHA-512"),
+            ("SASL_SSL", "OAUTHBEARER"),
+            ("SSL", ""),
+        ] {
+            let mut props: BTreeMap<String, String> = [
+                ("bootstrap.servers", "127.0.0.1:1"),
+                ("security.protocol", protocol),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+            if !mechanism.is_empty() {
+                props.insert("sasl.mechanism".into(), mechanism.into());
+            }
+            if mechanism.starts_with("SCRAM") {
+                props.insert("sasl.username".into(), "u".into());
+                props.insert("sasl.password".into(), "p".into());
+            }
+            if mechanism == "OAUTHBEARER" {
+                props.insert("sasl.oauthbearer.method".into(), "oidc".into());
+                props.insert("sasl.oauthbearer.client.id".into(), "id".into());
+                props.insert("sasl.oauthbearer.client.secret".into(), "s".into());
+                props.insert(
+                    "sasl.oauthbearer.token.endpoint.url".into(),
+                    "https://127.0.0.1:1/token".into(),
+                );
+            }
+            let settings = Settings::new(&props).unwrap();
+            let made: Result<BaseProducer<MeshContext>, _> = settings
+                .config
+                .create_with_context(MeshContext::new(settings.redactor.clone()));
+            assert!(made.is_ok(), "{protocol} {mechanism}: {:?}", made.err());
+        }
     }
 
     #[test]

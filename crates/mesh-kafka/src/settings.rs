@@ -24,14 +24,10 @@ impl Redactor {
         Redactor { secrets }
     }
 
+    /// Masks the secrets without mangling the rest of the text (see
+    /// [`mesh_diagnostics::mask_secrets`]: a short secret only where it is a whole word).
     pub(crate) fn apply(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for secret in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "[redacted]");
-            }
-        }
-        out
+        mesh_diagnostics::mask_secrets(text, &self.secrets, "[redacted]")
     }
 }
 
@@ -82,6 +78,7 @@ impl Settings {
             .ok_or_else(|| KafkaError::Config {
                 detail: "bootstrap.servers is missing".into(),
             })?;
+        check_files(&props)?;
         let mut config = ClientConfig::new();
         for (key, value) in &props {
             config.set(key, value);
@@ -95,6 +92,30 @@ impl Settings {
             redactor,
         })
     }
+}
+
+/// Every setting that names a file must name one that exists: librdkafka's own complaint is a
+/// dump of OpenSSL's error queue.
+fn check_files(props: &BTreeMap<String, String>) -> Result<(), KafkaError> {
+    for (key, value) in props {
+        if !mesh_model::client::is_path_key(key) || (key == "ssl.ca.location" && value == "probe") {
+            continue;
+        }
+        let path = std::path::Path::new(value);
+        let problem = match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".to_owned(),
+            Err(e) => format!("cannot be read ({e})"),
+            Ok(m) if key == "ssl.ca.directory" && !m.is_dir() => "is not a folder".to_owned(),
+            Ok(m) if key != "ssl.ca.directory" && !m.is_file() => "is not a file".to_owned(),
+            Ok(_) => continue,
+        };
+        return Err(KafkaError::Config {
+            detail: format!(
+                "{key} names {value}, which {problem} (relative paths are relative to the mesh repo)"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// `username` and `password` of a JAAS line such as
@@ -136,6 +157,15 @@ mod tests {
     }
 
     #[test]
+    fn a_short_password_does_not_mangle_the_message() {
+        let r = Redactor::new(["a".to_owned()]);
+        assert_eq!(
+            r.apply("SASL authentication error: Authentication failed (password a)"),
+            "SASL authentication error: Authentication failed (password [redacted])"
+        );
+    }
+
+    #[test]
     fn jaas_lines_become_username_and_password() {
         let line = "org.apache.kafka.common.security.plain.PlainLoginModule required \
                     username=\"admin\" password=\"s3cret\";";
@@ -154,6 +184,24 @@ mod tests {
         assert_eq!(s.config.get("sasl.password"), Some("s3cret"));
         assert_eq!(s.config.get("sasl.jaas.config"), None);
         assert!(!s.redactor.apply(line).contains("s3cret"));
+    }
+
+    #[test]
+    fn missing_files_are_named_before_librdkafka_sees_them() {
+        let props: BTreeMap<String, String> = [
+            ("bootstrap.servers", "127.0.0.1:1"),
+            ("security.protocol", "SSL"),
+            ("ssl.ca.location", "probe"),
+            ("ssl.key.location", "/nonexistent/client.key"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let err = Settings::new(&props).err().unwrap().to_string();
+        assert!(
+            err.contains("ssl.key.location names /nonexistent/client.key, which does not exist"),
+            "{err}"
+        );
     }
 
     #[test]

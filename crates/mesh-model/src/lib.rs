@@ -5,6 +5,7 @@
 //! here; files come in as bytes, "today" and environment variables come in as arguments. Loading
 //! never stops at the first problem: it returns the model it could build and every diagnostic.
 
+pub mod client;
 pub mod config;
 pub mod doc;
 mod load;

@@ -243,6 +243,9 @@ fn load_settings(mesh: &mut Mesh, present: bool, ds: &mut Diagnostics) -> Settin
                     username: reg.string("username", ds, "\"${REGISTRY_USER}\""),
                     password: reg.string("password", ds, "\"${REGISTRY_PASSWORD}\""),
                     token: reg.string("token", ds, "\"${REGISTRY_TOKEN}\""),
+                    ca_file: reg.string("ca_file", ds, "\"certs/registry-ca.pem\""),
+                    cert_file: reg.string("cert_file", ds, "\"${SR_CERT_FILE}\""),
+                    key_file: reg.string("key_file", ds, "\"${SR_KEY_FILE}\""),
                 };
                 let a = &env.registry_auth;
                 if a.token.is_some() && (a.username.is_some() || a.password.is_some()) {
@@ -282,6 +285,7 @@ fn load_settings(mesh: &mut Mesh, present: bool, ds: &mut Diagnostics) -> Settin
                 }
             }
             r.finish(ds);
+            crate::client::check_environment(file, &env, ds);
             settings.environments.insert(env.name.clone(), env);
         }
     }

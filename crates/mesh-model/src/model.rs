@@ -98,18 +98,24 @@ pub struct Environment {
     pub topic: TopicSpec,
     /// Passed through to the Kafka client; values may hold `${VAR}` references.
     pub kafka: BTreeMap<String, Spanned<String>>,
-    /// `[environments.<env>.schema_registry]`: credentials for the registry (`${VAR}` values).
+    /// `[environments.<env>.schema_registry]`: credentials and TLS files for the registry
+    /// (`${VAR}` values).
     pub registry_auth: RegistryAuth,
     /// Where the environment is declared in mesh.toml.
     pub span: Range<usize>,
 }
 
-/// Schema Registry credentials: basic auth or a bearer token (or neither).
+/// Schema Registry credentials (basic auth or a bearer token, or neither) and TLS files: a CA
+/// to trust besides the system's roots, and a client certificate with its key (mutual TLS).
+/// Relative paths are relative to the mesh repo.
 #[derive(Clone, Debug, Default)]
 pub struct RegistryAuth {
     pub username: Option<Spanned<String>>,
     pub password: Option<Spanned<String>>,
     pub token: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<String>>,
+    pub cert_file: Option<Spanned<String>>,
+    pub key_file: Option<Spanned<String>>,
 }
 
 /// Topic fields at one level of the resolution chain; `None` means "not set here".

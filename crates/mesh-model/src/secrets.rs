@@ -9,15 +9,22 @@ use mesh_diagnostics::{Diagnostic, Diagnostics, SourceFile};
 use crate::doc::{Kind, Node, Table};
 use crate::model::Settings;
 
-/// Whether a setting's key names a secret: `*password*`, `*secret*`, `*token*`, `*.key`, and the
-/// JAAS config line (which carries a password inline).
+/// Whether a setting's key names a secret: `*password*`, `*passphrase*`, `*secret*`, `*token*`,
+/// `*.key`, a private key inline (`ssl.key.pem`, `*.private.key.pem`), and the JAAS and OAUTHBEARER
+/// config lines (which can carry a password or a token inline). A key naming a *file*
+/// (`ssl.key.location`, `key_file`) is not a secret: the file is.
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    k.contains("password")
+    (k.contains("password")
+        || k.contains("passphrase")
         || k.contains("secret")
-        || k.contains("token")
+        || (k.contains("token") && !k.ends_with(".url"))
         || k.ends_with(".key")
+        || k.ends_with("key.pem")
         || k == "sasl.jaas.config"
+        || k == "sasl.oauthbearer.config")
+        && !k.ends_with(".location")
+        && !k.ends_with(".file")
 }
 
 /// Masks, line by line and without parsing, the value of every `key = value` line whose key looks
@@ -219,6 +226,10 @@ mod tests {
             "oauth.token",
             "ssl.keystore.key",
             "sasl.jaas.config",
+            "ssl.key.pem",
+            "sasl.oauthbearer.client.secret",
+            "sasl.oauthbearer.config",
+            "sasl.oauthbearer.assertion.private.key.passphrase",
         ] {
             assert!(is_secret_key(k), "{k}");
         }
@@ -227,6 +238,10 @@ mod tests {
             "security.protocol",
             "key",
             "keystore.location",
+            "ssl.key.location",
+            "sasl.oauthbearer.token.endpoint.url",
+            "key_file",
+            "ssl.certificate.pem",
         ] {
             assert!(!is_secret_key(k), "{k}");
         }

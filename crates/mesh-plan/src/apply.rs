@@ -59,6 +59,10 @@ enum Phase {
     Partitions,
     SchemaLevels,
     Schemas,
+    /// Levels of subjects the plan creates, set once their first version exists: some
+    /// registries (Apicurio's Confluent API) refuse a level, NONE at least, on a subject that has
+    /// no version yet, and a first version has nothing to be compatible with.
+    NewSubjectLevels,
     CreateAcls,
     DeleteAcls,
     DeleteSubjects,
@@ -67,8 +71,26 @@ enum Phase {
     CatalogTombstones,
 }
 
-fn phase(a: &Action) -> Phase {
+/// Subjects whose first version the plan registers.
+fn new_subjects(plan: &Plan) -> std::collections::BTreeSet<&str> {
+    plan.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::RegisterSchema {
+                subject,
+                previous: None,
+                ..
+            } => Some(subject.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn phase(a: &Action, new_subjects: &std::collections::BTreeSet<&str>) -> Phase {
     match a {
+        Action::SetCompatibility { subject, .. } if new_subjects.contains(subject.as_str()) => {
+            Phase::NewSubjectLevels
+        }
         Action::CreateCatalogTopic { .. } => Phase::CatalogTopic,
         Action::CreateTopic { .. } => Phase::Topics,
         Action::AlterConfig { .. } => Phase::Configs,
@@ -101,12 +123,13 @@ pub fn apply(
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> ApplyReport {
     let mut outcomes = vec![Outcome::Skipped; plan.actions.len()];
-    let mut phases: Vec<Phase> = plan.actions.iter().map(phase).collect();
+    let new = new_subjects(plan);
+    let mut phases: Vec<Phase> = plan.actions.iter().map(|a| phase(a, &new)).collect();
     phases.sort();
     phases.dedup();
     for ph in phases {
         let idx: Vec<usize> = (0..plan.actions.len())
-            .filter(|&i| phase(&plan.actions[i]) == ph)
+            .filter(|&i| phase(&plan.actions[i], &new) == ph)
             .collect();
         for chunk in chunks(ph, &idx, plan) {
             let results = run_phase(
@@ -176,6 +199,7 @@ fn phase_name(p: Phase) -> &'static str {
         Phase::Configs => "configs",
         Phase::Partitions => "partitions",
         Phase::SchemaLevels => "compatibility levels",
+        Phase::NewSubjectLevels => "compatibility levels of new subjects",
         Phase::Schemas => "schemas",
         Phase::CreateAcls => "ACLs created",
         Phase::DeleteAcls => "ACLs deleted",
@@ -195,7 +219,7 @@ fn run_phase(
 ) -> Vec<Result<(), String>> {
     let w = target.cluster;
     match ph {
-        Phase::SchemaLevels | Phase::Schemas | Phase::DeleteSubjects => {
+        Phase::SchemaLevels | Phase::Schemas | Phase::NewSubjectLevels | Phase::DeleteSubjects => {
             let Some(r) = target.registry else {
                 return actions
                     .iter()

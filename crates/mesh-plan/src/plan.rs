@@ -41,7 +41,7 @@ pub enum Action {
     DeleteAcl {
         binding: AclBinding,
     },
-    /// Sets a subject's compatibility level (before its first version, for a new subject).
+    /// Sets a subject's compatibility level (a new subject's once its first version exists).
     SetCompatibility {
         product: String,
         subject: String,
@@ -313,7 +313,7 @@ pub fn plan_at(desired: &DesiredState, live: &LiveState, now_ms: i64) -> Plan {
     p
 }
 
-/// Compatibility levels first (a new subject gets its level before its first version), then new
+/// Compatibility levels (apply sets a new subject's right after its first version), then new
 /// versions where the normalised text changed. Avro changes are checked locally here against the
 /// registered history; the registry's own check runs in [`registry_gate`].
 fn plan_subjects(desired: &DesiredState, live: &LiveState, p: &mut Plan) {

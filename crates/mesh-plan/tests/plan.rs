@@ -469,6 +469,7 @@ use mesh_plan::registry::{
 use std::sync::Mutex;
 
 const V1: &str = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}"#;
+const V2_COMPATIBLE: &str = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"},{"name":"note","type":["null","string"],"default":null}]}"#;
 
 fn with_subject(schema: &str, level: &str) -> DesiredState {
     let mut d = desired();
@@ -491,6 +492,10 @@ fn with_subject(schema: &str, level: &str) -> DesiredState {
 struct FakeRegistry {
     subjects: Mutex<std::collections::BTreeMap<String, LiveSubject>>,
     refuse: bool,
+    /// Like Apicurio's Confluent API: no level on a subject that has no version yet.
+    no_level_before_a_version: bool,
+    /// "level SUBJECT" and "register SUBJECT", in the order they were asked.
+    calls: Mutex<Vec<String>>,
 }
 
 impl RegistryReader for FakeRegistry {
@@ -520,6 +525,16 @@ impl RegistryReader for FakeRegistry {
 
 impl RegistryWriter for FakeRegistry {
     fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), String> {
+        self.calls.lock().unwrap().push(format!("level {subject}"));
+        let has_version = self
+            .subjects
+            .lock()
+            .unwrap()
+            .get(subject)
+            .is_some_and(|s| s.latest.is_some());
+        if self.no_level_before_a_version && !has_version {
+            return Err(format!("HTTP 404 (error 40401): no artifact {subject}"));
+        }
         self.subjects
             .lock()
             .unwrap()
@@ -529,6 +544,10 @@ impl RegistryWriter for FakeRegistry {
         Ok(())
     }
     fn register(&self, subject: &str, schema_type: &str, schema: &str) -> Result<i32, String> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("register {subject}"));
         let mut all = self.subjects.lock().unwrap();
         let s = all.entry(subject.into()).or_default();
         let version = s.latest.as_ref().map_or(1, |l| l.version + 1);
@@ -592,6 +611,46 @@ fn a_new_subject_gets_its_level_before_its_first_version_and_unchanged_text_is_n
     // Whitespace and key order are no change.
     let reformatted = "{\n  \"name\": \"Order\",\n  \"type\": \"record\",\n  \"fields\": [ {\"type\": \"string\", \"name\": \"id\"} ]\n}\n";
     assert!(plan(&with_subject(reformatted, "BACKWARD"), &live.borrow()).is_empty());
+}
+
+#[test]
+fn a_new_subject_s_level_is_set_after_its_first_version_an_existing_one_s_before_the_next() {
+    // A registry that refuses levels on subjects without versions (Apicurio) still converges,
+    // at every level.
+    for level in ["NONE", "BACKWARD", "FULL_TRANSITIVE"] {
+        let reg = FakeRegistry {
+            no_level_before_a_version: true,
+            ..FakeRegistry::default()
+        };
+        let live = RefCell::new(empty());
+        let d = with_subject(V1, level);
+        let first = plan(&d, &live.borrow());
+        apply_with(&first, &live, &reg);
+        assert_eq!(
+            *reg.calls.lock().unwrap(),
+            ["register sales.orders-value", "level sales.orders-value"],
+            "{level}"
+        );
+        assert!(plan(&d, &live.borrow()).is_empty(), "{level}");
+        assert_eq!(
+            live.borrow().subjects["sales.orders-value"]
+                .compatibility
+                .as_deref(),
+            Some(level)
+        );
+        // An existing subject: the new level first, so the new version is judged under it.
+        reg.calls.lock().unwrap().clear();
+        let next = if level == "NONE" { "FORWARD" } else { "NONE" };
+        let d2 = with_subject(V2_COMPATIBLE, next);
+        let second = plan(&d2, &live.borrow());
+        apply_with(&second, &live, &reg);
+        assert_eq!(
+            *reg.calls.lock().unwrap(),
+            ["level sales.orders-value", "register sales.orders-value"],
+            "{level} -> {next}"
+        );
+        assert!(plan(&d2, &live.borrow()).is_empty(), "{level} -> {next}");
+    }
 }
 
 #[test]
@@ -856,7 +915,7 @@ fn a_deprecated_product_past_its_sunset_nobody_reads_is_retired_in_order_and_con
     };
     let reg = FakeRegistry {
         subjects: Mutex::new(live.subjects.clone()),
-        refuse: false,
+        ..FakeRegistry::default()
     };
     let mut phases = Vec::new();
     let report = apply(

@@ -65,6 +65,75 @@ impl fmt::Debug for Auth {
     }
 }
 
+/// TLS beyond the system's trust roots: a CA to trust as well (a private CA's PEM file), and a
+/// client certificate with its private key for mutual TLS. Paths are read when the client is
+/// built; an unreadable or malformed file is a [`RegistryError::Tls`] naming it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tls {
+    /// PEM file of one or more CA certificates, trusted in addition to the system's roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// PEM files of the client certificate (chain) and its private key (PKCS#8, PKCS#1 or SEC1).
+    pub client: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl Tls {
+    /// Applies the files to a client builder.
+    fn configure(
+        &self,
+        mut builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::ClientBuilder, RegistryError> {
+        let read = |setting: &str, path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| RegistryError::Tls {
+                setting: setting.to_owned(),
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })
+        };
+        if let Some(ca) = &self.ca_file {
+            let pem = read("ca_file", ca)?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| RegistryError::Tls {
+                    setting: "ca_file".into(),
+                    path: ca.display().to_string(),
+                    reason: "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+                })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some((cert, key)) = &self.client {
+            let mut pem = read("cert_file", cert)?;
+            if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(RegistryError::Tls {
+                    setting: "cert_file".into(),
+                    path: cert.display().to_string(),
+                    reason: "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+                });
+            }
+            let key_pem = read("key_file", key)?;
+            if !String::from_utf8_lossy(&key_pem).contains("PRIVATE KEY-----") {
+                return Err(RegistryError::Tls {
+                    setting: "key_file".into(),
+                    path: key.display().to_string(),
+                    reason: "holds no unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)"
+                        .into(),
+                });
+            }
+            pem.push(b'\n');
+            pem.extend_from_slice(&key_pem);
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| RegistryError::Tls {
+                setting: "cert_file/key_file".into(),
+                path: format!("{} and {}", cert.display(), key.display()),
+                reason: format!("not a usable certificate and key: {e}"),
+            })?;
+            builder = builder.identity(identity);
+        }
+        Ok(builder)
+    }
+}
+
 /// A Schema Registry spoken to through the Confluent REST API only (Confluent Platform and
 /// Cloud, Karapace, Apicurio's `/apis/ccompat/v7`).
 ///
@@ -112,6 +181,16 @@ impl RegistryClient {
     /// or `https://psrc-xxxx.confluent.cloud`). `timeout` bounds connecting and each request.
     /// Credentials go in `auth`; a URL carrying a user or password is refused.
     pub fn new(base_url: &str, auth: Auth, timeout: Duration) -> Result<Self, RegistryError> {
+        Self::with_tls(base_url, auth, &Tls::default(), timeout)
+    }
+
+    /// [`RegistryClient::new`] with a CA to trust and/or a client certificate ([`Tls`]).
+    pub fn with_tls(
+        base_url: &str,
+        auth: Auth,
+        tls: &Tls,
+        timeout: Duration,
+    ) -> Result<Self, RegistryError> {
         let invalid = |reason: &str| RegistryError::InvalidUrl {
             url: mask_userinfo(base_url),
             reason: reason.to_owned(),
@@ -138,11 +217,10 @@ impl RegistryClient {
         // TLS with rustls on the ring provider (see Cargo.toml): installed once per process; an
         // error only means another provider is already installed, which serves as well.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .connect_timeout(timeout)
-            .timeout(timeout)
-            .build()
-            .map_err(|e| setup(&e))?;
+            .timeout(timeout);
+        let http = tls.configure(builder)?.build().map_err(|e| setup(&e))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -297,10 +375,11 @@ impl RegistryClient {
             let cause = chain(e)
                 .last()
                 .map_or_else(|| e.to_string(), |s| s.to_string());
+            let hint = tls_hint(&cause);
             if e.is_connect() {
-                format!("cannot connect: {cause}")
+                format!("cannot connect: {cause}{hint}")
             } else {
-                cause
+                format!("{cause}{hint}")
             }
         };
         RegistryError::Unreachable {
@@ -310,13 +389,26 @@ impl RegistryClient {
     }
 
     /// Removes every secret from a text that came from the network or a library.
-    fn redact(&self, mut text: String) -> String {
-        for secret in &self.secrets {
-            if text.contains(secret.as_str()) {
-                text = text.replace(secret.as_str(), REDACTED);
-            }
-        }
-        text
+    fn redact(&self, text: String) -> String {
+        mesh_diagnostics::mask_secrets(&text, &self.secrets, REDACTED)
+    }
+}
+
+/// What to do about a TLS failure, from the TLS library's words for it.
+fn tls_hint(cause: &str) -> &'static str {
+    let c = cause.to_ascii_lowercase();
+    if c.contains("unknownissuer") || c.contains("unknown issuer") || c.contains("unknownca") {
+        " (the registry's certificate is signed by a CA this machine does not trust: set ca_file = \"path/to/ca.pem\" under [environments.<env>.schema_registry])"
+    } else if c.contains("notvalidforname") || c.contains("not valid for name") {
+        " (the registry's certificate does not name this host: use the host name it was issued for in schema_registry_url)"
+    } else if c.contains("expired") {
+        " (a certificate has expired: the registry's, or the client certificate in cert_file; renew it)"
+    } else if c.contains("certificaterequired") || c.contains("certificate required") {
+        " (the registry requires a client certificate: set cert_file and key_file under [environments.<env>.schema_registry])"
+    } else if c.contains("invalidcontenttype") || c.contains("corrupt message") {
+        " (is this an HTTPS port spoken to over http://, or the other way round?)"
+    } else {
+        ""
     }
 }
 
@@ -534,6 +626,45 @@ mod tests {
                 "{url} accepted"
             );
         }
+    }
+
+    #[test]
+    fn tls_failures_say_what_to_fix() {
+        assert!(tls_hint("invalid peer certificate: UnknownIssuer").contains("ca_file"));
+        assert!(tls_hint("invalid peer certificate: NotValidForName").contains("host name"));
+        assert!(tls_hint("invalid peer certificate: Expired").contains("expired"));
+        assert!(tls_hint("received fatal alert: CertificateRequired").contains("cert_file"));
+        assert_eq!(tls_hint("Connection refused (os error 111)"), "");
+    }
+
+    #[test]
+    fn unusable_tls_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Duration::from_secs(1);
+        let missing = Tls {
+            ca_file: Some(dir.path().join("nope.pem")),
+            client: None,
+        };
+        let e = RegistryClient::with_tls("https://r:1", Auth::None, &missing, t).unwrap_err();
+        assert!(matches!(e, RegistryError::Tls { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("schema_registry.ca_file") && e.to_string().contains("nope.pem"),
+            "{e}"
+        );
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let bad_ca = Tls {
+            ca_file: Some(junk.clone()),
+            client: None,
+        };
+        let e = RegistryClient::with_tls("https://r:1", Auth::None, &bad_ca, t).unwrap_err();
+        assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
+        let bad_client = Tls {
+            ca_file: None,
+            client: Some((junk.clone(), junk)),
+        };
+        let e = RegistryClient::with_tls("https://r:1", Auth::None, &bad_client, t).unwrap_err();
+        assert!(e.to_string().contains("schema_registry.cert_file"), "{e}");
     }
 
     #[test]

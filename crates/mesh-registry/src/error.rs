@@ -9,6 +9,15 @@ pub enum RegistryError {
     /// The base URL cannot be used (not http/https, credentials embedded in it, …).
     #[error("invalid Schema Registry URL {url}: {reason}")]
     InvalidUrl { url: String, reason: String },
+    /// A TLS file of `[environments.<env>.schema_registry]` cannot be used.
+    #[error(
+        "schema_registry.{setting} {path}: {reason}; check the file named in [environments.<env>.schema_registry] of mesh.toml"
+    )]
+    Tls {
+        setting: String,
+        path: String,
+        reason: String,
+    },
     /// The HTTP client could not be built, or was called where it cannot block.
     #[error("cannot use the Schema Registry client: {reason}")]
     Setup { reason: String },

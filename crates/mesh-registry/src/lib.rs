@@ -26,5 +26,5 @@ mod api;
 mod client;
 mod error;
 
-pub use client::{Auth, DEFAULT_CONCURRENCY, RegistryClient};
+pub use client::{Auth, DEFAULT_CONCURRENCY, RegistryClient, Tls};
 pub use error::RegistryError;
