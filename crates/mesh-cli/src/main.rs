@@ -1,6 +1,7 @@
 //! The `mesh` binary: argument parsing, reading the repo (folder or git revision), and output.
 //! Only this crate knows about terminals, colours and output formats.
 
+mod dev;
 mod drift;
 mod import;
 mod lifecycle;
@@ -130,28 +131,8 @@ enum Command {
     /// A local sandbox: real Apache Kafka and a Confluent-compatible Schema Registry
     Dev {
         #[command(subcommand)]
-        action: DevAction,
+        action: dev::DevAction,
     },
-}
-
-#[derive(Subcommand)]
-enum DevAction {
-    /// Fetch (first time) and start the sandbox; does nothing for what already runs
-    Up(DevArgs),
-    /// Stop what `up` started
-    Down(DevArgs),
-    /// What runs where, and where the logs are
-    Status(DevArgs),
-}
-
-#[derive(clap::Args)]
-struct DevArgs {
-    /// Where this sandbox keeps its data, logs and process ids
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// Extra SASL users for tests, as name:password (repeatable)
-    #[arg(long = "user")]
-    users: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -456,7 +437,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Import { env, out, repo } => import::run(&repo, &env, &out),
         Command::Drift { repo, format } => drift::run(&check(&repo)?, format),
-        Command::Dev { action } => dev(action),
+        Command::Dev { action } => dev::run(action),
     }
 }
 
@@ -495,40 +476,4 @@ fn render_impact(report: &mesh_check::Report, impact: &mesh_graph::Impact) -> St
         out.push_str(&format!("  {} (owners: {})\n", c.id, c.owners.join(", ")));
     }
     out
-}
-
-fn dev(action: DevAction) -> Result<ExitCode, String> {
-    let (args, verb) = match action {
-        DevAction::Up(a) => (a, "up"),
-        DevAction::Down(a) => (a, "down"),
-        DevAction::Status(a) => (a, "status"),
-    };
-    let mut config = mesh_sandbox::SandboxConfig::from_env(args.dir).map_err(|e| e.to_string())?;
-    for u in &args.users {
-        let (name, password) = u.split_once(':').ok_or_else(|| {
-            format!(
-                "--user {}: write it as name:password",
-                u.split(':').next().unwrap_or("")
-            )
-        })?;
-        config.users.push((name.to_string(), password.to_string()));
-    }
-    match verb {
-        "up" => {
-            let status = mesh_sandbox::up(&config, &mut |line| eprintln!("{line}"))
-                .map_err(|e| e.to_string())?;
-            print(&format!("{status}\n"))?;
-        }
-        "down" => {
-            let stopped = mesh_sandbox::down(&config).map_err(|e| e.to_string())?;
-            if stopped.is_empty() {
-                print("nothing to stop\n")?;
-            }
-            for s in stopped {
-                print(&format!("stopped {:?} (pid {})\n", s.component, s.pid))?;
-            }
-        }
-        _ => print(&format!("{}\n", mesh_sandbox::status(&config)))?,
-    }
-    Ok(ExitCode::SUCCESS)
 }

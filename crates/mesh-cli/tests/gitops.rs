@@ -15,7 +15,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use mesh_sandbox::Ephemeral;
+use mesh_sandbox::{Ephemeral, KafkaTool};
 
 static SANDBOX: Mutex<Weak<Ephemeral>> = Mutex::new(Weak::new());
 static TURN: Mutex<()> = Mutex::new(());
@@ -291,7 +291,7 @@ fn a_stale_plan_is_refused_naming_what_changed() {
     // Someone changes a topic behind mesh's back, with Kafka's own tool.
     let out = admin_tool(
         &sb.cfg,
-        "kafka.admin.ConfigCommand",
+        KafkaTool::Configs,
         &[
             "--alter",
             "--entity-type",
@@ -318,7 +318,7 @@ fn a_stale_plan_is_refused_naming_what_changed() {
 
     let out = admin_tool(
         &sb.cfg,
-        "kafka.admin.ConfigCommand",
+        KafkaTool::Configs,
         &[
             "--alter",
             "--entity-type",

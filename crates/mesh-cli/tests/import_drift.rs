@@ -7,7 +7,7 @@ use common::*;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use mesh_sandbox::{Ephemeral, SandboxConfig};
+use mesh_sandbox::{Ephemeral, KafkaTool, SandboxConfig};
 
 fn mesh(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mesh"))
@@ -23,15 +23,15 @@ fn p(path: &Path) -> &str {
 }
 
 fn topics(cfg: &SandboxConfig, args: &[&str]) -> String {
-    admin_tool(cfg, "org.apache.kafka.tools.TopicCommand", args)
+    admin_tool(cfg, KafkaTool::Topics, args)
 }
 
 fn acls(cfg: &SandboxConfig, args: &[&str]) -> String {
-    admin_tool(cfg, "kafka.admin.AclCommand", args)
+    admin_tool(cfg, KafkaTool::Acls, args)
 }
 
 fn configs(cfg: &SandboxConfig, args: &[&str]) -> String {
-    admin_tool(cfg, "kafka.admin.ConfigCommand", args)
+    admin_tool(cfg, KafkaTool::Configs, args)
 }
 
 fn http(cfg: &SandboxConfig, method: &str, path: &str, body: &str) -> String {

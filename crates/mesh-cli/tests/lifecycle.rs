@@ -9,7 +9,7 @@ use common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use mesh_sandbox::{Ephemeral, SandboxConfig, admin_client_properties, kafka_tool_command};
+use mesh_sandbox::{Ephemeral, KafkaTool, SandboxConfig, admin_client_properties, kafka_tool};
 
 const PRODUCT: &str = "domains/sales/products/legacy-orders.toml";
 const TOPIC: &str = "sales.legacy-orders";
@@ -121,7 +121,7 @@ fn a_deprecated_product_is_retired_only_once_nobody_reads_it() {
 
     // The consumer goes, but a group read the topic a moment ago: still blocked, naming it.
     drop_consumes(&repo, domain, "sales.never-existed");
-    let producer = kafka_tool_command(cfg, "kafka.tools.ConsoleProducer")
+    let producer = kafka_tool(cfg, KafkaTool::ConsoleProducer)
         .args([
             "--bootstrap-server",
             &cfg.bootstrap_servers(),
@@ -229,23 +229,13 @@ fn a_deprecated_product_is_retired_only_once_nobody_reads_it() {
 
     // Kafka's own tools and the registry's HTTP API: every trace is gone.
     eventually("the topic is gone", || {
-        !tool(
-            cfg,
-            "org.apache.kafka.tools.TopicCommand",
-            &admin,
-            &["--list"],
-        )
-        .lines()
-        .any(|l| l.trim() == TOPIC)
+        !tool(cfg, KafkaTool::Topics, &admin, &["--list"])
+            .lines()
+            .any(|l| l.trim() == TOPIC)
     });
-    let acls = tool(
-        cfg,
-        "kafka.admin.AclCommand",
-        &admin,
-        &["--list", "--topic", TOPIC],
-    );
+    let acls = tool(cfg, KafkaTool::Acls, &admin, &["--list", "--topic", TOPIC]);
     assert!(!acls.contains("User:"), "{acls}");
-    let all = tool(cfg, "kafka.admin.AclCommand", &admin, &["--list"]);
+    let all = tool(cfg, KafkaTool::Acls, &admin, &["--list"]);
     assert!(
         !all.contains("sales-legacy-exporter") && !all.contains("finance.reconciliation-job"),
         "{all}"
@@ -277,7 +267,7 @@ fn drop_consumes(repo: &Path, file: &str, product: &str) {
 /// Reads one record of the retiring topic with Kafka's console consumer in `group`, which
 /// commits its offset.
 fn consume_one(cfg: &SandboxConfig, admin: &Path, group: &str) {
-    let consumed = kafka_tool_command(cfg, "org.apache.kafka.tools.consumer.ConsoleConsumer")
+    let consumed = kafka_tool(cfg, KafkaTool::ConsoleConsumer)
         .args([
             "--bootstrap-server",
             &cfg.bootstrap_servers(),

@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use mesh_sandbox::{
-    Ephemeral, SandboxConfig, admin_client_properties, down, kafka_tool_command,
+    Ephemeral, KafkaTool, SandboxConfig, admin_client_properties, down, kafka_tool,
     write_client_properties,
 };
 
@@ -51,7 +51,7 @@ fn plan_and_apply_converge_on_a_real_cluster() {
     // Something nobody declared: it must survive every apply.
     let out = tool(
         cfg,
-        "org.apache.kafka.tools.TopicCommand",
+        KafkaTool::Topics,
         &admin,
         &[
             "--create",
@@ -66,7 +66,7 @@ fn plan_and_apply_converge_on_a_real_cluster() {
     assert!(out.contains("Created topic hand.made"), "{out}");
     let out = tool(
         cfg,
-        "kafka.admin.AclCommand",
+        KafkaTool::Acls,
         &admin,
         &[
             "--add",
@@ -111,7 +111,7 @@ fn plan_and_apply_converge_on_a_real_cluster() {
     // Kafka's own tools see exactly what the repo declares.
     let describe = tool(
         cfg,
-        "org.apache.kafka.tools.TopicCommand",
+        KafkaTool::Topics,
         &admin,
         &["--describe", "--topic", "marketing.campaigns"],
     );
@@ -121,7 +121,7 @@ fn plan_and_apply_converge_on_a_real_cluster() {
     );
     let configs = tool(
         cfg,
-        "kafka.admin.ConfigCommand",
+        KafkaTool::Configs,
         &admin,
         &[
             "--describe",
@@ -137,7 +137,7 @@ fn plan_and_apply_converge_on_a_real_cluster() {
     });
     let acls = tool(
         cfg,
-        "kafka.admin.AclCommand",
+        KafkaTool::Acls,
         &admin,
         &["--list", "--topic", "finance.revenue-daily"],
     );
@@ -149,7 +149,7 @@ fn plan_and_apply_converge_on_a_real_cluster() {
     // A declared consumer reads; an undeclared one is denied (real clients, real SASL logins).
     let consume = |user: &str, pw: &str| {
         let props = write_client_properties(cfg, user, pw).unwrap();
-        let out = kafka_tool_command(cfg, "org.apache.kafka.tools.consumer.ConsoleConsumer")
+        let out = kafka_tool(cfg, KafkaTool::ConsoleConsumer)
             .args([
                 "--bootstrap-server",
                 &cfg.bootstrap_servers(),
@@ -257,7 +257,7 @@ fn plan_and_apply_converge_on_a_real_cluster() {
     });
     let c = tool(
         cfg,
-        "kafka.admin.ConfigCommand",
+        KafkaTool::Configs,
         &admin,
         &[
             "--describe",
@@ -270,7 +270,7 @@ fn plan_and_apply_converge_on_a_real_cluster() {
     assert!(c.contains("max.message.bytes=2097152"), "{c}");
     let d = tool(
         cfg,
-        "org.apache.kafka.tools.TopicCommand",
+        KafkaTool::Topics,
         &admin,
         &["--describe", "--topic", "marketing.campaigns"],
     );
@@ -297,16 +297,11 @@ fn plan_and_apply_converge_on_a_real_cluster() {
     eventually("the reset converges", || plan_exit(&repo).0 == Some(0));
 
     // Hand-made things survived every apply.
-    let list = tool(
-        cfg,
-        "org.apache.kafka.tools.TopicCommand",
-        &admin,
-        &["--list"],
-    );
+    let list = tool(cfg, KafkaTool::Topics, &admin, &["--list"]);
     assert!(list.lines().any(|l| l == "hand.made"), "{list}");
     let acls = tool(
         cfg,
-        "kafka.admin.AclCommand",
+        KafkaTool::Acls,
         &admin,
         &["--list", "--topic", "hand.made"],
     );
@@ -490,7 +485,7 @@ fn schemas_are_registered_evolved_and_gated_on_a_real_registry() {
     );
     let d = tool(
         cfg,
-        "org.apache.kafka.tools.TopicCommand",
+        KafkaTool::Topics,
         &admin,
         &["--describe", "--topic", "marketing.campaigns"],
     );

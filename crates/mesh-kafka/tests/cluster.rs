@@ -18,8 +18,8 @@ use mesh_plan::{
     NewTopic, Operation, PatternType, ReadRequest, ResourceType,
 };
 use mesh_sandbox::{
-    ADMIN_PASSWORD, ADMIN_USER, SandboxConfig, admin_client_properties, down, kafka_tool_command,
-    up,
+    ADMIN_PASSWORD, ADMIN_USER, KafkaTool, SandboxConfig, admin_client_properties, down,
+    kafka_tool, up,
 };
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -64,8 +64,8 @@ fn props(bootstrap: &str, user: &str, password: &str) -> BTreeMap<String, String
 }
 
 /// Runs one of Kafka's tools as admin; panics with its output if it fails.
-fn tool(env: &Env, main_class: &str, args: &[&str]) -> String {
-    let out = kafka_tool_command(&env.cfg, main_class)
+fn tool(env: &Env, which: KafkaTool, args: &[&str]) -> String {
+    let out = kafka_tool(&env.cfg, which)
         .args(["--bootstrap-server", &env.cfg.bootstrap_servers()])
         .arg("--command-config")
         .arg(&env.admin_config)
@@ -75,24 +75,20 @@ fn tool(env: &Env, main_class: &str, args: &[&str]) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "{main_class} {args:?} failed:\n{stdout}\n{}",
+        "{which:?} {args:?} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
 }
 
 fn topic_describe(env: &Env, topic: &str) -> String {
-    tool(
-        env,
-        "org.apache.kafka.tools.TopicCommand",
-        &["--describe", "--topic", topic],
-    )
+    tool(env, KafkaTool::Topics, &["--describe", "--topic", topic])
 }
 
 fn config_describe(env: &Env, topic: &str) -> String {
     tool(
         env,
-        "kafka.admin.ConfigCommand",
+        KafkaTool::Configs,
         &[
             "--describe",
             "--entity-type",
@@ -104,7 +100,7 @@ fn config_describe(env: &Env, topic: &str) -> String {
 }
 
 fn acl_list(env: &Env) -> String {
-    tool(env, "kafka.admin.AclCommand", &["--list"])
+    tool(env, KafkaTool::Acls, &["--list"])
 }
 
 fn request(topics: &[&str], principals: &[&str]) -> ReadRequest {
@@ -293,7 +289,7 @@ fn alter_configs_changes_only_the_keys_given(env: &Env) {
     // A key set by hand, which mesh must leave alone.
     tool(
         env,
-        "kafka.admin.ConfigCommand",
+        KafkaTool::Configs,
         &[
             "--alter",
             "--entity-type",
@@ -396,7 +392,7 @@ fn acls_are_created_and_deleted_exactly(env: &Env) {
     // Someone else's ACL on the same topic: never read, never deleted.
     tool(
         env,
-        "kafka.admin.AclCommand",
+        KafkaTool::Acls,
         &[
             "--add",
             "--allow-principal",

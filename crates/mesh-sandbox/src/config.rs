@@ -8,12 +8,172 @@ use std::time::Duration;
 
 use crate::SandboxError;
 
-/// Apache Kafka release run by the sandbox (Maven Central `org.apache.kafka:kafka_2.13`).
-pub const KAFKA_VERSION: &str = "3.9.2";
+/// The Apache Kafka release a sandbox runs unless told otherwise (Maven Central
+/// `org.apache.kafka:kafka_2.13`): the newest 4.x served there that runs on Java 17.
+pub const KAFKA_VERSION: &str = "4.4.0";
+/// The 3.x release kept selectable (`--kafka-version 3.9.2`): the last line with ZooKeeper
+/// support, still widely run.
+pub const KAFKA_3_VERSION: &str = "3.9.2";
 /// The maven-dependency-plugin used for fetching; pinned because Maven 3.8's default is old.
 pub const DEPENDENCY_PLUGIN_VERSION: &str = "3.8.1";
 /// Kafka 3.9's pom has no logging backend; this is the one its own distribution ships.
 pub const SLF4J_BINDING: &str = "org.slf4j:slf4j-reload4j:1.7.36";
+/// Kafka 4's pom brings log4j2's API and core but no SLF4J binding; this log4j2 release (the
+/// one Kafka 4.4.0 itself depends on) is pinned for the core and the binding alike.
+pub const LOG4J2_VERSION: &str = "2.25.5";
+/// The most Kafka nodes a sandbox runs (`--brokers`).
+pub const MAX_BROKERS: u8 = 3;
+
+/// The two Kafka lines the sandbox knows: they differ in logging backend and in where the
+/// admin tools' main classes live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KafkaSeries {
+    /// 3.9.x: reload4j (log4j 1 API), `kafka.admin.*` for ACLs and configs.
+    V3,
+    /// 4.x: log4j2, every tool under `org.apache.kafka.tools`.
+    V4,
+}
+
+impl KafkaSeries {
+    /// The series of a Maven version such as `4.4.0` or `3.9.2`; other lines are refused
+    /// (the tool classes and broker settings here are checked against 3.9 and 4.x only).
+    pub fn of(version: &str) -> Result<KafkaSeries, SandboxError> {
+        let unsupported = || SandboxError::UnsupportedKafkaVersion(version.to_owned());
+        let mut parts = version.split('.');
+        let major: u32 = parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(unsupported)?;
+        let minor: u32 = parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(unsupported)?;
+        // A patch number (possibly with a qualifier) must follow; nothing after it.
+        let patch = parts.next().ok_or_else(unsupported)?;
+        if patch.is_empty()
+            || parts.next().is_some()
+            || !patch.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(unsupported());
+        }
+        match (major, minor) {
+            (3, 9) => Ok(KafkaSeries::V3),
+            (4, _) => Ok(KafkaSeries::V4),
+            _ => Err(unsupported()),
+        }
+    }
+}
+
+/// The ports of one Kafka node, all on 127.0.0.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodePorts {
+    /// SASL_PLAINTEXT with PLAIN (SPEC: 19092 on node 1).
+    pub client: u16,
+    /// SASL_SSL with SCRAM-SHA-512 / SCRAM-SHA-256.
+    pub sasl_ssl: u16,
+    /// SSL with a required client certificate (principal = the certificate's CN).
+    pub ssl: u16,
+    /// The KRaft controller listener (PLAINTEXT, used only by the nodes).
+    pub controller: u16,
+    /// The inter-broker listener (PLAINTEXT, used only by the nodes).
+    pub internal: u16,
+}
+
+impl NodePorts {
+    /// The default ports of `node` (1-based): node 1 has 19092 (SASL_PLAINTEXT), 19093
+    /// (controller), 19094 (inter-broker), 19095 (SASL_SSL), 19096 (SSL); node n the same
+    /// plus 10 × (n − 1).
+    pub fn default_for(node: u8) -> NodePorts {
+        let base = 19092 + 10 * u16::from(node.saturating_sub(1));
+        NodePorts {
+            client: base,
+            controller: base + 1,
+            internal: base + 2,
+            sasl_ssl: base + 3,
+            ssl: base + 4,
+        }
+    }
+
+    /// The port of a client listener.
+    pub fn of(&self, listener: Listener) -> u16 {
+        match listener {
+            Listener::SaslPlaintext => self.client,
+            Listener::SaslSsl => self.sasl_ssl,
+            Listener::Ssl => self.ssl,
+        }
+    }
+
+    /// Every port with what it is for (for messages and `status`).
+    pub fn all(&self) -> [(u16, &'static str); 5] {
+        [
+            (self.client, "SASL_PLAINTEXT"),
+            (self.sasl_ssl, "SASL_SSL"),
+            (self.ssl, "SSL"),
+            (self.controller, "controller"),
+            (self.internal, "inter-broker"),
+        ]
+    }
+}
+
+/// A listener clients use. Every node has all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Listener {
+    /// SASL_PLAINTEXT, mechanism PLAIN (the SPEC's 127.0.0.1:19092).
+    SaslPlaintext,
+    /// SASL_SSL, mechanisms SCRAM-SHA-512 (and SCRAM-SHA-256), server certificate from the
+    /// sandbox CA.
+    SaslSsl,
+    /// SSL with a required client certificate signed by the sandbox CA; the principal is
+    /// `User:<CN>`.
+    Ssl,
+}
+
+impl Listener {
+    /// All client listeners, in the order `status` shows them.
+    pub const ALL: [Listener; 3] = [Listener::SaslPlaintext, Listener::SaslSsl, Listener::Ssl];
+
+    /// The listener's name in `server.properties` (`listener.name.<lower>.…`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Listener::SaslPlaintext => "CLIENT",
+            Listener::SaslSsl => "SCRAM",
+            Listener::Ssl => "MTLS",
+        }
+    }
+
+    /// Its `security.protocol`.
+    pub fn protocol(self) -> &'static str {
+        match self {
+            Listener::SaslPlaintext => "SASL_PLAINTEXT",
+            Listener::SaslSsl => "SASL_SSL",
+            Listener::Ssl => "SSL",
+        }
+    }
+
+    /// The SASL mechanism clients use by default, if any.
+    pub fn mechanism(self) -> Option<&'static str> {
+        match self {
+            Listener::SaslPlaintext => Some("PLAIN"),
+            Listener::SaslSsl => Some("SCRAM-SHA-512"),
+            Listener::Ssl => None,
+        }
+    }
+
+    /// A short, stable identifier: `sasl_plaintext`, `sasl_ssl`, `ssl` (JSON keys, file names).
+    pub fn key(self) -> &'static str {
+        match self {
+            Listener::SaslPlaintext => "sasl_plaintext",
+            Listener::SaslSsl => "sasl_ssl",
+            Listener::Ssl => "ssl",
+        }
+    }
+}
+
+impl std::fmt::Display for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.protocol())
+    }
+}
 
 /// The built-in super user every sandbox has.
 pub const ADMIN_USER: &str = "admin";
@@ -82,11 +242,24 @@ impl RegistryDist {
         }
     }
 
-    /// System properties that bind it to loopback and make it behave like Confluent's default.
-    pub(crate) fn system_properties(self, cfg: &SandboxConfig) -> Vec<String> {
+    /// System properties that bind it to loopback, serve HTTPS with the sandbox CA's registry
+    /// certificate next to plain HTTP, and make it behave like Confluent's default.
+    ///
+    /// No client-certificate request: `quarkus.http.ssl.client-auth` is a build-time property
+    /// and Apicurio's builds fix it to NONE (setting it at run time only logs a warning).
+    pub(crate) fn system_properties(self, cfg: &SandboxConfig, layout: &Layout) -> Vec<String> {
         let mut props = vec![
             "-Dquarkus.http.host=127.0.0.1".to_owned(),
             format!("-Dquarkus.http.port={}", cfg.registry_port),
+            format!("-Dquarkus.http.ssl-port={}", cfg.registry_https_port),
+            format!(
+                "-Dquarkus.http.ssl.certificate.files={}",
+                layout.registry_cert.display()
+            ),
+            format!(
+                "-Dquarkus.http.ssl.certificate.key-files={}",
+                layout.registry_key.display()
+            ),
         ];
         match self {
             // 2.x uses the `registry.` prefix and has no management interface.
@@ -105,26 +278,39 @@ impl RegistryDist {
         }
         props
     }
+
+    /// The `MESH_SANDBOX_REGISTRY` spelling (`apicurio-2`, `apicurio-3`).
+    pub fn key(self) -> &'static str {
+        match self {
+            RegistryDist::Apicurio2 => "apicurio-2",
+            RegistryDist::Apicurio3 => "apicurio-3",
+        }
+    }
 }
 
-/// One sandbox: where it keeps its state, where downloads are cached, its ports and users.
+/// One sandbox: where it keeps its state, where downloads are cached, its shape (Kafka version,
+/// number of nodes), its ports and users.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
     /// Per-sandbox data, configs, logs and pid files. A new folder means a fresh, empty cluster.
     pub dir: PathBuf,
     /// Shared downloads (Kafka jars, the registry distribution), reused by every sandbox.
     pub cache_dir: PathBuf,
-    /// Extra SASL/PLAIN users (name, password) besides `admin` / `admin-secret`. They take effect
-    /// when Kafka starts; a running broker keeps the users it was started with.
+    /// Extra users (name, password) besides `admin` / `admin-secret`: SASL/PLAIN and SCRAM
+    /// logins and a client certificate (CN = the name) each. A running broker keeps the PLAIN
+    /// users it was started with; SCRAM credentials are added at the next `up`.
     pub users: Vec<(String, String)>,
-    /// The SASL_PLAINTEXT listener clients use (`bootstrap.servers`).
-    pub kafka_port: u16,
-    /// The KRaft controller listener (PLAINTEXT, only the broker itself uses it).
-    pub controller_port: u16,
-    /// The inter-broker listener (PLAINTEXT, only the broker itself uses it).
-    pub internal_port: u16,
+    /// The Apache Kafka release ([`KAFKA_VERSION`] by default; 3.9.x or any 4.x).
+    pub kafka_version: String,
+    /// How many combined broker+controller nodes (1 to [`MAX_BROKERS`]).
+    pub brokers: u8,
+    /// The ports of nodes 1 to [`MAX_BROKERS`] (index 0 is node 1); only the first `brokers`
+    /// are used.
+    pub nodes: Vec<NodePorts>,
     /// The registry's HTTP port.
     pub registry_port: u16,
+    /// The registry's HTTPS port (certificate from the sandbox CA).
+    pub registry_https_port: u16,
     /// The registry's management port (Apicurio 3 only).
     pub registry_management_port: u16,
     /// Which registry build to run.
@@ -138,17 +324,18 @@ pub struct SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// A sandbox in `dir` with downloads in `cache_dir`, on the default ports (Kafka 19092,
-    /// registry 18081), `java` and `mvn` from PATH.
+    /// A one-node Kafka [`KAFKA_VERSION`] sandbox in `dir` with downloads in `cache_dir`, on the
+    /// default ports (Kafka 19092, registry 18081 and 18443), `java` and `mvn` from PATH.
     pub fn new(dir: impl Into<PathBuf>, cache_dir: impl Into<PathBuf>) -> Self {
         SandboxConfig {
             dir: dir.into(),
             cache_dir: cache_dir.into(),
             users: Vec::new(),
-            kafka_port: 19092,
-            controller_port: 19093,
-            internal_port: 19094,
+            kafka_version: KAFKA_VERSION.to_owned(),
+            brokers: 1,
+            nodes: (1..=MAX_BROKERS).map(NodePorts::default_for).collect(),
             registry_port: 18081,
+            registry_https_port: 18443,
             registry_management_port: 18082,
             registry: RegistryDist::default(),
             java: PathBuf::from("java"),
@@ -160,8 +347,9 @@ impl SandboxConfig {
     /// The configuration `mesh dev` uses: `dir` or the per-user state folder
     /// (`$XDG_STATE_HOME/mesh/sandbox`, else `~/.local/state/mesh/sandbox`), downloads in
     /// `$MESH_CACHE_DIR` (else `$XDG_CACHE_HOME/mesh`, else `~/.cache/mesh`), `$MESH_SANDBOX_JAVA`
-    /// or `$JAVA_HOME/bin/java` if set (else `java` from PATH), and the registry named by
-    /// `MESH_SANDBOX_REGISTRY` (`apicurio-2`, the default, or `apicurio-3`).
+    /// or `$JAVA_HOME/bin/java` if set (else `java` from PATH), the registry named by
+    /// `MESH_SANDBOX_REGISTRY` (`apicurio-2`, the default, or `apicurio-3`) and the Kafka
+    /// release named by `MESH_SANDBOX_KAFKA` (default [`KAFKA_VERSION`]).
     pub fn from_env(dir: Option<PathBuf>) -> Result<Self, SandboxError> {
         Self::from_lookup(dir, &|key| std::env::var_os(key))
     }
@@ -177,21 +365,57 @@ impl SandboxConfig {
         };
         let mut cfg = SandboxConfig::new(dir, default_cache_dir(lookup)?);
         cfg.java = crate::java::default_java(lookup);
-        if let Some(name) = lookup("MESH_SANDBOX_REGISTRY") {
-            if !name.is_empty() {
-                cfg.registry = RegistryDist::parse(&name.to_string_lossy())?;
-            }
+        if let Some(name) = non_empty(lookup("MESH_SANDBOX_REGISTRY")) {
+            cfg.registry = RegistryDist::parse(&name.to_string_lossy())?;
+        }
+        if let Some(version) = non_empty(lookup("MESH_SANDBOX_KAFKA")) {
+            let version = version.to_string_lossy().trim().to_owned();
+            KafkaSeries::of(&version)?;
+            cfg.kafka_version = version;
         }
         Ok(cfg)
     }
 
+    /// The Kafka line of [`SandboxConfig::kafka_version`].
+    pub fn kafka_series(&self) -> Result<KafkaSeries, SandboxError> {
+        KafkaSeries::of(&self.kafka_version)
+    }
+
+    /// Checks the shape: a known Kafka line, 1 to [`MAX_BROKERS`] nodes with ports for each.
+    pub fn validate(&self) -> Result<(), SandboxError> {
+        self.kafka_series()?;
+        if self.brokers == 0 || self.brokers > MAX_BROKERS {
+            return Err(SandboxError::InvalidBrokers(self.brokers));
+        }
+        if self.nodes.len() < usize::from(self.brokers) {
+            return Err(SandboxError::InvalidBrokers(self.brokers));
+        }
+        Ok(())
+    }
+
+    /// The ports of `node` (1-based).
+    ///
+    /// # Panics
+    /// If `node` is 0 or beyond the configured port list (at least [`MAX_BROKERS`] long unless
+    /// changed by hand).
+    pub fn node(&self, node: u8) -> NodePorts {
+        self.nodes[usize::from(node) - 1]
+    }
+
+    /// The node ids in use: `1..=brokers`.
+    pub fn node_ids(&self) -> std::ops::RangeInclusive<u8> {
+        1..=self.brokers.max(1)
+    }
+
     /// Moves every port to a currently free one, so a test sandbox does not clash with a
     /// developer's sandbox on the default ports (or with another test). The ports are only
-    /// probed, not held, so a race with another process is possible but unlikely.
+    /// probed, not held, so a race with another process is possible but unlikely. All
+    /// [`MAX_BROKERS`] nodes get ports, so `brokers` may be changed afterwards.
     pub fn use_free_ports(&mut self) -> Result<(), SandboxError> {
-        // Hold all listeners until every port is chosen so the five are distinct.
+        // Hold all listeners until every port is chosen so they are distinct.
+        let wanted = 5 * usize::from(MAX_BROKERS) + 3;
         let mut held = Vec::new();
-        for _ in 0..5 {
+        for _ in 0..wanted {
             let listener = TcpListener::bind(("127.0.0.1", 0))
                 .map_err(|e| SandboxError::io("bind a free port on", "127.0.0.1", e))?;
             let port = listener
@@ -200,17 +424,34 @@ impl SandboxConfig {
                 .port();
             held.push((listener, port));
         }
-        self.kafka_port = held[0].1;
-        self.controller_port = held[1].1;
-        self.internal_port = held[2].1;
-        self.registry_port = held[3].1;
-        self.registry_management_port = held[4].1;
+        let mut ports = held.iter().map(|(_, p)| *p);
+        let mut next = || ports.next().expect("enough ports were bound");
+        self.nodes = (1..=MAX_BROKERS)
+            .map(|_| NodePorts {
+                client: next(),
+                sasl_ssl: next(),
+                ssl: next(),
+                controller: next(),
+                internal: next(),
+            })
+            .collect();
+        self.registry_port = next();
+        self.registry_https_port = next();
+        self.registry_management_port = next();
         Ok(())
     }
 
-    /// `bootstrap.servers` for clients.
+    /// `bootstrap.servers` for clients on the SASL_PLAINTEXT listener (every node).
     pub fn bootstrap_servers(&self) -> String {
-        format!("127.0.0.1:{}", self.kafka_port)
+        self.bootstrap(Listener::SaslPlaintext)
+    }
+
+    /// `bootstrap.servers` for a listener: `127.0.0.1:<port>` of every node, comma-separated.
+    pub fn bootstrap(&self, listener: Listener) -> String {
+        self.node_ids()
+            .map(|n| format!("127.0.0.1:{}", self.node(n).of(listener)))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The Confluent-compatible base URL, e.g. `http://127.0.0.1:18081/apis/ccompat/v7`.
@@ -218,9 +459,23 @@ impl SandboxConfig {
         format!("http://127.0.0.1:{}{CCOMPAT_PATH}", self.registry_port)
     }
 
+    /// The same over HTTPS, e.g. `https://localhost:18443/apis/ccompat/v7` (the certificate
+    /// names `localhost` and `127.0.0.1`; check it against [`crate::ca_file`]).
+    pub fn registry_https_url(&self) -> String {
+        format!(
+            "https://localhost:{}{CCOMPAT_PATH}",
+            self.registry_https_port
+        )
+    }
+
     /// Where a sandbox's files go; `dir` should already be absolute.
     pub(crate) fn layout(&self) -> Layout {
-        Layout::new(&absolute(&self.dir), &self.cache_dir, self.registry)
+        Layout::new(
+            &absolute(&self.dir),
+            &self.cache_dir,
+            self.registry,
+            &self.kafka_version,
+        )
     }
 }
 
@@ -273,48 +528,97 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
 pub(crate) struct Layout {
     pub dir: PathBuf,
     pub config_dir: PathBuf,
-    pub kafka_data: PathBuf,
     pub registry_data: PathBuf,
     pub logs_dir: PathBuf,
-    pub server_properties: PathBuf,
+    /// The broker's logging config (log4j 1 for 3.x, log4j2 for 4.x).
     pub kafka_log4j: PathBuf,
     pub admin_properties: PathBuf,
-    pub kafka_log: PathBuf,
     pub registry_log: PathBuf,
     pub registry_work: PathBuf,
-    pub kafka_pid: PathBuf,
     pub registry_pid: PathBuf,
     pub lock: PathBuf,
+    /// What this sandbox is (version, nodes, ports), written by `up`.
+    pub shape: PathBuf,
+    pub tls_dir: PathBuf,
+    pub ca_cert: PathBuf,
+    pub ca_key: PathBuf,
+    /// The brokers' PEM keystore: private key, then certificate and CA.
+    pub broker_keystore: PathBuf,
+    pub registry_cert: PathBuf,
+    pub registry_key: PathBuf,
     pub kafka_home: PathBuf,
     pub kafka_libs: PathBuf,
     pub tools_log4j: PathBuf,
     pub registry_home: PathBuf,
+    series: KafkaSeries,
+}
+
+/// The files of one Kafka node. Node 1 keeps the names a one-node sandbox always had.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeLayout {
+    pub data: PathBuf,
+    pub server_properties: PathBuf,
+    pub log: PathBuf,
+    pub pid: PathBuf,
 }
 
 impl Layout {
-    pub fn new(dir: &Path, cache: &Path, registry: RegistryDist) -> Self {
+    pub fn new(dir: &Path, cache: &Path, registry: RegistryDist, kafka_version: &str) -> Self {
         let config_dir = dir.join("config");
         let logs_dir = dir.join("logs");
-        let kafka_home = cache.join(format!("kafka-{KAFKA_VERSION}"));
+        let tls_dir = dir.join("tls");
+        let kafka_home = cache.join(format!("kafka-{kafka_version}"));
+        // An unknown version fails validation before anything is started; the layout of such a
+        // config is only ever used to report (status) or stop (down).
+        let series = KafkaSeries::of(kafka_version).unwrap_or(KafkaSeries::V4);
+        let (server_log4j, tools_log4j) = match series {
+            KafkaSeries::V3 => ("log4j.properties", "tools-log4j.properties"),
+            KafkaSeries::V4 => ("log4j2.properties", "tools-log4j2.properties"),
+        };
         Layout {
             dir: dir.to_path_buf(),
-            kafka_data: dir.join("data").join("kafka"),
             registry_data: dir.join("data").join("registry"),
-            server_properties: config_dir.join("server.properties"),
-            kafka_log4j: config_dir.join("log4j.properties"),
+            kafka_log4j: config_dir.join(server_log4j),
             admin_properties: config_dir.join("admin-client.properties"),
-            kafka_log: logs_dir.join("kafka.log"),
             registry_log: logs_dir.join("registry.log"),
             registry_work: dir.join("registry"),
-            kafka_pid: dir.join("kafka.pid"),
             registry_pid: dir.join("registry.pid"),
             lock: dir.join(".lock"),
+            shape: dir.join("sandbox.properties"),
+            ca_cert: tls_dir.join("ca.pem"),
+            ca_key: tls_dir.join("ca.key"),
+            broker_keystore: tls_dir.join("broker.pem"),
+            registry_cert: tls_dir.join("registry.crt"),
+            registry_key: tls_dir.join("registry.key"),
+            tls_dir,
             kafka_libs: kafka_home.join("libs"),
-            tools_log4j: kafka_home.join("tools-log4j.properties"),
+            tools_log4j: kafka_home.join(tools_log4j),
             kafka_home,
             registry_home: cache.join(format!("apicurio-registry-{}", registry.version())),
             config_dir,
             logs_dir,
+            series,
+        }
+    }
+
+    /// The Kafka line these paths were laid out for.
+    pub fn series(&self) -> KafkaSeries {
+        self.series
+    }
+
+    /// The files of `node` (1-based): node 1 `data/kafka`, `config/server.properties`,
+    /// `logs/kafka.log`, `kafka.pid`; node n the same names with `-n`.
+    pub fn node(&self, node: u8) -> NodeLayout {
+        let suffix = if node <= 1 {
+            String::new()
+        } else {
+            format!("-{node}")
+        };
+        NodeLayout {
+            data: self.dir.join("data").join(format!("kafka{suffix}")),
+            server_properties: self.config_dir.join(format!("server{suffix}.properties")),
+            log: self.logs_dir.join(format!("kafka{suffix}.log")),
+            pid: self.dir.join(format!("kafka{suffix}.pid")),
         }
     }
 }
@@ -385,15 +689,111 @@ mod tests {
     fn free_ports_are_distinct() {
         let mut cfg = SandboxConfig::new("/tmp/x", "/tmp/c");
         cfg.use_free_ports().unwrap();
-        let mut ports = vec![
-            cfg.kafka_port,
-            cfg.controller_port,
-            cfg.internal_port,
-            cfg.registry_port,
-            cfg.registry_management_port,
-        ];
+        let mut ports: Vec<u16> = cfg
+            .nodes
+            .iter()
+            .flat_map(|n| n.all().map(|(p, _)| p))
+            .chain([
+                cfg.registry_port,
+                cfg.registry_https_port,
+                cfg.registry_management_port,
+            ])
+            .collect();
+        assert_eq!(ports.len(), 18);
         ports.sort_unstable();
         ports.dedup();
-        assert_eq!(ports.len(), 5);
+        assert_eq!(ports.len(), 18);
+    }
+
+    #[test]
+    fn default_ports_step_by_ten_per_node() {
+        let mut cfg = SandboxConfig::new("/tmp/x", "/tmp/c");
+        assert_eq!(
+            cfg.node(1),
+            NodePorts {
+                client: 19092,
+                controller: 19093,
+                internal: 19094,
+                sasl_ssl: 19095,
+                ssl: 19096
+            }
+        );
+        assert_eq!(cfg.node(3).client, 19112);
+        assert_eq!(cfg.node(2).ssl, 19106);
+        assert_eq!(cfg.bootstrap(Listener::SaslSsl), "127.0.0.1:19095");
+        cfg.brokers = 3;
+        assert_eq!(
+            cfg.bootstrap_servers(),
+            "127.0.0.1:19092,127.0.0.1:19102,127.0.0.1:19112"
+        );
+        assert_eq!(
+            cfg.bootstrap(Listener::Ssl),
+            "127.0.0.1:19096,127.0.0.1:19106,127.0.0.1:19116"
+        );
+        assert_eq!(
+            cfg.registry_https_url(),
+            "https://localhost:18443/apis/ccompat/v7"
+        );
+    }
+
+    #[test]
+    fn kafka_versions_are_3_9_or_4() {
+        assert_eq!(KafkaSeries::of("3.9.2").unwrap(), KafkaSeries::V3);
+        assert_eq!(KafkaSeries::of("4.4.0").unwrap(), KafkaSeries::V4);
+        assert_eq!(KafkaSeries::of("4.1.1").unwrap(), KafkaSeries::V4);
+        assert_eq!(KafkaSeries::of(KAFKA_VERSION).unwrap(), KafkaSeries::V4);
+        for bad in [
+            "3.8.1", "2.8.0", "5.0.0", "4", "4.1", "4.1.", "x.y.z", "4.1.1.1", "4.1.1 ",
+        ] {
+            assert!(
+                matches!(
+                    KafkaSeries::of(bad),
+                    Err(SandboxError::UnsupportedKafkaVersion(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        let mut cfg = SandboxConfig::new("/tmp/x", "/tmp/c");
+        cfg.brokers = 4;
+        assert!(matches!(
+            cfg.validate(),
+            Err(SandboxError::InvalidBrokers(4))
+        ));
+        cfg.brokers = 0;
+        assert!(cfg.validate().is_err());
+        cfg.brokers = 3;
+        cfg.validate().unwrap();
+        let lookup = env(&[("HOME", "/h"), ("MESH_SANDBOX_KAFKA", "3.9.2")]);
+        let cfg = SandboxConfig::from_lookup(None, &lookup).unwrap();
+        assert_eq!(cfg.kafka_version, "3.9.2");
+        assert_eq!(cfg.layout().series(), KafkaSeries::V3);
+        assert!(
+            cfg.layout()
+                .kafka_log4j
+                .ends_with("config/log4j.properties")
+        );
+    }
+
+    #[test]
+    fn node_files_keep_the_one_node_names_for_node_1() {
+        let layout = Layout::new(
+            Path::new("/sb"),
+            Path::new("/c"),
+            RegistryDist::Apicurio2,
+            "4.4.0",
+        );
+        let one = layout.node(1);
+        assert_eq!(one.data, PathBuf::from("/sb/data/kafka"));
+        assert_eq!(
+            one.server_properties,
+            PathBuf::from("/sb/config/server.properties")
+        );
+        assert_eq!(one.log, PathBuf::from("/sb/logs/kafka.log"));
+        assert_eq!(one.pid, PathBuf::from("/sb/kafka.pid"));
+        let three = layout.node(3);
+        assert_eq!(three.data, PathBuf::from("/sb/data/kafka-3"));
+        assert_eq!(three.pid, PathBuf::from("/sb/kafka-3.pid"));
+        assert_eq!(layout.kafka_home, PathBuf::from("/c/kafka-4.4.0"));
+        assert!(layout.tools_log4j.ends_with("tools-log4j2.properties"));
     }
 }

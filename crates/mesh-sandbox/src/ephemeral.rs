@@ -4,7 +4,43 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::{SandboxConfig, SandboxError, down, up};
+use crate::{
+    ClientCertificate, Listener, SandboxConfig, SandboxError, Status, Stopped, down,
+    issue_client_certificate, start_node, status, stop_node, up,
+};
+
+/// How to start an [`Ephemeral`] sandbox; `Options::default()` is one node of the default
+/// Kafka with no extra users.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Kafka nodes (1 to 3; 0 means 1).
+    pub brokers: u8,
+    /// The Kafka release, e.g. `3.9.2`; `None` for [`crate::KAFKA_VERSION`] (or
+    /// `MESH_SANDBOX_KAFKA` when set).
+    pub kafka_version: Option<String>,
+    /// Extra users (name, password): PLAIN and SCRAM logins and a client certificate each.
+    pub users: Vec<(String, String)>,
+}
+
+impl Options {
+    /// `brokers` nodes.
+    pub fn brokers(mut self, brokers: u8) -> Self {
+        self.brokers = brokers;
+        self
+    }
+
+    /// Kafka `version` (e.g. [`crate::KAFKA_3_VERSION`]).
+    pub fn kafka_version(mut self, version: &str) -> Self {
+        self.kafka_version = Some(version.to_owned());
+        self
+    }
+
+    /// An extra user.
+    pub fn user(mut self, name: &str, password: &str) -> Self {
+        self.users.push((name.to_owned(), password.to_owned()));
+        self
+    }
+}
 
 /// A running sandbox that is stopped (and its folder deleted) on drop.
 pub struct Ephemeral {
@@ -13,10 +49,26 @@ pub struct Ephemeral {
 }
 
 impl Ephemeral {
-    /// Starts a sandbox in a new temporary folder on free ports, with these extra SASL users.
-    /// Downloads come from the shared cache (see [`SandboxConfig::from_env`]).
+    /// Starts a one-node sandbox in a new temporary folder on free ports, with these extra
+    /// users. Downloads come from the shared cache (see [`SandboxConfig::from_env`]).
     pub fn start(
         users: &[(&str, &str)],
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Ephemeral, SandboxError> {
+        let options = Options {
+            users: users
+                .iter()
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+                .collect(),
+            ..Options::default()
+        };
+        Self::start_with(&options, progress)
+    }
+
+    /// Starts a sandbox with `options` (node count, Kafka version, users) in a new temporary
+    /// folder on free ports.
+    pub fn start_with(
+        options: &Options,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Ephemeral, SandboxError> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -27,10 +79,11 @@ impl Ephemeral {
         ));
         let mut cfg = SandboxConfig::from_env(Some(root.join("sandbox")))?;
         cfg.use_free_ports()?;
-        cfg.users = users
-            .iter()
-            .map(|(u, p)| (u.to_string(), p.to_string()))
-            .collect();
+        cfg.users = options.users.clone();
+        cfg.brokers = options.brokers.max(1);
+        if let Some(version) = &options.kafka_version {
+            cfg.kafka_version = version.clone();
+        }
         // Built before `up`, so a failed start is cleaned up by the same drop.
         let sandbox = Ephemeral { cfg, root };
         up(&sandbox.cfg, progress)?;
@@ -40,6 +93,41 @@ impl Ephemeral {
     /// A folder next to the sandbox's own, for the test's files; removed with it.
     pub fn scratch(&self) -> &Path {
         &self.root
+    }
+
+    /// What runs where now: nodes, listeners with client configs, the CA, registry URLs.
+    pub fn status(&self) -> Status {
+        status(&self.cfg)
+    }
+
+    /// `bootstrap.servers` of a listener (every node).
+    pub fn bootstrap(&self, listener: Listener) -> String {
+        self.cfg.bootstrap(listener)
+    }
+
+    /// The sandbox CA's certificate (PEM).
+    pub fn ca_file(&self) -> PathBuf {
+        crate::ca_file(&self.cfg)
+    }
+
+    /// A client certificate for `subject` signed by the sandbox CA (see
+    /// [`issue_client_certificate`]).
+    pub fn client_certificate(&self, subject: &str) -> Result<ClientCertificate, SandboxError> {
+        issue_client_certificate(&self.cfg, subject)
+    }
+
+    /// Stops Kafka node `node` (see [`stop_node`]).
+    pub fn stop_node(&self, node: u8) -> Result<Option<Stopped>, SandboxError> {
+        stop_node(&self.cfg, node)
+    }
+
+    /// Starts Kafka node `node` again and waits until it serves (see [`start_node`]).
+    pub fn start_node(
+        &self,
+        node: u8,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Status, SandboxError> {
+        start_node(&self.cfg, node, progress)
     }
 }
 

@@ -104,6 +104,38 @@ pub enum SandboxError {
     #[error("unknown MESH_SANDBOX_REGISTRY value {0:?}: use `apicurio-2` or `apicurio-3`")]
     UnknownRegistry(String),
 
+    #[error(
+        "unsupported Kafka version {0:?}: the sandbox runs 4.x (default {default}) or 3.9.x (e.g. {v3})",
+        default = crate::KAFKA_VERSION,
+        v3 = crate::KAFKA_3_VERSION
+    )]
+    UnsupportedKafkaVersion(String),
+
+    #[error("--brokers {0}: a sandbox has 1 to {max} Kafka nodes", max = crate::MAX_BROKERS)]
+    InvalidBrokers(u8),
+
+    #[error("node {node}: this sandbox has nodes 1 to {brokers}")]
+    UnknownNode { node: u8, brokers: u8 },
+
+    #[error(
+        "the sandbox in {} is {existing}, but {wanted} was asked for: {differences}. \
+         Its data belongs to that cluster; use another --dir for a new sandbox, or `mesh dev down` \
+         and delete the folder to start afresh",
+        dir.display()
+    )]
+    ShapeMismatch {
+        dir: PathBuf,
+        existing: String,
+        wanted: String,
+        differences: String,
+    },
+
+    #[error("invalid certificate subject {subject:?}: {reason}")]
+    InvalidSubject { subject: String, reason: String },
+
+    #[error("could not {action}: {reason}")]
+    Certificate { action: String, reason: String },
+
     #[error("could not {action} {}: {source}", path.display())]
     Io {
         action: &'static str,

@@ -12,7 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{
-    DEPENDENCY_PLUGIN_VERSION, KAFKA_VERSION, Layout, RegistryDist, SLF4J_BINDING, SandboxConfig,
+    DEPENDENCY_PLUGIN_VERSION, KAFKA_VERSION, KafkaSeries, LOG4J2_VERSION, Layout, RegistryDist,
+    SLF4J_BINDING, SandboxConfig,
 };
 use crate::kafka::render_tools_log4j;
 use crate::process::FileLock;
@@ -21,10 +22,20 @@ use crate::{SandboxError, log_tail};
 const COMPLETE: &str = ".complete";
 
 /// The pom whose runtime dependencies are the broker and Kafka's admin tools (TopicCommand and
-/// friends moved to `kafka-tools` in 3.x), plus a logging backend, which Kafka's pom lacks.
-pub(crate) fn render_pom() -> String {
-    let (slf4j_group, rest) = SLF4J_BINDING.split_once(':').unwrap_or(("", ""));
-    let (slf4j_artifact, slf4j_version) = rest.split_once(':').unwrap_or(("", ""));
+/// friends moved to `kafka-tools` in 3.x) for `version`, plus a logging backend, which Kafka's
+/// pom lacks: reload4j for 3.9 (what its distribution ships), log4j2's core for 4.x (its SLF4J
+/// binding is added after resolving, to match the slf4j-api major version Maven picked).
+pub(crate) fn render_pom(version: &str, series: KafkaSeries) -> String {
+    let logging = match series {
+        KafkaSeries::V3 => {
+            let (group, rest) = SLF4J_BINDING.split_once(':').unwrap_or(("", ""));
+            let (artifact, v) = rest.split_once(':').unwrap_or(("", ""));
+            dependency(group, artifact, v)
+        }
+        KafkaSeries::V4 => dependency("org.apache.logging.log4j", "log4j-core", LOG4J2_VERSION),
+    };
+    let kafka = dependency("org.apache.kafka", "kafka_2.13", version);
+    let tools = dependency("org.apache.kafka", "kafka-tools", version);
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <!-- Written by `mesh dev up`: resolves the jars of the local sandbox's Kafka. -->
@@ -35,9 +46,9 @@ pub(crate) fn render_pom() -> String {
   <version>1</version>
   <packaging>pom</packaging>
   <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>{KAFKA_VERSION}</version></dependency>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>{KAFKA_VERSION}</version></dependency>
-    <dependency><groupId>{slf4j_group}</groupId><artifactId>{slf4j_artifact}</artifactId><version>{slf4j_version}</version></dependency>
+    {kafka}
+    {tools}
+    {logging}
   </dependencies>
   <build>
     <plugins>
@@ -53,16 +64,40 @@ pub(crate) fn render_pom() -> String {
     )
 }
 
-/// Makes sure Kafka's jars are in the cache, fetching them on first use.
+fn dependency(group: &str, artifact: &str, version: &str) -> String {
+    format!(
+        "<dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId><version>{version}</version></dependency>"
+    )
+}
+
+/// The log4j2 SLF4J binding for the slf4j-api jar among `jars` (file names): SLF4J 1.x finds
+/// `log4j-slf4j-impl`, 2.x `log4j-slf4j2-impl`; each ignores the other's. Kafka 4.4.0's pom
+/// resolves slf4j-api 1.7.36.
+pub(crate) fn log4j2_binding<'a>(jars: impl IntoIterator<Item = &'a str>) -> &'static str {
+    let api_major = jars
+        .into_iter()
+        .find_map(|name| name.strip_prefix("slf4j-api-"))
+        .and_then(|rest| rest.split('.').next())
+        .and_then(|major| major.parse::<u32>().ok());
+    match api_major {
+        Some(major) if major >= 2 => "log4j-slf4j2-impl",
+        _ => "log4j-slf4j-impl",
+    }
+}
+
+/// Makes sure the jars of `cfg.kafka_version` are in the cache, fetching them on first use.
 pub(crate) fn ensure_kafka(
     cfg: &SandboxConfig,
     layout: &Layout,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), SandboxError> {
-    let what = format!("Apache Kafka {KAFKA_VERSION}");
+    let version = cfg.kafka_version.clone();
+    let series = cfg.kafka_series()?;
+    let what = format!("Apache Kafka {version}");
     ensure(cfg, &layout.kafka_home, &what, progress, |staging, log| {
         let pom = staging.join("pom.xml");
-        fs::write(&pom, render_pom()).map_err(|e| SandboxError::io("write", &pom, e))?;
+        fs::write(&pom, render_pom(&version, series))
+            .map_err(|e| SandboxError::io("write", &pom, e))?;
         let libs = staging.join("libs");
         run_maven(
             cfg,
@@ -75,8 +110,36 @@ pub(crate) fn ensure_kafka(
                 format!("-DoutputDirectory={}", libs.display()),
             ],
         )?;
-        let log4j = staging.join("tools-log4j.properties");
-        fs::write(&log4j, render_tools_log4j()).map_err(|e| SandboxError::io("write", &log4j, e))
+        let tools_log4j = match series {
+            KafkaSeries::V3 => "tools-log4j.properties",
+            KafkaSeries::V4 => {
+                let names: Vec<String> = fs::read_dir(&libs)
+                    .map_err(|e| SandboxError::io("list", &libs, e))?
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                let binding = log4j2_binding(names.iter().map(String::as_str));
+                // Its own log: run_maven truncates, and the first run's output is worth keeping.
+                let second = sibling(log, "", ".binding");
+                run_maven(
+                    cfg,
+                    &what,
+                    staging,
+                    &second,
+                    &[
+                        format!(
+                            "org.apache.maven.plugins:maven-dependency-plugin:{DEPENDENCY_PLUGIN_VERSION}:copy"
+                        ),
+                        format!("-Dartifact=org.apache.logging.log4j:{binding}:{LOG4J2_VERSION}"),
+                        format!("-DoutputDirectory={}", libs.display()),
+                    ],
+                )?;
+                "tools-log4j2.properties"
+            }
+        };
+        let log4j = staging.join(tools_log4j);
+        fs::write(&log4j, render_tools_log4j(series))
+            .map_err(|e| SandboxError::io("write", &log4j, e))
     })
 }
 
@@ -94,8 +157,10 @@ pub(crate) fn ensure_registry(
         &what,
         progress,
         |staging, log| {
+            // Any pom will do for `dependency:copy`; it only pins the plugin's version.
             let pom = staging.join("pom.xml");
-            fs::write(&pom, render_pom()).map_err(|e| SandboxError::io("write", &pom, e))?;
+            fs::write(&pom, render_pom(KAFKA_VERSION, KafkaSeries::V4))
+                .map_err(|e| SandboxError::io("write", &pom, e))?;
             let download = staging.join("download");
             run_maven(
                 cfg,
@@ -272,7 +337,7 @@ mod tests {
 
     #[test]
     fn the_pom_pins_versions_and_has_a_logging_backend() {
-        let pom = render_pom();
+        let pom = render_pom("3.9.2", KafkaSeries::V3);
         assert!(pom.contains("<packaging>pom</packaging>"));
         assert!(pom.contains("<artifactId>kafka_2.13</artifactId><version>3.9.2</version>"));
         assert!(pom.contains("<artifactId>kafka-tools</artifactId><version>3.9.2</version>"));
@@ -282,6 +347,25 @@ mod tests {
         assert!(pom.contains(
             "<artifactId>maven-dependency-plugin</artifactId>\n        <version>3.8.1</version>"
         ));
+        let pom = render_pom("4.4.0", KafkaSeries::V4);
+        assert!(pom.contains("<artifactId>kafka_2.13</artifactId><version>4.4.0</version>"));
+        assert!(pom.contains(
+            "<groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>2.25.5</version>"
+        ));
+        assert!(!pom.contains("reload4j"));
+    }
+
+    #[test]
+    fn the_log4j2_binding_follows_the_slf4j_major() {
+        assert_eq!(
+            log4j2_binding(["kafka-clients-4.4.0.jar", "slf4j-api-1.7.36.jar"]),
+            "log4j-slf4j-impl"
+        );
+        assert_eq!(
+            log4j2_binding(["slf4j-api-2.0.17.jar"]),
+            "log4j-slf4j2-impl"
+        );
+        assert_eq!(log4j2_binding(["other.jar"]), "log4j-slf4j-impl");
     }
 
     #[test]

@@ -2,21 +2,27 @@
 //! Confluent-compatible Schema Registry on the loopback interface, for trying a mesh before a
 //! pull request and for end-to-end tests.
 //!
-//! - **Kafka** 3.9 in KRaft mode, one combined broker+controller, clients on a SASL_PLAINTEXT
-//!   listener (`127.0.0.1:19092`, user `admin` / `admin-secret` plus any extra test users) with
-//!   the StandardAuthorizer and `allow.everyone.if.no.acl.found=false`, so ACLs are enforced.
+//! - **Kafka** 4.x (3.9 selectable) in KRaft mode, one or three combined broker+controller
+//!   nodes, with the StandardAuthorizer and `allow.everyone.if.no.acl.found=false`, so ACLs are
+//!   enforced. Every node has three client listeners: SASL_PLAINTEXT with PLAIN
+//!   (`127.0.0.1:19092` on node 1, user `admin` / `admin-secret` plus any extra users),
+//!   SASL_SSL with SCRAM-SHA-512/256 (19095) and SSL with required client certificates, the
+//!   principal taken from the certificate's CN (19096).
+//! - **TLS**: a certificate authority per sandbox folder (`DIR/tls/`, made once with rcgen)
+//!   signs the brokers', the registry's and the clients' certificates.
 //! - **Schema Registry**: Apicurio Registry with its Confluent-compatible API at
-//!   `http://127.0.0.1:18081/apis/ccompat/v7`, a global BACKWARD rule (Confluent's default), and
-//!   its storage in an H2 database file in the sandbox folder.
+//!   `http://127.0.0.1:18081/apis/ccompat/v7` and `https://localhost:18443/apis/ccompat/v7`, a
+//!   global BACKWARD rule (Confluent's default), and its storage in an H2 database file in the
+//!   sandbox folder.
 //!
 //! Both run as detached JVMs (own session, pid files in the sandbox folder) so they outlive the
 //! `mesh` process. Their jars come from Maven Central through `mvn` on first use and are cached
 //! in a folder shared by all sandboxes; each sandbox folder (`--dir`) holds its own data, config,
 //! logs and pid files, and a new folder means a fresh, empty cluster.
 //!
-//! The entry points are [`up`], [`down`] and [`status`]; [`kafka_tool_command`] runs Kafka's
-//! own admin tools from the same jars, so tests can check what `mesh` did through a client
-//! nobody here wrote.
+//! The entry points are [`up`], [`down`] and [`status`] (plus [`stop_node`] / [`start_node`]);
+//! [`kafka_tool`] runs Kafka's own admin tools from the same jars, so tests can check what
+//! `mesh` did through a client nobody here wrote; [`Ephemeral`] is a throw-away sandbox.
 //!
 //! Architecture invariant: this crate knows processes, files and loopback sockets, and nothing
 //! of the mesh model, rdkafka, or terminals. It needs Linux (`/proc`) to recognise its servers.
@@ -31,7 +37,9 @@ mod lifecycle;
 mod net;
 mod process;
 mod registry;
+mod shape;
 mod status;
+mod tls;
 mod tools;
 
 use std::fmt;
@@ -40,42 +48,51 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 pub use config::{
-    ADMIN_PASSWORD, ADMIN_USER, CCOMPAT_PATH, DEPENDENCY_PLUGIN_VERSION, KAFKA_VERSION,
-    RegistryDist, SLF4J_BINDING, SandboxConfig, default_cache_dir, default_state_dir,
+    ADMIN_PASSWORD, ADMIN_USER, CCOMPAT_PATH, DEPENDENCY_PLUGIN_VERSION, KAFKA_3_VERSION,
+    KAFKA_VERSION, KafkaSeries, LOG4J2_VERSION, Listener, MAX_BROKERS, NodePorts, RegistryDist,
+    SLF4J_BINDING, SandboxConfig, default_cache_dir, default_state_dir,
 };
-pub use ephemeral::Ephemeral;
+pub use ephemeral::{Ephemeral, Options};
 pub use error::SandboxError;
 pub use java::parse_java_major;
-pub use kafka::render_client_properties;
-pub use lifecycle::{Stopped, down, is_fetched, prefetch, up};
-pub use status::{ComponentStatus, State, Status, status};
-pub use tools::{admin_client_properties, kafka_tool_command, write_client_properties};
+pub use kafka::{
+    render_client_properties, render_scram_client_properties, render_ssl_client_properties,
+};
+pub use lifecycle::{Stopped, down, is_fetched, prefetch, start_node, stop_node, up};
+pub use status::{ComponentStatus, ListenerStatus, State, Status, status};
+pub use tls::{ClientCertificate, ca_file, client_certificate, issue_client_certificate};
+pub use tools::{
+    KafkaTool, admin_client_properties, admin_properties, kafka_tool, kafka_tool_command,
+    write_client_properties, write_scram_client_properties, write_ssl_client_properties,
+};
 
-/// One of the sandbox's two servers.
+/// One of the sandbox's servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Component {
-    /// The Kafka broker (and KRaft controller).
-    Kafka,
+    /// A Kafka node (combined broker and KRaft controller), numbered from 1.
+    Kafka(u8),
     /// The Confluent-compatible Schema Registry.
     Registry,
 }
 
 impl Component {
-    /// A short, stable identifier: `kafka`, `registry` (used in markers and file names).
-    pub fn key(self) -> &'static str {
+    /// A short, stable identifier used in process markers and file names: `kafka` for node 1
+    /// (the name a one-node sandbox always had), `kafka-2`, `kafka-3`, and `registry`.
+    pub fn key(self) -> String {
         match self {
-            Component::Kafka => "kafka",
-            Component::Registry => "registry",
+            Component::Kafka(node) if node <= 1 => "kafka".to_owned(),
+            Component::Kafka(node) => format!("kafka-{node}"),
+            Component::Registry => "registry".to_owned(),
         }
     }
 }
 
 impl fmt::Display for Component {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Component::Kafka => "Kafka",
-            Component::Registry => "Schema Registry",
-        })
+        match self {
+            Component::Kafka(node) => write!(f, "Kafka node {node}"),
+            Component::Registry => f.write_str("Schema Registry"),
+        }
     }
 }
 
@@ -127,7 +144,10 @@ mod tests {
 
     #[test]
     fn components_have_names_and_keys() {
-        assert_eq!(Component::Kafka.key(), "kafka");
+        assert_eq!(Component::Kafka(1).key(), "kafka");
+        assert_eq!(Component::Kafka(3).key(), "kafka-3");
+        assert_eq!(Component::Kafka(2).to_string(), "Kafka node 2");
+        assert_eq!(Component::Registry.key(), "registry");
         assert_eq!(Component::Registry.to_string(), "Schema Registry");
     }
 }

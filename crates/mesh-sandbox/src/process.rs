@@ -321,25 +321,34 @@ mod tests {
             "-Dmesh.sandbox.component=kafka",
             "kafka.Kafka",
         ]);
-        assert!(cmdline_matches(&ours, dir, Component::Kafka));
+        assert!(cmdline_matches(&ours, dir, Component::Kafka(1)));
         assert!(!cmdline_matches(&ours, dir, Component::Registry));
         assert!(!cmdline_matches(
             &ours,
             Path::new("/home/u/sb2"),
-            Component::Kafka
+            Component::Kafka(1)
         ));
         assert!(!cmdline_matches(
             &ours,
             Path::new("/home/u"),
-            Component::Kafka
+            Component::Kafka(1)
         ));
         let not_java = args(&[
             "/bin/sleep",
             "-Dmesh.sandbox.dir=/home/u/sb",
             "-Dmesh.sandbox.component=kafka",
         ]);
-        assert!(!cmdline_matches(&not_java, dir, Component::Kafka));
-        assert!(!cmdline_matches(&[], dir, Component::Kafka));
+        assert!(!cmdline_matches(&not_java, dir, Component::Kafka(1)));
+        assert!(!cmdline_matches(&[], dir, Component::Kafka(1)));
+        // Node 2 is a different process from node 1.
+        assert!(!cmdline_matches(&ours, dir, Component::Kafka(2)));
+        let two = args(&[
+            "java",
+            "-Dmesh.sandbox.dir=/home/u/sb",
+            "-Dmesh.sandbox.component=kafka-2",
+        ]);
+        assert!(cmdline_matches(&two, dir, Component::Kafka(2)));
+        assert!(!cmdline_matches(&two, dir, Component::Kafka(1)));
         assert_eq!(
             parse_markers(9, &ours),
             Some(Marked {
@@ -368,13 +377,13 @@ mod tests {
         assert!(!is_ours(
             std::process::id(),
             Path::new("/x"),
-            Component::Kafka
+            Component::Kafka(1)
         ));
         // A child that has exited (and would be a zombie until reaped) is not ours either.
         let child = Command::new("true").spawn().unwrap();
         let pid = child.id();
         thread::sleep(Duration::from_millis(200));
-        assert!(!is_ours(pid, Path::new("/x"), Component::Kafka));
+        assert!(!is_ours(pid, Path::new("/x"), Component::Kafka(1)));
     }
 
     #[test]

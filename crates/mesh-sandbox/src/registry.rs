@@ -36,7 +36,7 @@ pub(crate) fn server_command(cfg: &SandboxConfig, layout: &Layout) -> Command {
         .arg("-Djava.awt.headless=true")
         .arg(marker_arg(MARKER_DIR, &layout.dir))
         .arg(format!("{MARKER_COMPONENT}{}", Component::Registry.key()))
-        .args(cfg.registry.system_properties(cfg))
+        .args(cfg.registry.system_properties(cfg, layout))
         .arg("-jar")
         .arg(registry_jar(layout, cfg.registry))
         // Quarkus may write scratch files into its working folder; keep them in the sandbox.
@@ -45,13 +45,13 @@ pub(crate) fn server_command(cfg: &SandboxConfig, layout: &Layout) -> Command {
 }
 
 /// Whether the Confluent-compatible API answers: `GET …/subjects` returns 200 and a JSON array
-/// (`[]` in a new sandbox).
+/// (`[]` in a new sandbox), and the HTTPS port accepts connections (Quarkus opens both at once).
 pub(crate) fn answers(cfg: &SandboxConfig) -> bool {
     let path = format!("{CCOMPAT_PATH}/subjects");
     matches!(
         http_get(cfg.registry_port, &path, Duration::from_secs(2)),
         Ok((200, body)) if body.trim_start().starts_with('[')
-    )
+    ) && crate::net::answers(cfg.registry_https_port)
 }
 
 #[cfg(test)]
@@ -60,7 +60,7 @@ mod tests {
     use std::path::Path;
 
     fn args(cfg: &SandboxConfig) -> Vec<String> {
-        let layout = Layout::new(Path::new("/sb"), Path::new("/c"), cfg.registry);
+        let layout = Layout::new(Path::new("/sb"), Path::new("/c"), cfg.registry, "4.4.0");
         server_command(cfg, &layout)
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
@@ -74,6 +74,9 @@ mod tests {
         for want in [
             "-Dquarkus.http.host=127.0.0.1",
             "-Dquarkus.http.port=18081",
+            "-Dquarkus.http.ssl-port=18443",
+            "-Dquarkus.http.ssl.certificate.files=/sb/tls/registry.crt",
+            "-Dquarkus.http.ssl.certificate.key-files=/sb/tls/registry.key",
             "-Dregistry.rules.global.compatibility=BACKWARD",
             "-Dmesh.sandbox.dir=/sb",
             "-Dmesh.sandbox.component=registry",
@@ -84,7 +87,7 @@ mod tests {
                 "{want} missing from {args:?}"
             );
         }
-        let layout = Layout::new(Path::new("/sb"), Path::new("/c"), cfg.registry);
+        let layout = Layout::new(Path::new("/sb"), Path::new("/c"), cfg.registry, "4.4.0");
         let cmd = server_command(&cfg, &layout);
         let env: Vec<_> = cmd.get_envs().collect();
         assert_eq!(

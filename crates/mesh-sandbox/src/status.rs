@@ -1,11 +1,13 @@
-//! What runs where: the read-only view of a sandbox that `status` reports and `up` returns.
+//! What runs where: the read-only view of a sandbox that `status` reports and `up` returns —
+//! each node and the registry, each listener with a ready-to-use client config, the CA.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::config::{Layout, SandboxConfig, absolute};
+use crate::config::{Layout, Listener, SandboxConfig, absolute};
 use crate::process::{is_ours, marked_processes, read_pid};
-use crate::{Component, kafka, net, registry};
+use crate::tls::{ClientCertificate, client_certificate};
+use crate::{ADMIN_PASSWORD, ADMIN_USER, Component, kafka, net, registry};
 
 /// The state of one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,13 +21,17 @@ pub enum State {
     StalePidFile { pid: u32 },
 }
 
-/// One server of the sandbox.
+/// One server of the sandbox: a Kafka node or the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentStatus {
     pub component: Component,
     pub state: State,
-    /// Where clients reach it: `127.0.0.1:19092` or `http://127.0.0.1:18081/apis/ccompat/v7`.
+    /// Where clients reach it: `127.0.0.1:19092` (the node's SASL_PLAINTEXT listener) or
+    /// `http://127.0.0.1:18081/apis/ccompat/v7`.
     pub endpoint: String,
+    /// Every port it listens on, with what for (`SASL_PLAINTEXT`, `SASL_SSL`, `SSL`,
+    /// `controller`, `inter-broker`; `http`, `https`).
+    pub ports: Vec<(String, u16)>,
     /// Its log file (stdout and stderr of the JVM).
     pub log: PathBuf,
     /// Its pid file.
@@ -42,94 +48,258 @@ impl ComponentStatus {
     }
 }
 
+/// One client listener of the cluster (every node has it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerStatus {
+    pub listener: Listener,
+    /// `SASL_PLAINTEXT`, `SASL_SSL` or `SSL`.
+    pub protocol: &'static str,
+    /// The SASL mechanism (PLAIN, SCRAM-SHA-512), if any.
+    pub mechanism: Option<&'static str>,
+    /// `bootstrap.servers`: this listener on every node.
+    pub bootstrap: String,
+    /// A ready-to-use librdkafka configuration logging in as admin (bootstrap included).
+    pub client_config: Vec<(String, String)>,
+    /// The same for Kafka's Java tools (`--command-config`), as admin.
+    pub java_properties: PathBuf,
+}
+
 /// The whole sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     /// The sandbox folder (absolute).
     pub dir: PathBuf,
-    pub kafka: ComponentStatus,
+    /// The Kafka release.
+    pub kafka_version: String,
+    /// Kafka nodes, node 1 first.
+    pub nodes: Vec<ComponentStatus>,
     pub registry: ComponentStatus,
-    /// `--command-config` file for Kafka's tools, logged in as `admin`.
+    /// SASL_PLAINTEXT, SASL_SSL, SSL.
+    pub listeners: Vec<ListenerStatus>,
+    /// The sandbox CA's certificate (PEM): trust it for the TLS listeners and the registry's HTTPS.
+    pub ca_file: PathBuf,
+    /// The client certificate of `admin` (CN=admin, the super user on the SSL listener).
+    pub admin_certificate: ClientCertificate,
+    /// The registry's Confluent-compatible base URL over HTTPS.
+    pub registry_https_url: String,
+    /// `--command-config` file for Kafka's tools, logged in as `admin` on SASL_PLAINTEXT.
     pub admin_client_properties: PathBuf,
 }
 
 impl Status {
-    /// Both servers run and answer.
+    /// Every node and the registry run and answer.
     pub fn is_up(&self) -> bool {
-        [&self.kafka, &self.registry]
+        self.nodes
             .iter()
+            .chain([&self.registry])
             .all(|c| matches!(c.state, State::Running { ready: true, .. }))
     }
 
-    /// Neither server runs.
+    /// No server runs.
     pub fn is_down(&self) -> bool {
-        [&self.kafka, &self.registry]
+        self.nodes
             .iter()
+            .chain([&self.registry])
             .all(|c| !matches!(c.state, State::Running { .. }))
     }
 
-    /// `bootstrap.servers` for clients.
-    pub fn bootstrap_servers(&self) -> &str {
-        &self.kafka.endpoint
+    /// Kafka node `n` (1-based).
+    ///
+    /// # Panics
+    /// If the sandbox has no node `n`.
+    pub fn node(&self, n: u8) -> &ComponentStatus {
+        &self.nodes[usize::from(n) - 1]
     }
 
-    /// The Confluent-compatible base URL.
+    /// A client listener.
+    pub fn listener(&self, listener: Listener) -> &ListenerStatus {
+        self.listeners
+            .iter()
+            .find(|l| l.listener == listener)
+            .expect("every listener is listed")
+    }
+
+    /// `bootstrap.servers` for the SASL_PLAINTEXT listener.
+    pub fn bootstrap_servers(&self) -> &str {
+        self.bootstrap(Listener::SaslPlaintext)
+    }
+
+    /// `bootstrap.servers` for a listener.
+    pub fn bootstrap(&self, listener: Listener) -> &str {
+        &self.listener(listener).bootstrap
+    }
+
+    /// The Confluent-compatible base URL (HTTP).
     pub fn registry_url(&self) -> &str {
         &self.registry.endpoint
+    }
+
+    /// The Confluent-compatible base URL over HTTPS (certificate from [`Status::ca_file`]).
+    pub fn registry_https_url(&self) -> &str {
+        &self.registry_https_url
+    }
+}
+
+fn state_text(state: &State) -> String {
+    match state {
+        State::Running { pid, ready: true } => format!("running (pid {pid})"),
+        State::Running { pid, ready: false } => format!("running (pid {pid}), not answering yet"),
+        State::Stopped => "stopped".to_owned(),
+        State::StalePidFile { pid } => format!("stopped (stale pid file for pid {pid})"),
     }
 }
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "sandbox {}", self.dir.display())?;
-        for c in [&self.kafka, &self.registry] {
-            let state = match &c.state {
-                State::Running { pid, ready: true } => format!("running (pid {pid})"),
-                State::Running { pid, ready: false } => {
-                    format!("running (pid {pid}), not answering yet")
-                }
-                State::Stopped => "stopped".to_owned(),
-                State::StalePidFile { pid } => format!("stopped (stale pid file for pid {pid})"),
-            };
-            writeln!(f, "  {:<16} {state}", c.component.to_string())?;
-            writeln!(f, "  {:<16} {}", "", c.endpoint)?;
+        writeln!(
+            f,
+            "  Kafka {} ({} node{})",
+            self.kafka_version,
+            self.nodes.len(),
+            if self.nodes.len() == 1 { "" } else { "s" }
+        )?;
+        for c in self.nodes.iter().chain([&self.registry]) {
+            writeln!(
+                f,
+                "  {:<16} {}",
+                c.component.to_string(),
+                state_text(&c.state)
+            )?;
+            let ports: Vec<String> = c.ports.iter().map(|(n, p)| format!("{n} {p}")).collect();
+            writeln!(f, "  {:<16} ports: {}", "", ports.join(", "))?;
             writeln!(f, "  {:<16} log: {}", "", c.log.display())?;
+        }
+        writeln!(f, "  Schema Registry  {}", self.registry.endpoint)?;
+        writeln!(f, "                   {}", self.registry_https_url)?;
+        writeln!(f, "  CA certificate   {}", self.ca_file.display())?;
+        writeln!(
+            f,
+            "  listeners (client configs log in as admin; librdkafka properties):"
+        )?;
+        for l in &self.listeners {
+            let how = match l.mechanism {
+                Some(m) => format!("{}, {m}", l.protocol),
+                None => format!("{}, client certificate", l.protocol),
+            };
+            writeln!(f, "    {how}: {}", l.bootstrap)?;
+            for (k, v) in &l.client_config {
+                writeln!(f, "      {k}={v}")?;
+            }
+            writeln!(
+                f,
+                "      (Kafka's tools: --command-config {})",
+                l.java_properties.display()
+            )?;
         }
         write!(
             f,
-            "  Kafka login: SASL_PLAINTEXT, PLAIN, {} / {} (client config: {})",
-            crate::ADMIN_USER,
-            crate::ADMIN_PASSWORD,
-            self.admin_client_properties.display()
+            "  users: {} / {} (super user); client certificates in {}",
+            ADMIN_USER,
+            ADMIN_PASSWORD,
+            self.ca_file
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
         )
     }
 }
 
-/// What runs where, without changing anything.
+/// What runs where, without changing anything. Uses the shape recorded in the folder (Kafka
+/// version, nodes, ports) when there is one, whatever `cfg` says.
 pub fn status(cfg: &SandboxConfig) -> Status {
-    let dir = absolute(&cfg.dir);
-    let layout = Layout::new(&dir, &cfg.cache_dir, cfg.registry);
+    let mut cfg = cfg.clone();
+    cfg.dir = absolute(&cfg.dir);
+    let _ = cfg.adopt_saved_shape();
+    let layout = cfg.layout();
+    let admin_certificate = client_certificate(&cfg, ADMIN_USER);
+    let listeners = Listener::ALL
+        .iter()
+        .map(|&l| ListenerStatus {
+            listener: l,
+            protocol: l.protocol(),
+            mechanism: l.mechanism(),
+            bootstrap: cfg.bootstrap(l),
+            client_config: librdkafka_config(&cfg, l, &layout.ca_cert, &admin_certificate),
+            java_properties: crate::tools::admin_properties_path(&layout, l),
+        })
+        .collect();
     Status {
-        kafka: component_status(cfg, &layout, Component::Kafka),
-        registry: component_status(cfg, &layout, Component::Registry),
+        kafka_version: cfg.kafka_version.clone(),
+        nodes: cfg
+            .node_ids()
+            .map(|n| component_status(&cfg, &layout, Component::Kafka(n)))
+            .collect(),
+        registry: component_status(&cfg, &layout, Component::Registry),
+        listeners,
+        ca_file: layout.ca_cert.clone(),
+        admin_certificate,
+        registry_https_url: cfg.registry_https_url(),
         admin_client_properties: layout.admin_properties.clone(),
-        dir,
+        dir: cfg.dir.clone(),
     }
 }
 
+/// librdkafka properties that log in as admin on `listener`.
+pub(crate) fn librdkafka_config(
+    cfg: &SandboxConfig,
+    listener: Listener,
+    ca: &Path,
+    admin: &ClientCertificate,
+) -> Vec<(String, String)> {
+    let mut out = vec![
+        ("bootstrap.servers".to_owned(), cfg.bootstrap(listener)),
+        (
+            "security.protocol".to_owned(),
+            listener.protocol().to_owned(),
+        ),
+    ];
+    if let Some(mechanism) = listener.mechanism() {
+        out.push(("sasl.mechanism".to_owned(), mechanism.to_owned()));
+        out.push(("sasl.username".to_owned(), ADMIN_USER.to_owned()));
+        out.push(("sasl.password".to_owned(), ADMIN_PASSWORD.to_owned()));
+    }
+    if listener != Listener::SaslPlaintext {
+        out.push(("ssl.ca.location".to_owned(), ca.display().to_string()));
+    }
+    if listener == Listener::Ssl {
+        out.push((
+            "ssl.certificate.location".to_owned(),
+            admin.cert.display().to_string(),
+        ));
+        out.push((
+            "ssl.key.location".to_owned(),
+            admin.key.display().to_string(),
+        ));
+    }
+    out
+}
+
 fn component_status(cfg: &SandboxConfig, layout: &Layout, component: Component) -> ComponentStatus {
-    let (endpoint, log, pid_file) = match component {
-        Component::Kafka => (
-            cfg.bootstrap_servers(),
-            layout.kafka_log.clone(),
-            layout.kafka_pid.clone(),
-        ),
-        Component::Registry => (
-            cfg.registry_url(),
-            layout.registry_log.clone(),
-            layout.registry_pid.clone(),
-        ),
+    let (endpoint, ports, log) = match component {
+        Component::Kafka(node) => {
+            let p = cfg.node(node);
+            (
+                format!("127.0.0.1:{}", p.client),
+                p.all()
+                    .iter()
+                    .map(|(port, what)| ((*what).to_owned(), *port))
+                    .collect(),
+                layout.node(node).log,
+            )
+        }
+        Component::Registry => {
+            let mut ports = vec![
+                ("http".to_owned(), cfg.registry_port),
+                ("https".to_owned(), cfg.registry_https_port),
+            ];
+            if cfg.registry == crate::RegistryDist::Apicurio3 {
+                ports.push(("management".to_owned(), cfg.registry_management_port));
+            }
+            (cfg.registry_url(), ports, layout.registry_log.clone())
+        }
     };
+    let pid_file = pid_file(layout, component);
     let state = match running_pid(layout, component) {
         Some(pid) => State::Running {
             pid,
@@ -144,6 +314,7 @@ fn component_status(cfg: &SandboxConfig, layout: &Layout, component: Component) 
         component,
         state,
         endpoint,
+        ports,
         log,
         pid_file,
     }
@@ -152,28 +323,28 @@ fn component_status(cfg: &SandboxConfig, layout: &Layout, component: Component) 
 /// The pid of our running `component`: from its pid file, or (if the file was lost) from a
 /// `/proc` scan for a JVM marked with this sandbox folder.
 pub(crate) fn running_pid(layout: &Layout, component: Component) -> Option<u32> {
-    let pid_file = pid_file(layout, component);
-    if let Some(pid) = read_pid(pid_file) {
+    if let Some(pid) = read_pid(&pid_file(layout, component)) {
         if is_ours(pid, &layout.dir, component) {
             return Some(pid);
         }
     }
+    let key = component.key();
     marked_processes()
         .into_iter()
-        .find(|m| m.dir == layout.dir && m.component == component.key())
+        .find(|m| m.dir == layout.dir && m.component == key)
         .map(|m| m.pid)
         .filter(|pid| is_ours(*pid, &layout.dir, component))
 }
 
-pub(crate) fn pid_file(layout: &Layout, component: Component) -> &Path {
+pub(crate) fn pid_file(layout: &Layout, component: Component) -> PathBuf {
     match component {
-        Component::Kafka => &layout.kafka_pid,
-        Component::Registry => &layout.registry_pid,
+        Component::Kafka(node) => layout.node(node).pid,
+        Component::Registry => layout.registry_pid.clone(),
     }
 }
 
-/// Whether `component` answers. For Kafka just started, also wait for its "started" log line:
-/// the port opens before the broker is unfenced and can serve metadata.
+/// Whether `component` answers. For a Kafka node just started, also wait for its "started" log
+/// line: the port opens before the broker is unfenced and can serve metadata.
 pub(crate) fn is_ready(
     cfg: &SandboxConfig,
     layout: &Layout,
@@ -181,12 +352,64 @@ pub(crate) fn is_ready(
     just_started: bool,
 ) -> bool {
     match component {
-        Component::Kafka => {
+        Component::Kafka(node) => {
             let logged = !just_started
-                || std::fs::read_to_string(&layout.kafka_log)
+                || std::fs::read_to_string(layout.node(node).log)
                     .is_ok_and(|log| log.contains(kafka::STARTED_LINE));
-            logged && net::answers(cfg.kafka_port)
+            logged && net::answers(cfg.node(node).client)
         }
         Component::Registry => registry::answers(cfg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_sandbox_lists_every_listener_and_the_ca() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cfg = SandboxConfig::new(tmp.path(), "/c");
+        cfg.brokers = 3;
+        let st = status(&cfg);
+        assert!(st.is_down());
+        assert_eq!(st.nodes.len(), 3);
+        assert_eq!(st.node(2).component, Component::Kafka(2));
+        assert_eq!(st.node(3).endpoint, "127.0.0.1:19112");
+        assert_eq!(
+            st.bootstrap(Listener::SaslSsl),
+            "127.0.0.1:19095,127.0.0.1:19105,127.0.0.1:19115"
+        );
+        assert!(st.ca_file.ends_with("tls/ca.pem"));
+        assert!(st.admin_certificate.key.ends_with("tls/client-admin.key"));
+        assert_eq!(
+            st.registry_https_url(),
+            "https://localhost:18443/apis/ccompat/v7"
+        );
+        let ssl = st.listener(Listener::Ssl);
+        let get = |k: &str| {
+            ssl.client_config
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("security.protocol"), Some("SSL"));
+        assert_eq!(get("sasl.mechanism"), None);
+        assert!(
+            get("ssl.certificate.location")
+                .unwrap()
+                .ends_with("client-admin.crt")
+        );
+        let scram = &st.listener(Listener::SaslSsl).client_config;
+        assert!(scram.contains(&("sasl.mechanism".to_owned(), "SCRAM-SHA-512".to_owned())));
+        let text = st.to_string();
+        for want in [
+            "Kafka node 3",
+            "stopped",
+            "SASL_SSL, SCRAM-SHA-512: 127.0.0.1:19095",
+            "ca.pem",
+        ] {
+            assert!(text.contains(want), "{want} missing from\n{text}");
+        }
     }
 }

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mesh_sandbox::{
-    Component, SandboxConfig, SandboxError, State, Status, admin_client_properties, down,
-    kafka_tool_command, status, up, write_client_properties,
+    Component, KafkaTool, SandboxConfig, SandboxError, State, Status, admin_client_properties,
+    down, kafka_tool, status, up, write_client_properties,
 };
 
 /// Stops the sandbox even when an assertion fails, so no JVM outlives the test.
@@ -31,8 +31,8 @@ struct ToolRun {
     stderr: String,
 }
 
-fn tool(cfg: &SandboxConfig, main_class: &str, config: &Path, args: &[&str]) -> ToolRun {
-    let out = kafka_tool_command(cfg, main_class)
+fn tool(cfg: &SandboxConfig, which: KafkaTool, config: &Path, args: &[&str]) -> ToolRun {
+    let out = kafka_tool(cfg, which)
         .args(["--bootstrap-server", &cfg.bootstrap_servers()])
         .arg("--command-config")
         .arg(config)
@@ -70,7 +70,7 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
 
 fn pids(st: &Status) -> (u32, u32) {
     (
-        st.kafka.pid().expect("kafka runs"),
+        st.node(1).pid().expect("kafka runs"),
         st.registry.pid().expect("registry runs"),
     )
 }
@@ -103,7 +103,7 @@ fn sandbox_is_real_idempotent_and_stops_cleanly() {
 
     // Kafka's own TopicCommand, logged in as admin over SASL/PLAIN, can create and list.
     let admin = admin_client_properties(&cfg).unwrap();
-    let topics = "org.apache.kafka.tools.TopicCommand";
+    let topics = KafkaTool::Topics;
     let create = tool(
         &cfg,
         topics,
@@ -197,24 +197,24 @@ fn sandbox_is_real_idempotent_and_stops_cleanly() {
     assert_eq!(
         stopped_pids,
         vec![
-            (Component::Kafka, kafka_pid),
+            (Component::Kafka(1), kafka_pid),
             (Component::Registry, registry_pid)
         ]
     );
     assert!(!proc_alive(kafka_pid) && !proc_alive(registry_pid));
     let after = status(&cfg);
     assert!(after.is_down(), "{after}");
-    assert_eq!(after.kafka.state, State::Stopped);
-    assert!(!after.kafka.pid_file.exists() && !after.registry.pid_file.exists());
+    assert_eq!(after.node(1).state, State::Stopped);
+    assert!(!after.node(1).pid_file.exists() && !after.registry.pid_file.exists());
     assert!(
         down(&cfg).unwrap().is_empty(),
         "a second down has nothing to stop"
     );
 
     // A port held by a stranger is reported, and nothing is left running.
-    let squatter = TcpListener::bind(("127.0.0.1", cfg.kafka_port)).unwrap();
+    let squatter = TcpListener::bind(("127.0.0.1", cfg.node(1).client)).unwrap();
     match up(&cfg, &mut |_| {}) {
-        Err(SandboxError::PortInUse { port, .. }) => assert_eq!(port, cfg.kafka_port),
+        Err(SandboxError::PortInUse { port, .. }) => assert_eq!(port, cfg.node(1).client),
         other => panic!("expected PortInUse, got {other:?}"),
     }
     drop(squatter);

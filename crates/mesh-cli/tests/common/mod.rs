@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use mesh_sandbox::{SandboxConfig, admin_client_properties, kafka_tool_command};
+use mesh_sandbox::{KafkaTool, SandboxConfig, admin_client_properties, kafka_tool};
 
 /// The example mesh in the repository.
 pub fn example() -> PathBuf {
@@ -54,8 +54,8 @@ pub fn text(o: &Output) -> String {
 
 /// Runs one of Kafka's own admin tools (from the sandbox's jars) with the client settings in
 /// `config`; returns everything it printed.
-pub fn tool(cfg: &SandboxConfig, main_class: &str, config: &Path, args: &[&str]) -> String {
-    let out = kafka_tool_command(cfg, main_class)
+pub fn tool(cfg: &SandboxConfig, which: KafkaTool, config: &Path, args: &[&str]) -> String {
+    let out = kafka_tool(cfg, which)
         .args([
             "--bootstrap-server",
             &cfg.bootstrap_servers(),
@@ -69,9 +69,9 @@ pub fn tool(cfg: &SandboxConfig, main_class: &str, config: &Path, args: &[&str])
 }
 
 /// [`tool`], logged in as the sandbox's admin.
-pub fn admin_tool(cfg: &SandboxConfig, main_class: &str, args: &[&str]) -> String {
+pub fn admin_tool(cfg: &SandboxConfig, which: KafkaTool, args: &[&str]) -> String {
     let admin = admin_client_properties(cfg).unwrap();
-    tool(cfg, main_class, &admin, args)
+    tool(cfg, which, &admin, args)
 }
 
 /// Polls `f` until it returns true; fails after 30 s (ACL and metadata changes propagate in
