@@ -134,7 +134,7 @@ pub(crate) fn needed_acl(action: &str) -> &'static str {
 
 /// What to do about a failed TLS handshake, from OpenSSL's words for it (as librdkafka reports
 /// them); `None` when the text is not about TLS.
-pub(crate) fn tls_hint(detail: &str) -> Option<&'static str> {
+pub(crate) fn tls_hint(detail: &str, has_client_cert: bool) -> Option<&'static str> {
     let d = detail.to_ascii_lowercase();
     let tls = d.contains("ssl") || d.contains("tls") || d.contains("certificate");
     if !tls {
@@ -152,7 +152,9 @@ pub(crate) fn tls_hint(detail: &str) -> Option<&'static str> {
         || d.contains("could not be verified")
     {
         "the brokers' certificate is signed by a CA this client does not trust: set ssl.ca.location to that CA's PEM file (relative paths are relative to the mesh repo)"
-    } else if d.contains("certificate required") || d.contains("peer did not return a certificate")
+    } else if d.contains("certificate required")
+        || d.contains("peer did not return a certificate")
+        || (!has_client_cert && d.contains("bad certificate"))
     {
         "the listener requires a client certificate: set ssl.certificate.location and ssl.key.location"
     } else if d.contains("bad certificate") || d.contains("certificate unknown") {
@@ -200,12 +202,34 @@ mod tests {
             ),
         ];
         for (text, want) in cases {
-            let hint = tls_hint(text).unwrap_or_else(|| panic!("no hint for {text}"));
+            let hint = tls_hint(text, true).unwrap_or_else(|| panic!("no hint for {text}"));
             assert!(hint.contains(want), "{text} -> {hint}");
         }
         assert_eq!(
-            tls_hint("Connect to ipv4#127.0.0.1:1 failed: Connection refused"),
+            tls_hint(
+                "Connect to ipv4#127.0.0.1:1 failed: Connection refused",
+                false
+            ),
             None
+        );
+        // What a Java broker answers a client that sent no certificate, and one it distrusts.
+        let bad = "Receive failed: error:0A000412:SSL routines::sslv3 alert bad certificate: SSL alert number 42";
+        let hint = |t: &str, cert: bool| tls_hint(t, cert).unwrap_or_default();
+        assert!(hint(bad, false).contains("requires a client certificate"));
+        assert!(hint(bad, true).contains("refused the client certificate"));
+        // With OpenSSL's own reason appended, the host name or the expiry wins over "CA".
+        let why = "certificate verify failed: broker certificate could not be verified, verify \
+                   that ssl.ca.location is correctly configured";
+        assert!(hint(&format!("{why} [OpenSSL: hostname mismatch]"), false).contains("host name"));
+        assert!(
+            hint(&format!("{why} [OpenSSL: certificate has expired]"), false).contains("renew")
+        );
+        assert!(
+            hint(
+                &format!("{why} [OpenSSL: unable to get local issuer certificate]"),
+                false
+            )
+            .contains("ssl.ca.location to that CA")
         );
     }
 

@@ -27,6 +27,7 @@ mod lock;
 mod offsets;
 mod read;
 mod settings;
+mod tlscheck;
 mod write;
 
 use std::collections::BTreeMap;
@@ -198,11 +199,26 @@ impl KafkaCluster {
             return Some(self.auth_error(auth.reason.clone()));
         }
         // A failed handshake fails the same way every time: no need to wait for the timeout.
-        if let Some((detail, hint)) = errors
+        let has_cert = [
+            "ssl.certificate.location",
+            "ssl.certificate.pem",
+            "ssl.keystore.location",
+        ]
+        .iter()
+        .any(|k| self.settings.config.get(k).is_some());
+        if let Some(mut detail) = errors
             .iter()
             .filter(|e| e.code != Some(RDKafkaErrorCode::AllBrokersDown))
-            .find_map(|e| error::tls_hint(&e.reason).map(|h| (e.reason.clone(), h)))
+            .find(|e| error::tls_hint(&e.reason, has_cert).is_some())
+            .map(|e| e.reason.clone())
         {
+            // librdkafka says only "certificate verify failed": ask OpenSSL why.
+            if detail.contains("verify failed") {
+                if let Some(why) = tlscheck::verify_failure(&self.settings.config, self.timeout) {
+                    detail = format!("{detail} [OpenSSL: {why}]");
+                }
+            }
+            let hint = error::tls_hint(&detail, has_cert).unwrap_or_default();
             return Some(KafkaError::Tls {
                 bootstrap: bootstrap(),
                 detail,
