@@ -262,10 +262,11 @@ impl RegistryDist {
             ),
         ];
         match self {
-            // 2.x uses the `registry.` prefix and has no management interface.
-            RegistryDist::Apicurio2 => {
-                props.push("-Dregistry.rules.global.compatibility=BACKWARD".to_owned());
-            }
+            // 2.x has no management interface. No global compatibility rule, unlike Confluent's
+            // BACKWARD default: Apicurio 2's Confluent API stores a subject's NONE as "no rule
+            // of its own", which falls back to the global rule, so with a global BACKWARD no
+            // subject could be NONE. mesh sets every level it manages explicitly.
+            RegistryDist::Apicurio2 => {}
             // 3.x opens a management interface on 0.0.0.0:9000 unless told otherwise.
             RegistryDist::Apicurio3 => {
                 props.push("-Dquarkus.management.host=127.0.0.1".to_owned());

@@ -68,16 +68,21 @@ mod tests {
     }
 
     #[test]
-    fn apicurio_2_binds_loopback_and_defaults_to_backward() {
+    fn apicurio_2_binds_loopback_and_sets_no_global_rule() {
         let cfg = SandboxConfig::new("/sb", "/c");
         let args = args(&cfg);
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.contains("rules.global.compatibility")),
+            "a global rule would make every subject's NONE ineffective: {args:?}"
+        );
         for want in [
             "-Dquarkus.http.host=127.0.0.1",
             "-Dquarkus.http.port=18081",
             "-Dquarkus.http.ssl-port=18443",
             "-Dquarkus.http.ssl.certificate.files=/sb/tls/registry.crt",
             "-Dquarkus.http.ssl.certificate.key-files=/sb/tls/registry.key",
-            "-Dregistry.rules.global.compatibility=BACKWARD",
             "-Dmesh.sandbox.dir=/sb",
             "-Dmesh.sandbox.component=registry",
             "/c/apicurio-registry-2.6.13.Final/apicurio-registry-app-2.6.13.Final-runner.jar",

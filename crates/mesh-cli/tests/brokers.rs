@@ -1,0 +1,254 @@
+//! Clusters shaped like production: three KRaft nodes with replication factor 3 and
+//! `min.insync.replicas = 2`, a broker that goes away in the middle, and both Kafka release lines
+//! the sandbox runs (4.x by default, 3.9 selectable) — each with a consumer group on the new
+//! consumer protocol (`group.protocol=consumer`) that must block a retirement. Checked with Kafka's
+//! own tools from the same jars.
+
+mod common;
+use common::*;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use mesh_sandbox::{Ephemeral, KAFKA_3_VERSION, KafkaTool, Listener, Options, kafka_tool};
+
+fn mesh(repo: &Path, today: Option<&str>, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mesh"));
+    c.args(args)
+        .arg("--repo")
+        .arg(repo)
+        .env("NO_COLOR", "1")
+        .env_remove("MESH_LOCAL_PASSWORD")
+        .env_remove("MESH_TODAY");
+    if let Some(t) = today {
+        c.env("MESH_TODAY", t);
+    }
+    c.output().expect("mesh runs")
+}
+
+/// The example's `local-3` environment (three brokers, replication 3, min ISR 2), pointed at
+/// this sandbox's SASL_PLAINTEXT listeners of all three nodes.
+fn three_broker_repo(sb: &Ephemeral) -> PathBuf {
+    let repo = example_for(&sb.cfg, sb.scratch());
+    let mesh_toml = repo.join("mesh.toml");
+    let text = std::fs::read_to_string(&mesh_toml).unwrap();
+    let start = text
+        .find("[environments.local-3]")
+        .expect("the example declares local-3");
+    let line_end = start + text[start..].find("bootstrap_servers").unwrap();
+    let value_end = line_end + text[line_end..].find('\n').unwrap();
+    let text = format!(
+        "{}bootstrap_servers = \"{}\"{}",
+        &text[..line_end],
+        sb.bootstrap(Listener::SaslPlaintext),
+        &text[value_end..]
+    );
+    std::fs::write(&mesh_toml, text).unwrap();
+    repo
+}
+
+fn describe(sb: &Ephemeral, topic: &str) -> String {
+    admin_tool(
+        &sb.cfg,
+        KafkaTool::Topics,
+        &["--describe", "--topic", topic],
+    )
+}
+
+#[test]
+fn three_brokers_replicate_and_survive_one_going_away() {
+    let sb = Ephemeral::start_with(&Options::default().brokers(3), &mut |l| eprintln!("{l}"))
+        .expect("three-node sandbox starts");
+    let repo = three_broker_repo(&sb);
+    let o = mesh(
+        &repo,
+        None,
+        &["apply", "--env", "local-3", "--auto-approve"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let d = describe(&sb, "sales.orders");
+    assert!(d.contains("ReplicationFactor: 3"), "{d}");
+    assert!(d.contains("min.insync.replicas=2"), "{d}");
+    let partitions: Vec<&str> = d.lines().filter(|l| l.contains("Partition:")).collect();
+    assert_eq!(partitions.len(), 12, "{d}");
+    for p in &partitions {
+        let isr = p
+            .split("Isr:")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        assert_eq!(isr.split(',').count(), 3, "every replica in sync: {p}");
+    }
+
+    // Node 3 goes away: plan still reads the whole cluster.
+    sb.stop_node(3).expect("node 3 stops");
+    let o = mesh(
+        &repo,
+        None,
+        &["plan", "--env", "local-3", "--detailed-exitcode"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // A new product with replication factor 3 cannot be placed on two brokers: apply fails,
+    // saying so, and leaves no half-made topic behind.
+    let probe = "domains/sales/products/orders-probe.toml";
+    std::fs::copy(
+        repo.join("domains/sales/products/orders.toml"),
+        repo.join(probe),
+    )
+    .unwrap();
+    edit(&repo, probe, "name = \"orders\"", "name = \"orders-probe\"");
+    edit(
+        &repo,
+        probe,
+        "name = \"sales.orders\"",
+        "name = \"sales.orders-probe\"",
+    );
+    let o = mesh(
+        &repo,
+        None,
+        &["apply", "--env", "local-3", "--auto-approve"],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("sales.orders-probe"), "{out}");
+    assert!(
+        out.to_lowercase().contains("replication factor"),
+        "the broker's reason is shown: {out}"
+    );
+    let listed = admin_tool(&sb.cfg, KafkaTool::Topics, &["--list"]);
+    assert!(!listed.contains("sales.orders-probe"), "{listed}");
+
+    // Node 3 is back: apply converges and the next plan is empty.
+    sb.start_node(3, &mut |l| eprintln!("{l}"))
+        .expect("node 3 starts again");
+    let o = mesh(
+        &repo,
+        None,
+        &["apply", "--env", "local-3", "--auto-approve"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let d = describe(&sb, "sales.orders-probe");
+    assert!(d.contains("ReplicationFactor: 3"), "{d}");
+    let o = mesh(
+        &repo,
+        None,
+        &["plan", "--env", "local-3", "--detailed-exitcode"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+const LEGACY: &str = "domains/sales/products/legacy-orders.toml";
+
+/// Apply, a plan with no changes, and a retirement blocked by a group that read the topic with
+/// the new consumer protocol — on one Kafka release.
+fn smoke(version: Option<&str>) {
+    let mut options = Options::default();
+    if let Some(v) = version {
+        options = options.kafka_version(v);
+    }
+    let sb = Ephemeral::start_with(&options, &mut |l| eprintln!("{l}")).expect("sandbox starts");
+    let cfg = &sb.cfg;
+    let repo = example_for(cfg, sb.scratch());
+    edit(&repo, LEGACY, "sunset = 2027-03-01", "sunset = 2026-11-01");
+    let o = mesh(&repo, None, &["apply", "--env", "local", "--auto-approve"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = mesh(
+        &repo,
+        None,
+        &["plan", "--env", "local", "--detailed-exitcode"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // A record, read by a consumer on the new group protocol, which commits its offset.
+    let admin = mesh_sandbox::admin_client_properties(cfg).unwrap();
+    let mut producer = kafka_tool(cfg, KafkaTool::ConsoleProducer)
+        .args([
+            "--bootstrap-server",
+            &cfg.bootstrap_servers(),
+            "--topic",
+            "sales.legacy-orders",
+            "--producer.config",
+        ])
+        .arg(&admin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    producer
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"order\":1}\n")
+        .unwrap();
+    let produced = producer.wait_with_output().unwrap();
+    assert!(produced.status.success(), "{}", text(&produced));
+    let consumed = kafka_tool(cfg, KafkaTool::ConsoleConsumer)
+        .args([
+            "--bootstrap-server",
+            &cfg.bootstrap_servers(),
+            "--consumer.config",
+        ])
+        .arg(&admin)
+        .args([
+            "--consumer-property",
+            "group.protocol=consumer",
+            "--topic",
+            "sales.legacy-orders",
+            "--group",
+            "finance.adhoc-audit",
+            "--from-beginning",
+            "--max-messages",
+            "1",
+            "--timeout-ms",
+            "30000",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        text(&consumed).contains("Processed a total of 1 messages"),
+        "{}",
+        text(&consumed)
+    );
+    let groups = admin_tool(
+        cfg,
+        KafkaTool::ConsumerGroups,
+        &["--describe", "--group", "finance.adhoc-audit", "--state"],
+    );
+    assert!(
+        groups.to_lowercase().contains("consumer"),
+        "the group uses the consumer protocol: {groups}"
+    );
+
+    // Retire it: the file and its declared consumer go; the group that just read it blocks.
+    std::fs::remove_file(repo.join(LEGACY)).unwrap();
+    let domain = repo.join("domains/finance/domain.toml");
+    let t = std::fs::read_to_string(&domain).unwrap();
+    let kept: Vec<&str> = t
+        .split("[[consumes]]")
+        .filter(|b| !b.contains("product = \"sales.legacy-orders\""))
+        .collect();
+    std::fs::write(&domain, kept.join("[[consumes]]")).unwrap();
+    let o = mesh(&repo, None, &["plan", "--env", "local"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("consumer group finance.adhoc-audit"),
+        "blocked by the consumer-protocol group: {out}"
+    );
+}
+
+#[test]
+fn smoke_on_the_default_kafka_4() {
+    smoke(None);
+}
+
+#[test]
+fn smoke_on_kafka_3_9() {
+    smoke(Some(KAFKA_3_VERSION));
+}
