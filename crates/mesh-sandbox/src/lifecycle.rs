@@ -139,7 +139,8 @@ fn up_inner(
     // The folder's data belongs to one Kafka release and one quorum.
     let saved = shape::load(&layout, &cfg)?;
     let mut wanted = Shape::of(&cfg);
-    if let Some(saved) = &saved {
+    // (Only once there is data: a folder whose first `up` failed early may still change.)
+    if let Some(saved) = saved.as_ref().filter(|_| kafka::is_formatted(&layout, 1)) {
         let fatal = saved.fatal_differences(&wanted);
         if !fatal.is_empty() {
             return Err(SandboxError::ShapeMismatch {
