@@ -6,7 +6,9 @@
 //! Only the partitions that hold the groups concerned are read (a group lives on partition
 //! `(Java String.hashCode(group) & 0x7fffffff) % partitions`), from the start to the end
 //! measured now. Keys of versions 0 and 1 are offset commits (group, topic, partition); values of
-//! versions 0–4 carry the commit timestamp (4 is the flexible version Kafka 4 writes); a null value deletes the commit. A value of another
+//! versions 0–4 carry the commit timestamp (version 4, the first flexible one, is what Kafka 4's
+//! group coordinator writes: compact metadata string, tagged fields after the timestamp); a null
+//! value deletes the commit. A value of another
 //! version is counted as "committed now", so an unknown format can only block a retirement,
 //! never allow one. Reading needs READ and DESCRIBE on topic `__consumer_offsets`.
 
@@ -77,6 +79,27 @@ impl<'a> Wire<'a> {
     fn i64(&mut self) -> Option<i64> {
         Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
     }
+    /// An unsigned varint (Kafka's flexible versions).
+    fn uvarint(&mut self) -> Option<u32> {
+        let mut value: u32 = 0;
+        for shift in (0..35).step_by(7) {
+            let byte = self.take(1)?[0];
+            value |= u32::from(byte & 0x7f).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+    /// A compact string: unsigned varint length + 1 (0: null, read as empty).
+    fn compact_string(&mut self) -> Option<String> {
+        let len = self.uvarint()?;
+        if len == 0 {
+            return Some(String::new());
+        }
+        let bytes = self.take(usize::try_from(len - 1).ok()?)?;
+        String::from_utf8(bytes.to_vec()).ok()
+    }
     /// A string with an int16 length (-1: null, read as empty).
     fn string(&mut self) -> Option<String> {
         let len = self.i16()?;
@@ -84,27 +107,6 @@ impl<'a> Wire<'a> {
             return Some(String::new());
         }
         let bytes = self.take(usize::try_from(len).ok()?)?;
-        String::from_utf8(bytes.to_vec()).ok()
-    }
-    /// An unsigned varint (the flexible versions' lengths), at most 5 bytes.
-    fn uvarint(&mut self) -> Option<u32> {
-        let mut value = 0u32;
-        for shift in (0..35).step_by(7) {
-            let byte = self.take(1)?[0];
-            value |= u32::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-    /// A compact string: length + 1 as an unsigned varint (0: null, read as empty).
-    fn compact_string(&mut self) -> Option<String> {
-        let len = self.uvarint()?;
-        if len == 0 {
-            return Some(String::new());
-        }
-        let bytes = self.take(usize::try_from(len - 1).ok()?)?;
         String::from_utf8(bytes.to_vec()).ok()
     }
 }
@@ -140,8 +142,8 @@ pub fn decode_commit_time(bytes: &[u8]) -> Option<i64> {
             w.string()?;
             w.i64()
         }
-        // Kafka 4's flexible version: the same fields, a compact metadata string, then tagged
-        // fields (ignored).
+        // Flexible (Kafka 4): the same with a compact metadata string; tagged fields (the
+        // topic id) follow the timestamp and are not needed.
         4 => {
             w.i64()?;
             w.i32()?;
@@ -358,10 +360,9 @@ mod tests {
         if version >= 3 {
             v.extend(7i32.to_be_bytes());
         }
-        if version == 4 {
-            // A compact string of 200 bytes: its length + 1 takes a two-byte varint.
-            v.extend([0xc9, 0x01]);
-            v.extend([b'm'; 200]);
+        if version >= 4 {
+            v.push(5); // compact string: length 4 + 1
+            v.extend(b"meta");
         } else {
             v.extend(string("meta"));
         }
@@ -369,7 +370,7 @@ mod tests {
         if version == 1 {
             v.extend((time + 1_000).to_be_bytes());
         }
-        if version == 4 {
+        if version >= 4 {
             v.push(0); // no tagged fields
         }
         v
@@ -413,17 +414,24 @@ mod tests {
                 Some(1_700_000_000_123)
             );
         }
-        let mut v5 = value(4, 1);
-        v5[1] = 5;
-        assert_eq!(decode_commit_time(&v5), None, "unknown version");
-        // A null compact metadata string (length 0).
-        let mut v = 4i16.to_be_bytes().to_vec();
-        v.extend(1i64.to_be_bytes());
-        v.extend((-1i32).to_be_bytes());
-        v.push(0);
-        v.extend(77i64.to_be_bytes());
-        v.push(0);
-        assert_eq!(decode_commit_time(&v), Some(77));
+        assert_eq!(decode_commit_time(&value(5, 1)), None, "unknown version");
+        // Version 4 with a null metadata string and a tagged topic id after the timestamp.
+        let mut v4 = 4i16.to_be_bytes().to_vec();
+        v4.extend(1i64.to_be_bytes());
+        v4.extend((-1i32).to_be_bytes());
+        v4.push(0);
+        v4.extend(77i64.to_be_bytes());
+        v4.extend([1, 0, 16]);
+        v4.extend([0xab; 16]);
+        assert_eq!(decode_commit_time(&v4), Some(77));
+        // A metadata string longer than 127 bytes takes a two-byte varint.
+        let mut long = 4i16.to_be_bytes().to_vec();
+        long.extend(1i64.to_be_bytes());
+        long.extend(0i32.to_be_bytes());
+        long.extend([0x81, 0x01]); // 129 = 128 + 1
+        long.extend([b'm'; 128]);
+        long.extend(5i64.to_be_bytes());
+        assert_eq!(decode_commit_time(&long), Some(5));
         assert_eq!(decode_commit_time(&value(3, 1)[..10]), None, "truncated");
         // A null metadata string.
         let mut v = 2i16.to_be_bytes().to_vec();

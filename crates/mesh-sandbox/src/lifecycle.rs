@@ -139,7 +139,8 @@ fn up_inner(
     // The folder's data belongs to one Kafka release and one quorum.
     let saved = shape::load(&layout, &cfg)?;
     let mut wanted = Shape::of(&cfg);
-    if let Some(saved) = &saved {
+    // (Only once there is data: a folder whose first `up` failed early may still change.)
+    if let Some(saved) = saved.as_ref().filter(|_| kafka::is_formatted(&layout, 1)) {
         let fatal = saved.fatal_differences(&wanted);
         if !fatal.is_empty() {
             return Err(SandboxError::ShapeMismatch {
@@ -329,32 +330,34 @@ fn ensure_scram(
         .collect();
     for (user, password) in missing {
         progress(&format!("adding SCRAM credentials for {user}"));
-        let output = crate::tools::kafka_tool(cfg, KafkaTool::Configs)
-            .args([
-                "--bootstrap-server",
-                &cfg.bootstrap_servers(),
-                "--command-config",
-            ])
-            .arg(&layout.admin_properties)
-            .args(["--alter", "--add-config"])
-            .arg(format!(
-                "SCRAM-SHA-512=[password={password}],SCRAM-SHA-256=[password={password}]"
-            ))
-            .args(["--entity-type", "users", "--entity-name", &user])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|source| SandboxError::Spawn {
-                command: format!("{} ConfigCommand", cfg.java.display()),
-                source,
-            })?;
-        if !output.status.success() {
-            let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&output.stderr));
-            return Err(SandboxError::CommandFailed {
-                what: format!("adding SCRAM credentials for {user}"),
-                status: output.status.to_string(),
-                output: text.replace(&password, "[redacted]").trim().to_owned(),
-            });
+        // One mechanism per request: Kafka refuses to alter one user's credentials twice in a
+        // request ("A user credential cannot be altered twice in the same request").
+        for mechanism in ["SCRAM-SHA-512", "SCRAM-SHA-256"] {
+            let output = crate::tools::kafka_tool(cfg, KafkaTool::Configs)
+                .args([
+                    "--bootstrap-server",
+                    &cfg.bootstrap_servers(),
+                    "--command-config",
+                ])
+                .arg(&layout.admin_properties)
+                .args(["--alter", "--add-config"])
+                .arg(format!("{mechanism}=[password={password}]"))
+                .args(["--entity-type", "users", "--entity-name", &user])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .map_err(|source| SandboxError::Spawn {
+                    command: format!("{} ConfigCommand", cfg.java.display()),
+                    source,
+                })?;
+            if !output.status.success() {
+                let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+                text.push_str(&String::from_utf8_lossy(&output.stderr));
+                return Err(SandboxError::CommandFailed {
+                    what: format!("adding {mechanism} credentials for {user}"),
+                    status: output.status.to_string(),
+                    output: text.replace(&password, "[redacted]").trim().to_owned(),
+                });
+            }
         }
         shape.scram.insert(user, password);
         shape::save(&layout.shape, shape)?;

@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mesh_sandbox::{
-    Component, KafkaTool, SandboxConfig, SandboxError, State, Status, admin_client_properties,
-    down, kafka_tool, status, up, write_client_properties,
+    Component, Ephemeral, KAFKA_3_VERSION, KafkaTool, Listener, Options, SandboxConfig,
+    SandboxError, State, Status, admin_client_properties, admin_properties, down,
+    issue_client_certificate, kafka_tool, status, up, write_client_properties,
+    write_scram_client_properties, write_ssl_client_properties,
 };
 
 /// Stops the sandbox even when an assertion fails, so no JVM outlives the test.
@@ -31,9 +33,26 @@ struct ToolRun {
     stderr: String,
 }
 
+impl ToolRun {
+    fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
 fn tool(cfg: &SandboxConfig, which: KafkaTool, config: &Path, args: &[&str]) -> ToolRun {
+    tool_on(cfg, Listener::SaslPlaintext, which, config, args)
+}
+
+/// One of Kafka's tools against `listener`, logged in with `config`.
+fn tool_on(
+    cfg: &SandboxConfig,
+    listener: Listener,
+    which: KafkaTool,
+    config: &Path,
+    args: &[&str],
+) -> ToolRun {
     let out = kafka_tool(cfg, which)
-        .args(["--bootstrap-server", &cfg.bootstrap_servers()])
+        .args(["--bootstrap-server", &cfg.bootstrap(listener)])
         .arg("--command-config")
         .arg(config)
         .args(args)
@@ -250,4 +269,410 @@ fn a_missing_java_names_what_to_install() {
     assert!(text.contains("install openjdk-17-jre-headless"), "{text}");
     // Nothing was fetched or started.
     assert!(!tmp.path().join("cache").exists());
+}
+
+fn create_topic(partitions: &str, rf: &str, topic: &str) -> Vec<String> {
+    [
+        "--create",
+        "--topic",
+        topic,
+        "--partitions",
+        partitions,
+        "--replication-factor",
+        rf,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn curl(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Polls `f` for up to 60 s.
+fn eventually(what: &str, mut f: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match f() {
+            Ok(()) => return,
+            Err(e) if Instant::now() >= deadline => panic!("{what}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+/// SASL_SSL with SCRAM and SSL with client certificates on the default Kafka (4.x), checked
+/// with Kafka's own tools; the registry over HTTPS checked with curl against the sandbox CA.
+#[test]
+fn tls_listeners_scram_mtls_and_registry_https() {
+    let began = Instant::now();
+    let sb = Ephemeral::start_with(
+        &Options::default().user("alice", "alice-secret"),
+        &mut |m| eprintln!("[up] {m}"),
+    )
+    .expect("sandbox starts");
+    eprintln!(
+        "one-node Kafka {} up in {:.1} s",
+        sb.cfg.kafka_version,
+        began.elapsed().as_secs_f64()
+    );
+    let cfg = &sb.cfg;
+    let st = sb.status();
+    assert!(st.is_up(), "{st}");
+    assert!(st.ca_file.is_file());
+    assert!(st.admin_certificate.cert.is_file() && st.admin_certificate.key.is_file());
+    assert_eq!(
+        st.bootstrap(Listener::SaslSsl),
+        cfg.bootstrap(Listener::SaslSsl)
+    );
+    assert_eq!(
+        st.bootstrap(Listener::Ssl),
+        format!("127.0.0.1:{}", cfg.node(1).ssl)
+    );
+
+    // SASL_SSL + SCRAM-SHA-512: admin creates, alice logs in, a wrong password is refused.
+    let scram_admin = admin_properties(cfg, Listener::SaslSsl).unwrap();
+    let create = tool_on(
+        cfg,
+        Listener::SaslSsl,
+        KafkaTool::Topics,
+        &scram_admin,
+        &strs(&create_topic("1", "1", "tls.check")),
+    );
+    assert!(create.ok, "{}", create.all());
+    let alice = write_scram_client_properties(cfg, "alice", "alice-secret").unwrap();
+    let listed = tool_on(
+        cfg,
+        Listener::SaslSsl,
+        KafkaTool::Topics,
+        &alice,
+        &["--list"],
+    );
+    assert!(listed.ok, "{}", listed.all());
+    let wrong = write_scram_client_properties(cfg, "alice", "not-her-password").unwrap();
+    let refused = tool_on(
+        cfg,
+        Listener::SaslSsl,
+        KafkaTool::Topics,
+        &wrong,
+        &["--list"],
+    );
+    assert!(!refused.ok);
+    assert!(
+        refused.all().contains("Authentication failed") && refused.all().contains("SCRAM-SHA-512"),
+        "{}",
+        refused.all()
+    );
+
+    // SSL with admin's certificate (CN=admin is the super user) sees the topic.
+    let ssl_admin = admin_properties(cfg, Listener::Ssl).unwrap();
+    let listed = tool_on(
+        cfg,
+        Listener::Ssl,
+        KafkaTool::Topics,
+        &ssl_admin,
+        &["--list"],
+    );
+    assert!(listed.ok, "{}", listed.all());
+    assert!(
+        listed.stdout.lines().any(|l| l == "tls.check"),
+        "{}",
+        listed.all()
+    );
+    // Without a client certificate the handshake is refused.
+    let anonymous = write_ssl_client_properties(cfg, None).unwrap();
+    let refused = tool_on(
+        cfg,
+        Listener::Ssl,
+        KafkaTool::Topics,
+        &anonymous,
+        &["--list"],
+    );
+    assert!(!refused.ok);
+    assert!(
+        refused.all().contains("SslAuthenticationException")
+            || refused.all().contains("bad_certificate"),
+        "{}",
+        refused.all()
+    );
+    // A certificate for another subject is its CN to the authorizer: no ACLs, so denied.
+    let order = issue_client_certificate(cfg, "CN=order-service,OU=data").unwrap();
+    let order_props = write_ssl_client_properties(cfg, Some(&order)).unwrap();
+    let denied = tool_on(
+        cfg,
+        Listener::Ssl,
+        KafkaTool::Topics,
+        &order_props,
+        &strs(&create_topic("1", "1", "order.topic")),
+    );
+    assert!(!denied.ok);
+    assert!(
+        denied.all().contains("Authorization failed"),
+        "{}",
+        denied.all()
+    );
+    eventually("the authorizer logs User:order-service", || {
+        let log = std::fs::read_to_string(&st.node(1).log).map_err(|e| e.to_string())?;
+        log.contains("Principal = User:order-service is Denied operation = CREATE")
+            .then_some(())
+            .ok_or_else(|| "not logged yet".to_owned())
+    });
+    // An ACL for that principal, given with Kafka's own tool, lets the certificate in.
+    let acl = tool(
+        cfg,
+        KafkaTool::Acls,
+        &admin_client_properties(cfg).unwrap(),
+        &[
+            "--add",
+            "--allow-principal",
+            "User:order-service",
+            "--operation",
+            "Describe",
+            "--topic",
+            "tls.check",
+        ],
+    );
+    assert!(acl.ok, "{}", acl.all());
+    eventually("order-service sees tls.check", || {
+        let run = tool_on(
+            cfg,
+            Listener::Ssl,
+            KafkaTool::Topics,
+            &order_props,
+            &["--list"],
+        );
+        run.stdout
+            .lines()
+            .any(|l| l == "tls.check")
+            .then_some(())
+            .ok_or_else(|| run.all())
+    });
+
+    // The registry over HTTPS with the sandbox CA; without it, curl refuses the certificate.
+    let url = format!("{}/subjects", sb.status().registry_https_url());
+    let ca = st.ca_file.to_str().unwrap().to_owned();
+    let (ok, body) = curl(&["--cacert", &ca, &url]);
+    assert!(ok, "{body}");
+    assert_eq!(body.trim(), "[]");
+    let by_ip = url.replace("localhost", "127.0.0.1");
+    let (ok, body) = curl(&["--cacert", &ca, &by_ip]);
+    assert!(ok, "the certificate names 127.0.0.1 too: {body}");
+    let (ok, body) = curl(&[&url]);
+    assert!(!ok, "{body}");
+    // Plain HTTP stays where SPEC says.
+    let (ok, body) = curl(&[&format!("{}/subjects", cfg.registry_url())]);
+    assert!(ok && body.trim() == "[]", "{body}");
+
+    // A user added at the next `up` gets SCRAM credentials in the running cluster.
+    let mut with_bob = cfg.clone();
+    with_bob.users.push(("bob".into(), "bob-secret".into()));
+    let mut said = Vec::new();
+    up(&with_bob, &mut |m| said.push(m.to_owned())).expect("second up");
+    assert!(
+        said.iter()
+            .any(|m| m.contains("adding SCRAM credentials for bob")),
+        "{said:?}"
+    );
+    let bob = write_scram_client_properties(cfg, "bob", "bob-secret").unwrap();
+    eventually("bob logs in with SCRAM", || {
+        let run = tool_on(cfg, Listener::SaslSsl, KafkaTool::Topics, &bob, &["--list"]);
+        run.ok.then_some(()).ok_or_else(|| run.all())
+    });
+
+    // The folder keeps its shape: another node count is refused, naming both.
+    let mut three = cfg.clone();
+    three.brokers = 3;
+    match up(&three, &mut |_| {}) {
+        Err(e @ SandboxError::ShapeMismatch { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("one-node Kafka"), "{text}");
+            assert!(text.contains("3 asked for (--brokers)"), "{text}");
+        }
+        other => panic!("expected ShapeMismatch, got {other:?}"),
+    }
+}
+
+/// Three nodes: replication factor 3 and min ISR 2 are real, and one node can be stopped and
+/// started again while the cluster serves.
+#[test]
+fn three_nodes_replicate_and_survive_one_stopped_node() {
+    let began = Instant::now();
+    let sb = Ephemeral::start_with(&Options::default().brokers(3), &mut |m| {
+        eprintln!("[up3] {m}")
+    })
+    .expect("a three-node sandbox starts");
+    eprintln!(
+        "three-node Kafka {} up in {:.1} s",
+        sb.cfg.kafka_version,
+        began.elapsed().as_secs_f64()
+    );
+    let cfg = &sb.cfg;
+    let st = sb.status();
+    assert!(st.is_up(), "{st}");
+    assert_eq!(st.nodes.len(), 3);
+    assert_eq!(st.bootstrap_servers().split(',').count(), 3);
+    let admin = admin_client_properties(cfg).unwrap();
+    let create = tool(
+        cfg,
+        KafkaTool::Topics,
+        &admin,
+        &strs(&create_topic("3", "3", "replicated")),
+    );
+    assert!(create.ok, "{}", create.all());
+    let isr_sizes = |cfg: &SandboxConfig| -> Vec<usize> {
+        let run = tool(
+            cfg,
+            KafkaTool::Topics,
+            &admin,
+            &["--describe", "--topic", "replicated"],
+        );
+        run.stdout
+            .lines()
+            .filter_map(|l| l.split("Isr: ").nth(1))
+            .map(|isr| {
+                isr.split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .split(',')
+                    .count()
+            })
+            .collect()
+    };
+    let describe = tool(
+        cfg,
+        KafkaTool::Topics,
+        &admin,
+        &["--describe", "--topic", "replicated"],
+    );
+    assert!(
+        describe.stdout.contains("ReplicationFactor: 3"),
+        "{}",
+        describe.all()
+    );
+    assert!(
+        describe.stdout.contains("min.insync.replicas=2"),
+        "{}",
+        describe.all()
+    );
+    eventually("every partition has 3 in sync", || {
+        let sizes = isr_sizes(cfg);
+        (sizes == vec![3, 3, 3])
+            .then_some(())
+            .ok_or(format!("{sizes:?}"))
+    });
+
+    // Node 3 goes away: the others keep serving, with two replicas in sync.
+    let stopped = sb
+        .stop_node(3)
+        .expect("stop node 3")
+        .expect("node 3 was running");
+    assert_eq!(stopped.component, Component::Kafka(3));
+    assert_eq!(sb.status().node(3).state, State::Stopped);
+    eventually("ISR shrinks to 2", || {
+        let sizes = isr_sizes(cfg);
+        (sizes == vec![2, 2, 2])
+            .then_some(())
+            .ok_or(format!("{sizes:?}"))
+    });
+    // acks=all still succeeds: min.insync.replicas=2 is met by the two remaining nodes.
+    let produced = kafka_tool(cfg, KafkaTool::ConsoleProducer)
+        .args([
+            "--bootstrap-server",
+            &cfg.bootstrap_servers(),
+            "--topic",
+            "replicated",
+        ])
+        .arg("--producer.config")
+        .arg(&admin)
+        .args(["--producer-property", "acks=all"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(b"one\ntwo\n")?;
+            child.wait_with_output()
+        })
+        .expect("producer runs");
+    assert!(
+        produced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+
+    // Back again: it rejoins and catches up.
+    let began = Instant::now();
+    sb.start_node(3, &mut |m| eprintln!("[node 3] {m}"))
+        .expect("node 3 starts again");
+    eprintln!("node 3 back in {:.1} s", began.elapsed().as_secs_f64());
+    assert!(sb.status().is_up());
+    eventually("ISR grows back to 3", || {
+        let sizes = isr_sizes(cfg);
+        (sizes == vec![3, 3, 3])
+            .then_some(())
+            .ok_or(format!("{sizes:?}"))
+    });
+}
+
+/// Kafka 3.9 still starts, with the same listeners, and its tools are found in their 3.9 classes.
+#[test]
+fn kafka_3_9_starts_with_tls_too() {
+    let began = Instant::now();
+    let sb = Ephemeral::start_with(
+        &Options::default().kafka_version(KAFKA_3_VERSION),
+        &mut |m| eprintln!("[up 3.9] {m}"),
+    )
+    .expect("a Kafka 3.9 sandbox starts");
+    eprintln!(
+        "one-node Kafka 3.9 up in {:.1} s",
+        began.elapsed().as_secs_f64()
+    );
+    let cfg = &sb.cfg;
+    assert_eq!(sb.status().kafka_version, KAFKA_3_VERSION);
+    for listener in Listener::ALL {
+        let props = admin_properties(cfg, listener).unwrap();
+        let run = tool_on(cfg, listener, KafkaTool::Acls, &props, &["--list"]);
+        assert!(run.ok, "{listener}: {}", run.all());
+    }
+    let scram = admin_properties(cfg, Listener::SaslSsl).unwrap();
+    let configs = tool_on(
+        cfg,
+        Listener::SaslSsl,
+        KafkaTool::Configs,
+        &scram,
+        &[
+            "--describe",
+            "--entity-type",
+            "users",
+            "--entity-name",
+            "admin",
+        ],
+    );
+    assert!(configs.ok, "{}", configs.all());
+    assert!(
+        configs.stdout.contains("SCRAM-SHA-512"),
+        "{}",
+        configs.all()
+    );
 }
