@@ -150,6 +150,10 @@ pub fn plan(
         catalog_topic: desired.catalog_topic.clone(),
     };
     let mut live = cluster.read(&request)?;
+    // A broker down does not stop a plan, but people should know what it was made from.
+    if let Ok(Some(note)) = cluster.health(&request.topics).map(|h| h.note()) {
+        eprintln!("note: {note}");
+    }
     // References to products nobody has, not even the catalog, are plain errors.
     let unknown = crate::report_problems_of(report, |d| {
         crate::lifecycle::is_deferred(d, &dangling)

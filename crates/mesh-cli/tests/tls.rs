@@ -460,7 +460,9 @@ fn connection_failures_say_what_to_fix_and_apply_nothing() {
     let other = forward_from_another_address(ssl_port).expect("127.0.0.2 is loopback");
     let wrong_host = format!("127.0.0.2:{other}");
     let ssl_bootstrap = sb.bootstrap(Listener::Ssl);
-    let cases: [(&str, Vec<(&str, &str)>, &str); 5] = [
+    // (environment, variables set for the run, what the error must say)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 5] = [
         (
             "tls",
             vec![("TLS_CA", "/etc/ssl/certs/ca-certificates.crt")],

@@ -42,6 +42,7 @@ use rdkafka::types::RDKafkaErrorCode;
 pub use commits::{OFFSETS_TOPIC, partition_for};
 pub use error::KafkaError;
 pub use offsets::GroupTopicOffsets;
+pub use read::Health;
 
 use context::MeshContext;
 use settings::Settings;

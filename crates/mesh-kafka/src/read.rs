@@ -25,6 +25,42 @@ const DESCRIBE_BATCH: usize = 500;
 /// The `group.id` of the catalog reader (it never joins the group nor commits).
 const CATALOG_READER_GROUP: &str = "mesh-catalog-reader";
 
+/// The brokers and the state of the managed topics' partitions, as the metadata shows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    /// The brokers that are registered and answering.
+    pub brokers: BTreeSet<i32>,
+    /// Brokers that replica lists name but that are not answering.
+    pub missing_brokers: BTreeSet<i32>,
+    /// Partitions of managed topics with fewer in-sync replicas than replicas.
+    pub under_replicated: usize,
+    /// Partitions of managed topics without a leader.
+    pub leaderless: usize,
+}
+
+impl Health {
+    /// A one-line note for people, or `None` when everything is in sync.
+    pub fn note(&self) -> Option<String> {
+        if self.missing_brokers.is_empty() && self.under_replicated == 0 && self.leaderless == 0 {
+            return None;
+        }
+        let ids = |s: &BTreeSet<i32>| s.iter().map(i32::to_string).collect::<Vec<_>>().join(", ");
+        let mut note = format!("read from broker(s) {}", ids(&self.brokers));
+        if !self.missing_brokers.is_empty() {
+            note.push_str(&format!(
+                "; broker(s) {} hold replicas but do not answer",
+                ids(&self.missing_brokers)
+            ));
+        }
+        note.push_str(&format!(
+            "; {} partition(s) of managed topics under-replicated, {} without a leader. The plan is \
+             complete, but new topics need as many live brokers as their replication factor",
+            self.under_replicated, self.leaderless
+        ));
+        Some(note)
+    }
+}
+
 /// A topic as the metadata shows it.
 pub(crate) struct TopicShape {
     pub partitions: Vec<i32>,
@@ -176,6 +212,36 @@ impl KafkaCluster {
             })
             .collect();
         Ok((md.brokers().len(), topics))
+    }
+
+    /// What the metadata says about the brokers and the `topics` (managed ones): which brokers
+    /// answered, which brokers the replica lists name that did not, and how many partitions are
+    /// under-replicated or without a leader. For a note in plans made while a broker is down.
+    pub fn health(&self, topics: &BTreeSet<String>) -> Result<Health, KafkaError> {
+        let md = self
+            .producer
+            .client()
+            .fetch_metadata(None, self.timeout)
+            .map_err(|e| self.rd_failure("read the cluster metadata", &e))?;
+        let brokers: BTreeSet<i32> = md.brokers().iter().map(|b| b.id()).collect();
+        let mut health = Health {
+            brokers: brokers.clone(),
+            ..Health::default()
+        };
+        for t in md.topics().iter().filter(|t| topics.contains(t.name())) {
+            for p in t.partitions() {
+                health
+                    .missing_brokers
+                    .extend(p.replicas().iter().filter(|r| !brokers.contains(r)));
+                if p.leader() < 0 {
+                    health.leaderless += 1;
+                }
+                if p.isr().len() < p.replicas().len() {
+                    health.under_replicated += 1;
+                }
+            }
+        }
+        Ok(health)
     }
 
     /// DescribeConfigs for `topics`, [`DESCRIBE_BATCH`] per request; a topic that does not
@@ -358,9 +424,10 @@ fn catalog_error(topic: &str, partition: i32, offset: i64, detail: String) -> Ka
     }
 }
 
-/// An error about the consumer group of a reader that only reads assigned partitions: librdkafka
+/// An error a reader of assigned partitions rides out: about the consumer group (librdkafka
 /// looks up the coordinator of any consumer with a `group.id`, but such a reader needs no group,
-/// so a principal without rights on it (or a coordinator not ready yet) is no error.
+/// so a principal without rights on it, or a coordinator not ready yet, is no error), or about
+/// one broker of several being unreachable.
 pub(crate) fn is_group_noise(e: &RdKafkaError) -> bool {
     matches!(
         e.rdkafka_error_code(),
@@ -369,6 +436,37 @@ pub(crate) fn is_group_noise(e: &RdKafkaError) -> bool {
                 | RDKafkaErrorCode::CoordinatorNotAvailable
                 | RDKafkaErrorCode::NotCoordinator
                 | RDKafkaErrorCode::CoordinatorLoadInProgress
+                // One broker of several going away (its connection fails, its partitions move
+                // to another leader): librdkafka reconnects and fetches from the new leader, so
+                // the reader goes on until its deadline rather than failing the plan.
+                | RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::NotLeaderForPartition
         )
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_notes_only_trouble() {
+        assert_eq!(Health::default().note(), None);
+        let h = Health {
+            brokers: [1, 2].into(),
+            missing_brokers: [3].into(),
+            under_replicated: 14,
+            leaderless: 0,
+        };
+        let note = h.note().unwrap();
+        assert!(
+            note.starts_with("read from broker(s) 1, 2; broker(s) 3 hold replicas"),
+            "{note}"
+        );
+        assert!(
+            note.contains("14 partition(s) of managed topics under-replicated"),
+            "{note}"
+        );
+    }
 }

@@ -130,6 +130,11 @@ group.initial.rebalance.delay.ms=0
 log.segment.bytes=16777216
 "
     );
+    if layout.series() == KafkaSeries::V3 {
+        // The new consumer group protocol (KIP-848) is a preview in 3.9, off unless listed here;
+        // Kafka 4 serves it by default. Clients choose it with group.protocol=consumer.
+        text.push_str("group.coordinator.rebalance.protocols=classic,consumer\n");
+    }
     if layout.series() == KafkaSeries::V4 {
         // Share groups (KIP-932) keep their state in a topic that defaults to 3 replicas.
         text.push_str(&format!(
