@@ -434,7 +434,7 @@ fn plan_says_which_environment_and_which_variable_it_needs() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o)
-            .contains("plan and apply need --env ENV (help: declared environments: local, prod)"),
+            .contains("plan and apply need --env ENV (help: declared environments: local, local-3, local-tls, prod)"),
         "{}",
         text(&o)
     );

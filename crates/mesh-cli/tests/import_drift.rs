@@ -430,7 +430,7 @@ fn import_and_drift_refuse_bad_settings_before_reading_anything() {
     };
     fails(
         &["drift", "--repo", p(&repo)],
-        "drift needs --env ENV (help: declared environments: local, prod)",
+        "drift needs --env ENV (help: declared environments: local, local-3, local-tls, prod)",
     );
     fails(
         &[

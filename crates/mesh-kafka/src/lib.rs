@@ -227,9 +227,10 @@ impl KafkaCluster {
             });
         }
         if all_down_is_fatal
-            && errors
+            && (errors
                 .iter()
                 .any(|e| e.code == Some(RDKafkaErrorCode::AllBrokersDown))
+                || every_server_failed_twice(&self.settings.bootstrap, &errors))
         {
             // The specific reason (connection refused, unknown host, TLS) is in an earlier event.
             let reason = errors
@@ -326,6 +327,32 @@ impl KafkaCluster {
     }
 }
 
+/// Whether every bootstrap server has failed to connect (refused, unresolvable) at least twice,
+/// i.e. on a retry too. librdkafka's own "all brokers down" event does not always come (this
+/// build reports only the transport failures), and waiting for the whole timeout helps nobody.
+fn every_server_failed_twice(bootstrap: &str, errors: &[context::ClientEvent]) -> bool {
+    let servers: Vec<&str> = bootstrap
+        .split(',')
+        .map(|s| s.trim())
+        .map(|s| s.rsplit_once("://").map_or(s, |(_, rest)| rest))
+        .filter(|s| !s.is_empty())
+        .collect();
+    !servers.is_empty()
+        && servers.iter().all(|server| {
+            let mark = format!("{server}/");
+            errors
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e.code,
+                        Some(RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::Resolve)
+                    ) && e.reason.contains(&mark)
+                })
+                .count()
+                >= 2
+        })
+}
+
 /// librdkafka's complaint about a setting, with what to do where it names a feature this
 /// build lacks.
 fn explain_config_error(detail: &str) -> String {
@@ -368,6 +395,55 @@ mod tests {
     #[test]
     fn the_cluster_can_be_shared_between_threads() {
         assert_send_sync::<KafkaCluster>();
+    }
+
+    #[test]
+    fn an_unreachable_token_endpoint_is_named_without_the_secret() {
+        let props: BTreeMap<String, String> = [
+            ("bootstrap.servers", "127.0.0.1:1"),
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "OAUTHBEARER"),
+            ("sasl.oauthbearer.method", "oidc"),
+            ("sasl.oauthbearer.client.id", "mesh"),
+            ("sasl.oauthbearer.client.secret", "oidc-client-secret-42"),
+            (
+                "sasl.oauthbearer.token.endpoint.url",
+                "https://127.0.0.1:9/oauth2/token",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let err = KafkaCluster::connect(&props, Duration::from_secs(10)).unwrap_err();
+        assert!(matches!(err, KafkaError::Token { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("sasl.oauthbearer.token.endpoint.url"),
+            "{text}"
+        );
+        assert!(
+            !format!("{text} {err:?}").contains("oidc-client-secret-42"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn all_bootstrap_servers_failing_twice_is_unreachable() {
+        let event = |reason: &str| context::ClientEvent {
+            code: Some(RDKafkaErrorCode::BrokerTransportFailure),
+            reason: reason.to_owned(),
+        };
+        let a = "sasl_ssl://k1:9093/bootstrap: Connect to ipv4#10.0.0.1:9093 failed: Connection refused";
+        let b = "sasl_ssl://k2:9093/bootstrap: Connect to ipv4#10.0.0.2:9093 failed: Connection refused";
+        let twice_each = [event(a), event(b), event(a), event(b)];
+        assert!(every_server_failed_twice("k1:9093,k2:9093", &twice_each));
+        // One server failed only once (it may still answer), or not at all.
+        assert!(!every_server_failed_twice(
+            "k1:9093,k2:9093",
+            &twice_each[..3]
+        ));
+        assert!(!every_server_failed_twice("k1:9093,k3:9093", &twice_each));
+        assert!(!every_server_failed_twice("", &twice_each));
     }
 
     #[test]

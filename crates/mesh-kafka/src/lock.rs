@@ -59,8 +59,9 @@ impl KafkaCluster {
             }
             self.await_lock_topic(topic);
         }
-        let (_, topics) = self.topic_metadata()?;
-        let partitions = topics.get(topic).map_or(0, |s| s.partitions.len());
+        // Each metadata request may reach another broker, and a broker learns of a new topic a
+        // moment after the controller made it: "not there yet" is waited out, not refused.
+        let partitions = self.partitions_of(topic)?;
         if partitions != 1 {
             return Err(self.lock_topic_refused(
                 &action,
@@ -103,6 +104,20 @@ impl KafkaCluster {
     }
 
     /// Waits (at most the timeout) until the new topic's partition is in the metadata.
+    /// The partition count of `topic` (0: absent), waiting (up to the timeout) while the
+    /// metadata does not show it yet.
+    pub(crate) fn partitions_of(&self, topic: &str) -> Result<usize, KafkaError> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let (_, topics) = self.topic_metadata()?;
+            let n = topics.get(topic).map_or(0, |s| s.partitions.len());
+            if n > 0 || Instant::now() >= deadline {
+                return Ok(n);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn await_lock_topic(&self, topic: &str) {
         let deadline = Instant::now() + self.timeout;
         while Instant::now() < deadline {

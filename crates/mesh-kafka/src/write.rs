@@ -122,8 +122,8 @@ impl KafkaCluster {
         if records.is_empty() {
             return Ok(());
         }
-        let (_, topics) = self.topic_metadata()?;
-        if !topics.contains_key(catalog_topic) {
+        // Created in apply's first phase; a broker may learn of it a moment later.
+        if self.partitions_of(catalog_topic)? == 0 {
             return Err(KafkaError::Request {
                 action,
                 bootstrap: self.settings.bootstrap.clone(),

@@ -192,10 +192,28 @@ fn sandbox_is_real_idempotent_and_stops_cleanly() {
     let subject = "/apis/ccompat/v7/subjects/sandbox.check-value/versions";
     let (code, body) = http(cfg.registry_port, "POST", subject, schema);
     assert_eq!(code, 200, "{body}");
-    // Confluent's default compatibility: adding a field without a default breaks BACKWARD.
+    // No global rule (so a subject's NONE works, see docs/local-cluster.md): anything goes until
+    // the subject has a level; under BACKWARD, a field without a default breaks it.
     let breaking = r#"{"schema":"{\"type\":\"record\",\"name\":\"Check\",\"fields\":[{\"name\":\"a\",\"type\":\"string\"},{\"name\":\"b\",\"type\":\"int\"}]}"}"#;
+    let config = "/apis/ccompat/v7/config/sandbox.check-value";
+    let (code, body) = http(
+        cfg.registry_port,
+        "PUT",
+        config,
+        r#"{"compatibility":"BACKWARD"}"#,
+    );
+    assert_eq!(code, 200, "{body}");
     let (code, body) = http(cfg.registry_port, "POST", subject, breaking);
     assert_eq!(code, 409, "{body}");
+    let (code, body) = http(
+        cfg.registry_port,
+        "PUT",
+        config,
+        r#"{"compatibility":"NONE"}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = http(cfg.registry_port, "POST", subject, breaking);
+    assert_eq!(code, 200, "under NONE: {body}");
 
     // Idempotent: a second `up` starts nothing and returns the same processes.
     let mut said = Vec::new();
