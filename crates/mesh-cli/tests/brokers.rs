@@ -7,9 +7,8 @@
 mod common;
 use common::*;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use mesh_sandbox::{Ephemeral, KAFKA_3_VERSION, KafkaTool, Listener, Options, kafka_tool};
 
@@ -192,54 +191,24 @@ fn smoke(version: Option<&str>) {
 
     // A record, read by a consumer on the new group protocol, which commits its offset.
     let admin = mesh_sandbox::admin_client_properties(cfg).unwrap();
-    let mut producer = kafka_tool(cfg, KafkaTool::ConsoleProducer)
-        .args([
-            "--bootstrap-server",
-            &cfg.bootstrap_servers(),
-            "--topic",
-            "sales.legacy-orders",
-            "--producer.config",
-        ])
-        .arg(&admin)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    producer
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"{\"order\":1}\n")
-        .unwrap();
-    let produced = producer.wait_with_output().unwrap();
-    assert!(produced.status.success(), "{}", text(&produced));
-    let consumed = kafka_tool(cfg, KafkaTool::ConsoleConsumer)
-        .args([
-            "--bootstrap-server",
-            &cfg.bootstrap_servers(),
-            "--consumer.config",
-        ])
-        .arg(&admin)
-        .args([
-            "--consumer-property",
-            "group.protocol=consumer",
-            "--topic",
-            "sales.legacy-orders",
-            "--group",
-            "finance.adhoc-audit",
-            "--from-beginning",
-            "--max-messages",
-            "1",
-            "--timeout-ms",
-            "30000",
-        ])
-        .output()
-        .unwrap();
+    produce_one(
+        cfg,
+        &cfg.bootstrap_servers(),
+        &admin,
+        "sales.legacy-orders",
+        "{\"order\":1}",
+    );
+    let consumed = consume_one(
+        cfg,
+        &cfg.bootstrap_servers(),
+        &admin,
+        "sales.legacy-orders",
+        "finance.adhoc-audit",
+        &["--consumer-property", "group.protocol=consumer"],
+    );
     assert!(
-        text(&consumed).contains("Processed a total of 1 messages"),
-        "{}",
-        text(&consumed)
+        consumed.contains("Processed a total of 1 messages"),
+        "{consumed}"
     );
     let groups = admin_tool(
         cfg,

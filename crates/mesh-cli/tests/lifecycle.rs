@@ -7,9 +7,9 @@ mod common;
 use common::*;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use mesh_sandbox::{Ephemeral, KafkaTool, SandboxConfig, admin_client_properties, kafka_tool};
+use mesh_sandbox::{Ephemeral, KafkaTool, SandboxConfig, admin_client_properties};
 
 const PRODUCT: &str = "domains/sales/products/legacy-orders.toml";
 const TOPIC: &str = "sales.legacy-orders";
@@ -121,28 +121,14 @@ fn a_deprecated_product_is_retired_only_once_nobody_reads_it() {
 
     // The consumer goes, but a group read the topic a moment ago: still blocked, naming it.
     drop_consumes(&repo, domain, "sales.never-existed");
-    let producer = kafka_tool(cfg, KafkaTool::ConsoleProducer)
-        .args([
-            "--bootstrap-server",
-            &cfg.bootstrap_servers(),
-            "--topic",
-            TOPIC,
-            "--producer.config",
-        ])
-        .arg(&admin)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = producer.stdin.as_ref().unwrap();
-        stdin.write_all(b"{\"order\":1}\n").unwrap();
-    }
-    let produced = producer.wait_with_output().unwrap();
-    assert!(produced.status.success(), "{}", text(&produced));
-    consume_one(cfg, &admin, "finance.adhoc-audit");
+    produce_one(
+        cfg,
+        &cfg.bootstrap_servers(),
+        &admin,
+        TOPIC,
+        "{\"order\":1}",
+    );
+    read_one(cfg, &admin, "finance.adhoc-audit");
     let (code, out) = mesh(&repo, None, &["plan", "--env", "local"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
@@ -211,7 +197,7 @@ fn a_deprecated_product_is_retired_only_once_nobody_reads_it() {
         &["plan", "--env", "local", "--out", saved],
     );
     assert_eq!(code, Some(0), "{out}");
-    consume_one(cfg, &admin, "finance.late-reader");
+    read_one(cfg, &admin, "finance.late-reader");
     let (code, out) = mesh(&repo, Some(&later), &["apply", saved, "--auto-approve"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
@@ -266,30 +252,7 @@ fn drop_consumes(repo: &Path, file: &str, product: &str) {
 
 /// Reads one record of the retiring topic with Kafka's console consumer in `group`, which
 /// commits its offset.
-fn consume_one(cfg: &SandboxConfig, admin: &Path, group: &str) {
-    let consumed = kafka_tool(cfg, KafkaTool::ConsoleConsumer)
-        .args([
-            "--bootstrap-server",
-            &cfg.bootstrap_servers(),
-            "--consumer.config",
-        ])
-        .arg(admin)
-        .args([
-            "--topic",
-            TOPIC,
-            "--group",
-            group,
-            "--from-beginning",
-            "--max-messages",
-            "1",
-            "--timeout-ms",
-            "20000",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        text(&consumed).contains("Processed a total of 1 messages"),
-        "{}",
-        text(&consumed)
-    );
+fn read_one(cfg: &SandboxConfig, admin: &Path, group: &str) {
+    let out = consume_one(cfg, &cfg.bootstrap_servers(), admin, TOPIC, group, &[]);
+    assert!(out.contains("Processed a total of 1 messages"), "{out}");
 }

@@ -12,7 +12,7 @@ use common::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use mesh_sandbox::{
@@ -333,28 +333,9 @@ fn a_consumer_authenticated_by_its_certificate_reads_what_it_was_granted_only() 
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 
     // One record in sales.orders, written by the admin.
-    let mut producer = kafka_tool(&sb.cfg, KafkaTool::ConsoleProducer)
-        .args([
-            "--bootstrap-server",
-            &sb.bootstrap(Listener::SaslSsl),
-            "--topic",
-            "sales.orders",
-            "--producer.config",
-        ])
-        .arg(admin_properties(&sb.cfg, Listener::SaslSsl).unwrap())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    producer
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"{\"order\":1}\n")
-        .unwrap();
-    let produced = producer.wait_with_output().unwrap();
-    assert!(produced.status.success(), "{}", text(&produced));
+    let admin = admin_properties(&sb.cfg, Listener::SaslSsl).unwrap();
+    let scram = sb.bootstrap(Listener::SaslSsl);
+    produce_one(&sb.cfg, &scram, &admin, "sales.orders", "{\"order\":1}");
 
     // finance's billing service, by its certificate (CN → User:finance-billing-service), is a
     // declared consumer of sales.orders in group finance.billing-service.
@@ -362,25 +343,16 @@ fn a_consumer_authenticated_by_its_certificate_reads_what_it_was_granted_only() 
         .client_certificate("CN=finance-billing-service,OU=finance")
         .unwrap();
     let config = write_ssl_client_properties(&sb.cfg, Some(&cert)).unwrap();
+    let ssl = sb.bootstrap(Listener::Ssl);
     let consume = |topic: &str| {
-        let out = kafka_tool(&sb.cfg, KafkaTool::ConsoleConsumer)
-            .args(["--bootstrap-server", &sb.bootstrap(Listener::Ssl)])
-            .arg("--consumer.config")
-            .arg(&config)
-            .args([
-                "--topic",
-                topic,
-                "--group",
-                "finance.billing-service",
-                "--from-beginning",
-                "--max-messages",
-                "1",
-                "--timeout-ms",
-                "20000",
-            ])
-            .output()
-            .unwrap();
-        text(&out)
+        consume_one(
+            &sb.cfg,
+            &ssl,
+            &config,
+            topic,
+            "finance.billing-service",
+            &[],
+        )
     };
     let granted = consume("sales.orders");
     assert!(granted.contains("{\"order\":1}"), "{granted}");

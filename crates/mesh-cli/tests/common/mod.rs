@@ -106,3 +106,59 @@ pub fn git(dir: &Path, args: &[&str]) {
         .success();
     assert!(ok, "git {args:?}");
 }
+
+/// Writes one record (`value`) to `topic` with Kafka's console producer over `bootstrap`,
+/// logged in with the client properties in `config`; fails the test if it cannot.
+pub fn produce_one(cfg: &SandboxConfig, bootstrap: &str, config: &Path, topic: &str, value: &str) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut producer = kafka_tool(cfg, KafkaTool::ConsoleProducer)
+        .args(["--bootstrap-server", bootstrap, "--topic", topic])
+        .arg("--producer.config")
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("java runs");
+    producer
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(format!("{value}\n").as_bytes())
+        .unwrap();
+    let produced = producer.wait_with_output().unwrap();
+    assert!(produced.status.success(), "{}", text(&produced));
+}
+
+/// Reads at most one record of `topic` from the beginning with Kafka's console consumer in
+/// `group` (which commits its offset), logged in with `config`; `extra` goes to the tool
+/// (e.g. `--consumer-property group.protocol=consumer`). Returns everything it printed.
+pub fn consume_one(
+    cfg: &SandboxConfig,
+    bootstrap: &str,
+    config: &Path,
+    topic: &str,
+    group: &str,
+    extra: &[&str],
+) -> String {
+    let out = kafka_tool(cfg, KafkaTool::ConsoleConsumer)
+        .args(["--bootstrap-server", bootstrap])
+        .arg("--consumer.config")
+        .arg(config)
+        .args(extra)
+        .args([
+            "--topic",
+            topic,
+            "--group",
+            group,
+            "--from-beginning",
+            "--max-messages",
+            "1",
+            "--timeout-ms",
+            "30000",
+        ])
+        .output()
+        .expect("java runs");
+    text(&out)
+}
