@@ -126,7 +126,13 @@ pub fn check_avro(new: &str, previous: &[&str], level: &str) -> Result<(), Vec<S
         let mut v: serde_json::Value =
             serde_json::from_str(text).map_err(|e| vec![format!("not valid JSON: {e}")])?;
         strip_logical_types(&mut v);
-        apache_avro::Schema::parse(&v).map_err(|e| vec![format!("not a valid Avro schema: {e}")])
+        if let Some(b) = crate::avro_names::bad_names(&v).first() {
+            return Err(vec![format!(
+                "not a valid Avro schema: {} {:?} is not a legal Avro name",
+                b.what, b.name
+            )]);
+        }
+        crate::parse_avro(&v).map_err(|e| vec![format!("not a valid Avro schema: {e}")])
     };
     let new_schema = parse(new)?;
     let (transitive, backward, forward) = match level {
@@ -192,6 +198,18 @@ fn strip_logical_types(v: &mut serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_illegal_name_in_a_registered_version_is_an_error_not_a_panic() {
+        // Someone else registered it: the registry's history is not ours to trust.
+        let theirs = r#"{"type":"enum","name":"Invoice-Status","symbols":["OPEN"]}"#;
+        let ours = r#"{"type":"enum","name":"InvoiceStatus","symbols":["OPEN"]}"#;
+        let err = check_avro(ours, &[theirs], "BACKWARD").unwrap_err();
+        assert!(
+            err[0].contains("\"Invoice-Status\" is not a legal Avro name"),
+            "{err:?}"
+        );
+    }
 
     const V1: &str = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}"#;
 

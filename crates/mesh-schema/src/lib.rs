@@ -4,6 +4,7 @@
 //! Architecture invariant: pure; text in, diagnostics out. Registry compatibility and schema
 //! normalisation build on this crate later; it never talks to a registry.
 
+pub mod avro_names;
 pub mod compat;
 pub mod diff;
 
@@ -47,10 +48,40 @@ fn check_avro(file: &str, text: &str) -> Vec<Diagnostic> {
         Ok(v) => v,
         Err(e) => return vec![json_error(file, text, &e, "the Avro schema")],
     };
-    match apache_avro::Schema::parse(&value) {
+    // apache-avro panics on an illegal name: those are reported here, at the name, and the
+    // parser never sees them.
+    let bad = avro_names::bad_names(&value);
+    if !bad.is_empty() {
+        return bad
+            .into_iter()
+            .map(|b| {
+                let at = text.find(&format!("\"{}\"", b.name)).unwrap_or(0);
+                Diagnostic::error(
+                    "schema-invalid",
+                    file,
+                    at..at + b.name.len() + 2,
+                    format!("{} {:?} is not a legal Avro name", b.what, b.name),
+                )
+                .with_help(
+                    "Avro names start with a letter or '_' and go on with letters, digits and '_' (a namespace is such names joined by dots): e.g. InvoiceStatus or invoice_status",
+                )
+            })
+            .collect();
+    }
+    match parse_avro(&value) {
         Ok(_) => Vec::new(),
         Err(e) => vec![Diagnostic::error("schema-invalid", file, 0..0, format!("not a valid Avro schema: {e}"))
             .with_help("see the Avro specification: a record needs \"type\": \"record\", a \"name\" and \"fields\" with a \"name\" and \"type\" each")],
+    }
+}
+
+/// apache-avro's parser, with a panic inside it (it has some on inputs it does not expect)
+/// turned into an error.
+pub(crate) fn parse_avro(value: &serde_json::Value) -> Result<apache_avro::Schema, String> {
+    match std::panic::catch_unwind(|| apache_avro::Schema::parse(value)) {
+        Ok(Ok(schema)) => Ok(schema),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the Avro parser gave up on it (an input it does not expect)".to_owned()),
     }
 }
 

@@ -1,0 +1,181 @@
+//! The Avro specification's rules for names, checked before a schema reaches apache-avro: its
+//! parser panics on an illegal name (`Invoice-Status`, `In voice`) instead of returning an error,
+//! and a diagnostic can point at the name's line.
+//!
+//! Names of records, enums and fixed types and of fields, and enum symbols, match
+//! `[A-Za-z_][A-Za-z0-9_]*`; a namespace (and a full name's namespace part) is such names joined
+//! by dots, or empty.
+
+use serde_json::Value;
+
+/// An illegal name: what it names (e.g. "enum name", "field name") and the name itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadName {
+    pub what: &'static str,
+    pub name: String,
+}
+
+fn is_simple(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_namespace(ns: &str) -> bool {
+    ns.is_empty() || ns.split('.').all(is_simple)
+}
+
+/// A type's `name`, which may be a full name (`namespace.Name`).
+fn is_full_name(name: &str) -> bool {
+    match name.rsplit_once('.') {
+        Some((ns, simple)) => is_simple(simple) && ns.split('.').all(is_simple),
+        None => is_simple(name),
+    }
+}
+
+/// Every illegal name in an Avro schema, in document order.
+pub fn bad_names(schema: &Value) -> Vec<BadName> {
+    let mut out = Vec::new();
+    walk(schema, &mut out);
+    out
+}
+
+fn walk(v: &Value, out: &mut Vec<BadName>) {
+    fn bad(out: &mut Vec<BadName>, what: &'static str, name: &str) {
+        out.push(BadName {
+            what,
+            name: name.to_owned(),
+        });
+    }
+    match v {
+        Value::Array(branches) => {
+            for b in branches {
+                walk(b, out);
+            }
+        }
+        Value::Object(o) => {
+            let kind = o.get("type").and_then(Value::as_str).unwrap_or("");
+            let named = matches!(kind, "record" | "error" | "enum" | "fixed");
+            if named {
+                let what = match kind {
+                    "enum" => "enum name",
+                    "fixed" => "fixed name",
+                    _ => "record name",
+                };
+                if let Some(name) = o.get("name").and_then(Value::as_str) {
+                    if !is_full_name(name) {
+                        bad(out, what, name);
+                    }
+                }
+                if let Some(ns) = o.get("namespace").and_then(Value::as_str) {
+                    if !is_namespace(ns) {
+                        bad(out, "namespace", ns);
+                    }
+                }
+                for alias in o
+                    .get("aliases")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(a) = alias.as_str().filter(|a| !is_full_name(a)) {
+                        bad(out, "alias", a);
+                    }
+                }
+            }
+            if kind == "enum" {
+                for s in o
+                    .get("symbols")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(s) = s.as_str().filter(|s| !is_simple(s)) {
+                        bad(out, "enum symbol", s);
+                    }
+                }
+            }
+            if matches!(kind, "record" | "error") {
+                for field in o
+                    .get("fields")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(name) = field.get("name").and_then(Value::as_str) {
+                        if !is_simple(name) {
+                            bad(out, "field name", name);
+                        }
+                    }
+                    for alias in field
+                        .get("aliases")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Some(a) = alias.as_str().filter(|a| !is_simple(a)) {
+                            bad(out, "field alias", a);
+                        }
+                    }
+                    if let Some(t) = field.get("type") {
+                        walk(t, out);
+                    }
+                }
+            }
+            for key in ["items", "values"] {
+                if let Some(t) = o.get(key) {
+                    walk(t, out);
+                }
+            }
+            // `{"type": {...}}`: a type wrapped in an object.
+            if let Some(t @ (Value::Object(_) | Value::Array(_))) = o.get("type") {
+                walk(t, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Vec<(&'static str, String)> {
+        bad_names(&serde_json::from_str(text).unwrap())
+            .into_iter()
+            .map(|b| (b.what, b.name))
+            .collect()
+    }
+
+    #[test]
+    fn legal_names_pass() {
+        let ok = r#"{"type":"record","name":"acme.sales.Order","namespace":"acme.sales","aliases":["Old_Order"],
+            "fields":[{"name":"_id","type":"string","aliases":["id2"]},
+                      {"name":"status","type":{"type":"enum","name":"Status","symbols":["OPEN","_X1"]}},
+                      {"name":"lines","type":{"type":"array","items":{"type":"record","name":"Line","fields":[]}}},
+                      {"name":"h","type":["null",{"type":"fixed","name":"Hash","size":16}]}]}"#;
+        assert_eq!(names(ok), vec![]);
+        assert_eq!(names(r#""string""#), vec![]);
+    }
+
+    #[test]
+    fn every_kind_of_illegal_name_is_found() {
+        let bad = r#"{"type":"record","name":"In voice","namespace":"acme..x",
+            "fields":[{"name":"1st","type":"string"},
+                      {"name":"status","type":{"type":"enum","name":"Invoice-Status","symbols":["OPEN","not-ok"]}},
+                      {"name":"m","type":{"type":"map","values":{"type":"fixed","name":"Ha sh","size":1}}}]}"#;
+        assert_eq!(
+            names(bad),
+            vec![
+                ("record name", "In voice".to_owned()),
+                ("namespace", "acme..x".to_owned()),
+                ("field name", "1st".to_owned()),
+                ("enum name", "Invoice-Status".to_owned()),
+                ("enum symbol", "not-ok".to_owned()),
+                ("fixed name", "Ha sh".to_owned()),
+            ]
+        );
+    }
+}
