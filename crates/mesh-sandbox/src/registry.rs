@@ -49,7 +49,7 @@ pub(crate) fn server_command(cfg: &SandboxConfig, layout: &Layout) -> Command {
 pub(crate) fn answers(cfg: &SandboxConfig) -> bool {
     let path = format!("{CCOMPAT_PATH}/subjects");
     matches!(
-        http_get(cfg.registry_port, &path, Duration::from_secs(2)),
+        http_get(cfg.registry_port, &path, Duration::from_secs(5)),
         Ok((200, body)) if body.trim_start().starts_with('[')
     ) && crate::net::answers(cfg.registry_https_port)
 }

@@ -351,7 +351,13 @@ fn tls_listeners_scram_mtls_and_registry_https() {
         began.elapsed().as_secs_f64()
     );
     let cfg = &sb.cfg;
-    let st = sb.status();
+    // `up` saw both answer; on a loaded machine a probe right after may still time out.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut st = sb.status();
+    while !st.is_up() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        st = sb.status();
+    }
     assert!(st.is_up(), "{st}");
     assert!(st.ca_file.is_file());
     assert!(st.admin_certificate.cert.is_file() && st.admin_certificate.key.is_file());
