@@ -80,17 +80,17 @@ mod tests {
         let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
-            // Tests run in parallel: another test's port probe may connect to this listener
-            // and close at once (its port number can be reused for ours). Serve the first
-            // connection that actually sends a request.
+            // Tests run in parallel: another test's probe may connect to this listener (its
+            // port number can be reused for ours), close at once or send something else. Serve
+            // the first connection that sends this test's request.
             loop {
                 let (mut s, _) = listener.accept().unwrap();
                 let mut buf = [0u8; 1024];
                 let n = s.read(&mut buf).unwrap_or(0);
-                if n == 0 {
+                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if !request.contains("/apis/ccompat/v7/subjects") {
                     continue;
                 }
-                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
                 s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n[]")
                     .unwrap();
                 return request;
