@@ -121,10 +121,26 @@ fn check_schemas(mesh: &Mesh, ds: &mut Diagnostics) {
     }
 }
 
+/// Earlier committed versions of one schema file, oldest first, for `*_TRANSITIVE` levels: the
+/// git history is the registry's history for a pull request.
+#[derive(Clone, Debug, Default)]
+pub struct SchemaHistory {
+    /// Each version with the words that name it ("the version of commit 1a2b3c4 (2026-11-02)").
+    pub versions: Vec<(String, String)>,
+    /// Why the history may be incomplete (a shallow clone, a failed read), shown as a warning.
+    pub incomplete: Option<String>,
+}
+
 /// Everything `--base` adds to a check: the touched domains, products and owners to ask, the
 /// warnings for a change reaching into another team's domain, and the schema changes.
-/// `label` names the base revision as the user wrote it.
-pub fn against_base(report: &mut Report, base: &Mesh, label: &str) {
+/// `label` names the base revision as the user wrote it; `history` gives the committed versions
+/// of a schema file (by its path at the base) reachable from the base, for transitive levels.
+pub fn against_base(
+    report: &mut Report,
+    base: &Mesh,
+    label: &str,
+    history: &dyn Fn(&str) -> SchemaHistory,
+) {
     let set = changes::change_set(&report.mesh, base, label);
     let warnings = changes::reach_warnings(&report.mesh, base, &set);
     report.changes = Some(set);
@@ -134,14 +150,20 @@ pub fn against_base(report: &mut Report, base: &Mesh, label: &str) {
         ds.extend(warnings);
         report.diagnostics = ds.into_sorted();
     }
-    schema_changes(report, base);
+    schema_changes(report, base, label, history);
 }
 
 /// Schema changes against a base revision (a pull request's target), checked offline: an Avro
 /// change that breaks the product's compatibility level is an error at the schema file, with the
 /// consumers it would break; a changed JSON Schema or Protobuf file is a warning, because only
-/// the registry can judge those. `base` is the mesh at the base revision.
-pub fn schema_changes(report: &mut Report, base: &Mesh) {
+/// the registry can judge those. `base` is the mesh at the base revision; a transitive level
+/// compares with every version `history` gives, a non-transitive one with the base's.
+fn schema_changes(
+    report: &mut Report,
+    base: &Mesh,
+    label: &str,
+    history: &dyn Fn(&str) -> SchemaHistory,
+) {
     let mut found = Vec::new();
     for p in &report.mesh.products {
         let (Some(schema), Some(old)) = (&p.schema, base.product(&p.id)) else {
@@ -188,18 +210,48 @@ pub fn schema_changes(report: &mut Report, base: &Mesh) {
                 format!("consumers: {}", consumers.join("; "))
             };
             let d = match (new_ref.format, old_ref.format) {
-                (SchemaFormat::Avro, SchemaFormat::Avro) => match mesh_schema::compat::check_avro(new_text, &[old_text], level) {
+                (SchemaFormat::Avro, SchemaFormat::Avro) => {
+                    let base_label = format!("the base revision ({label})");
+                    let mut earlier = vec![(base_label.clone(), old_text.to_string())];
+                    let transitive = level.ends_with("_TRANSITIVE");
+                    if transitive {
+                        let h = history(&old_ref.file);
+                        if let Some(why) = h.incomplete {
+                            found.push(Diagnostic::warning(
+                                "schema-history-incomplete",
+                                &new_ref.file,
+                                0..0,
+                                format!("{level} compares the {which} schema of {} with every committed version of {}, but {why}", p.id, old_ref.file),
+                            ).with_help("fetch the whole history (`git fetch --unshallow`; in GitHub Actions, `fetch-depth: 0` on actions/checkout)"));
+                        }
+                        // The base's own version is in its history; keep it only when missing.
+                        if h.versions.iter().any(|(_, t)| t == old_text) {
+                            earlier.clear();
+                        }
+                        earlier.splice(0..0, h.versions);
+                    }
+                    let versions: Vec<mesh_schema::compat::Earlier> = earlier
+                        .iter()
+                        .map(|(label, text)| mesh_schema::compat::Earlier { label, text })
+                        .collect();
+                    let against = if transitive { "its committed versions" } else { "the base revision" };
+                    match mesh_schema::compat::check_avro_at(new_text, &versions, level) {
                     Ok(()) => continue,
                     Err(reasons) => Diagnostic::error(
                         "breaking-schema-change",
                         &new_ref.file,
-                        0..0,
-                        format!("the {which} schema of {} is not {level}-compatible with the base revision: {}", p.id, reasons.join("; ")),
+                        reasons.first().map_or(0..0, |b| mesh_schema::compat::field_span(new_text, &b.path)),
+                        format!(
+                            "the {which} schema of {} is not {level}-compatible with {against}: {}",
+                            p.id,
+                            reasons.iter().map(|b| b.message.as_str()).collect::<Vec<_>>().join("; ")
+                        ),
                     )
                     .with_help(format!(
-                        "{who}. Make the change compatible (e.g. give a new field a default), or publish a new product version and deprecate this one"
+                        "{who}. Make the change compatible (each reason says how), or publish a new product version and deprecate this one"
                     )),
-                },
+                }
+                }
                 _ => Diagnostic::warning(
                     "schema-changed",
                     &new_ref.file,

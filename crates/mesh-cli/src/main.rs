@@ -219,8 +219,38 @@ fn with_base(
     let Some(base) = base else { return Ok(()) };
     let files = mesh_repo::from_git(&repo.repo, base).map_err(|e| format!("--base: {e}"))?;
     let (base_mesh, _) = mesh_model::load(&files.files, repo.env.as_deref());
-    mesh_check::against_base(report, &base_mesh, base);
+    let history = |file: &str| schema_history(&repo.repo, base, file);
+    mesh_check::against_base(report, &base_mesh, base, &history);
     Ok(())
+}
+
+/// The committed versions of a schema file reachable from `base`, for transitive levels.
+fn schema_history(dir: &std::path::Path, base: &str, file: &str) -> mesh_check::SchemaHistory {
+    match mesh_repo::file_history(dir, base, file) {
+        Ok(h) => mesh_check::SchemaHistory {
+            incomplete: h.shallow.then(|| {
+                format!(
+                    "this clone is shallow: only {} version(s) are here",
+                    h.versions.len()
+                )
+            }),
+            versions: h
+                .versions
+                .into_iter()
+                .map(|v| {
+                    let day = mesh_model::doc::Date::from_unix_days(v.time.div_euclid(86_400));
+                    (
+                        format!("the version of commit {} ({day})", v.commit),
+                        String::from_utf8_lossy(&v.text).into_owned(),
+                    )
+                })
+                .collect(),
+        },
+        Err(e) => mesh_check::SchemaHistory {
+            versions: Vec::new(),
+            incomplete: Some(format!("its history could not be read ({e})")),
+        },
+    }
 }
 
 fn stdout_colour() -> ColorChoice {

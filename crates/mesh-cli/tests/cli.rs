@@ -341,6 +341,99 @@ fn base_lists_touched_domains_products_owners_and_cross_team_reach() {
     assert!(text(&o).contains("--base: "), "{}", text(&o));
 }
 
+/// The commit id `git` abbreviates `rev` to (7 digits).
+fn short_id(dir: &std::path::Path, rev: &str) -> String {
+    let o = Command::new("git")
+        .args(["rev-parse", "--short=7", rev])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn base_checks_transitive_levels_against_every_committed_version() {
+    // sales.orders is BACKWARD_TRANSITIVE. History: v1 (the example), v2 adds gift_note with a
+    // default; the pull request drops the default. Against v2 alone that is fine (v2 data has
+    // the field); against v1 it is not, and only the git history knows v1.
+    let t = tempfile::tempdir().unwrap();
+    let work = t.path().join("work");
+    copy_dir(&example(), &work);
+    git(&work, &["init", "-q", "-b", "main"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-q", "-m", "v1"]);
+    let v1 = short_id(&work, "HEAD");
+    let order = work.join("domains/sales/schemas/order.avsc");
+    let original = std::fs::read_to_string(&order).unwrap();
+    let with = |field: &str| {
+        original.replacen(
+            "{\"name\": \"campaign_id\"",
+            &format!("{field},\n    {{\"name\": \"campaign_id\""),
+            1,
+        )
+    };
+    std::fs::write(
+        &order,
+        with(r#"{"name": "gift_note", "type": "string", "default": ""}"#),
+    )
+    .unwrap();
+    git(&work, &["commit", "-q", "-am", "v2"]);
+    let v2 = short_id(&work, "HEAD");
+    std::fs::write(&order, with(r#"{"name": "gift_note", "type": "string"}"#)).unwrap();
+
+    let w = work.to_str().unwrap();
+    let o = mesh(&["validate", "--repo", w, "--base", "main"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("not BACKWARD_TRANSITIVE-compatible with its committed versions")
+            && out.contains(&format!(
+                "cannot read data written with the version of commit {v1} ("
+            ))
+            && out.contains("Order.gift_note: the reader's field gift_note has no default"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&format!("commit {v2}")),
+        "v2 is compatible: {out}"
+    );
+    assert!(
+        out.contains("order.avsc:46:14")
+            && out.contains(r#"{"name": "gift_note", "type": "string"},"#),
+        "the error points at the field: {out}"
+    );
+
+    // A shallow clone holds only the base's version: the check says what it could not see.
+    let shallow = t.path().join("shallow");
+    let url = format!("file://{}", work.display());
+    git(
+        t.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &url,
+            shallow.to_str().unwrap(),
+        ],
+    );
+    std::fs::copy(&order, shallow.join("domains/sales/schemas/order.avsc")).unwrap();
+    let o = mesh(&[
+        "validate",
+        "--repo",
+        shallow.to_str().unwrap(),
+        "--base",
+        "HEAD",
+    ]);
+    let out = text(&o);
+    assert!(
+        out.contains("warning[schema-history-incomplete]")
+            && out.contains("this clone is shallow: only 1 version(s) are here")
+            && out.contains("fetch-depth: 0"),
+        "{out}"
+    );
+}
+
 #[test]
 fn base_flags_breaking_schema_changes_offline() {
     let t = tempfile::tempdir().unwrap();
@@ -390,7 +483,7 @@ fn base_flags_breaking_schema_changes_offline() {
         "{out}"
     );
     assert!(
-        out.contains("not BACKWARD_TRANSITIVE-compatible with the base revision"),
+        out.contains("not BACKWARD_TRANSITIVE-compatible with its committed versions"),
         "{out}"
     );
     assert!(

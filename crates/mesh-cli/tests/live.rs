@@ -468,7 +468,8 @@ fn schemas_are_registered_evolved_and_gated_on_a_real_registry() {
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
-        out.contains("not BACKWARD_TRANSITIVE-compatible with subject sales.orders-value"),
+        out.contains("not BACKWARD_TRANSITIVE-compatible with subject sales.orders-value")
+            && out.contains("cannot read data written with registered version 1: Order.channel:"),
         "{out}"
     );
     assert!(

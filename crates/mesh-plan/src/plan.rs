@@ -354,14 +354,28 @@ fn plan_subjects(desired: &DesiredState, live: &LiveState, p: &mut Plan) {
             });
             continue;
         }
-        if want.schema_type == "AVRO" && have.latest.is_some() {
-            let history: Vec<&str> = if have.history.is_empty() {
-                have.latest.iter().map(|l| l.schema.as_str()).collect()
+        if want.schema_type == "AVRO"
+            && let Some(latest) = &have.latest
+        {
+            let history: &[crate::registry::RegisteredSchema] = if have.history.is_empty() {
+                std::slice::from_ref(latest)
             } else {
-                have.history.iter().map(String::as_str).collect()
+                &have.history
             };
+            let labels: Vec<String> = history
+                .iter()
+                .map(|v| format!("registered version {}", v.version))
+                .collect();
+            let earlier: Vec<mesh_schema::compat::Earlier> = history
+                .iter()
+                .zip(&labels)
+                .map(|(v, label)| mesh_schema::compat::Earlier {
+                    label,
+                    text: &v.schema,
+                })
+                .collect();
             if let Err(reasons) =
-                mesh_schema::compat::check_avro(&want.schema, &history, &want.compatibility)
+                mesh_schema::compat::check_avro(&want.schema, &earlier, &want.compatibility)
             {
                 p.errors.push(incompatible(want, name, &reasons));
             }

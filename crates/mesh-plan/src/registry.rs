@@ -21,10 +21,10 @@ pub struct RegisteredSchema {
 pub struct LiveSubject {
     /// `None` when the subject has no (non-deleted) version.
     pub latest: Option<RegisteredSchema>,
-    /// Every registered version's schema text, oldest first (for transitive checks and diffs);
-    /// may be empty when the adapter reads only the latest.
+    /// Every registered (non-deleted) version, oldest first (for transitive checks, which name
+    /// the version a change breaks); may be empty when the adapter reads only the latest.
     #[serde(default)]
-    pub history: Vec<String>,
+    pub history: Vec<RegisteredSchema>,
     /// The subject-level compatibility (`BACKWARD`, …), `None` when only the global level applies.
     pub compatibility: Option<String>,
 }

@@ -551,13 +551,14 @@ impl RegistryWriter for FakeRegistry {
         let mut all = self.subjects.lock().unwrap();
         let s = all.entry(subject.into()).or_default();
         let version = s.latest.as_ref().map_or(1, |l| l.version + 1);
-        s.latest = Some(RegisteredSchema {
+        let registered = RegisteredSchema {
             version,
             id: version,
             schema_type: schema_type.into(),
             schema: schema.into(),
-        });
-        s.history.push(schema.into());
+        };
+        s.history.push(registered.clone());
+        s.latest = Some(registered);
         Ok(version)
     }
     fn delete_subject(&self, subject: &str) -> Result<(), String> {
@@ -686,7 +687,10 @@ fn a_compatible_evolution_is_one_new_version_and_an_incompatible_one_fails_the_p
     assert_eq!(p.errors.len(), 1, "{:?}", p.errors);
     assert_eq!(p.errors[0].subject.as_deref(), Some("sales.orders-value"));
     assert!(
-        p.errors[0].message.contains("not BACKWARD-compatible"),
+        p.errors[0].message.contains("not BACKWARD-compatible")
+            && p.errors[0].message.contains(
+                "cannot read data written with registered version 1: Order.note: the reader's field note has no default"
+            ),
         "{}",
         p.errors[0].message
     );

@@ -143,7 +143,7 @@ impl RegistryClient {
             try_join(self.latest_version(subject), self.subject_level(subject)).await?
         };
         let history = if self.history {
-            versions.iter().map(|v| v.schema.clone()).collect()
+            versions.clone()
         } else {
             Vec::new()
         };

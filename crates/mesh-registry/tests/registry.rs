@@ -93,7 +93,7 @@ fn the_adapter_against_a_real_registry() {
         (1, id1, "AVRO")
     );
     assert_eq!(latest.schema, V1);
-    assert_eq!(live.history, vec![V1.to_owned()]);
+    assert_eq!(texts(&live.history), vec![V1]);
 
     // A compatible evolution.
     let verdict = RegistryReader::check_compatibility(&reg, subject, "AVRO", V2, None).unwrap();
@@ -108,7 +108,7 @@ fn the_adapter_against_a_real_registry() {
         live.latest.as_ref().map(|l| (l.version, l.id)),
         Some((2, id2))
     );
-    assert_eq!(live.history, vec![V1.to_owned(), V2.to_owned()]);
+    assert_eq!(texts(&live.history), vec![V1, V2]);
     assert_eq!(live.compatibility.as_deref(), Some("BACKWARD"));
 
     // An incompatible one: the registry says why, and refuses to register it.
@@ -282,7 +282,69 @@ fn the_adapter_against_a_real_registry() {
         "{body}"
     );
 
+    avro_resolution_agrees_with_the_registry(&reg);
+
     down(&sb.cfg).expect("down");
+}
+
+fn texts(history: &[mesh_plan::registry::RegisteredSchema]) -> Vec<&str> {
+    history.iter().map(|v| v.schema.as_str()).collect()
+}
+
+#[derive(serde::Deserialize)]
+struct Cases {
+    case: Vec<Case>,
+}
+
+#[derive(serde::Deserialize)]
+struct Case {
+    name: String,
+    writer: String,
+    reader: String,
+    compatible: bool,
+}
+
+/// mesh's offline Avro check (`mesh_schema::avro_resolve`) and the registry agree on every case
+/// of the specification's table: the writer registered first, the reader checked under
+/// BACKWARD (the new schema reads data written with the old one).
+fn avro_resolution_agrees_with_the_registry(reg: &RegistryClient) {
+    let table: Cases = toml::from_str(include_str!(
+        "../../mesh-schema/tests/avro_resolution_cases.toml"
+    ))
+    .unwrap();
+    let mut disagreements = Vec::new();
+    for (i, c) in table.case.iter().enumerate() {
+        let subject = format!("agreement.{i}");
+        reg.register(&subject, "AVRO", &c.writer)
+            .unwrap_or_else(|e| panic!("{}: the registry refused the writer: {e}", c.name));
+        reg.set_compatibility(&subject, "BACKWARD").unwrap();
+        let verdict = reg
+            .check_compatibility(&subject, "AVRO", &c.reader, None)
+            .unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let ours = {
+            let parse = |t: &str| {
+                mesh_schema::avro_resolve::Schema::parse(&serde_json::from_str(t).unwrap()).unwrap()
+            };
+            mesh_schema::avro_resolve::can_read(&parse(&c.reader), &parse(&c.writer))
+        };
+        if verdict.compatible != c.compatible || ours.is_empty() != c.compatible {
+            disagreements.push(format!(
+                "{}: table {}, registry {} {:?}, mesh {:?}",
+                c.name, c.compatible, verdict.compatible, verdict.messages, ours
+            ));
+        }
+    }
+    eprintln!(
+        "Avro resolution: {} cases, {} disagreement(s) with the registry",
+        table.case.len(),
+        disagreements.len()
+    );
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreement(s):\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
 }
 
 #[test]

@@ -248,6 +248,78 @@ pub fn from_git(dir: &Path, rev: &str) -> Result<RepoFiles, RepoError> {
 
 /// Where the mesh sits inside the repository's tree: the path of `dir` below the work tree, or
 /// nothing for a bare repository or the work tree's root.
+/// One committed version of a file: the first commit (oldest first) that held this content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileVersion {
+    /// The commit's id, abbreviated to 7 hex digits.
+    pub commit: String,
+    /// The commit's time, seconds since the Unix epoch.
+    pub time: i64,
+    pub text: Vec<u8>,
+}
+
+/// Every distinct committed content of a mesh file (`path` relative to the mesh, as in
+/// `RepoFiles`) in the commits reachable from `rev`, oldest first: the history a pull request's
+/// transitive schema check compares with. Each content appears once, at the first commit that
+/// held it. A file that was moved is followed under its current path only. `shallow` is true
+/// when the repository is a shallow clone, whose older commits are not there to read.
+pub fn file_history(dir: &Path, rev: &str, path: &str) -> Result<FileHistory, RepoError> {
+    let repo = git2::Repository::discover(dir).map_err(|_| RepoError::NotGit {
+        path: dir.display().to_string(),
+    })?;
+    let full = mesh_prefix(&repo, dir).join(path);
+    let tip = repo
+        .revparse_single(rev)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|e| RepoError::BadRevision {
+            rev: rev.to_string(),
+            repo: dir.display().to_string(),
+            message: e.message().to_string(),
+        })?;
+    let mut walk = repo.revwalk().map_err(git_err)?;
+    walk.push(tip.id()).map_err(git_err)?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME | git2::Sort::REVERSE)
+        .map_err(git_err)?;
+    let mut seen = std::collections::HashSet::new();
+    let mut versions = Vec::new();
+    for id in walk {
+        let commit = repo.find_commit(id.map_err(git_err)?).map_err(git_err)?;
+        let Ok(entry) = commit.tree().map_err(git_err)?.get_path(&full) else {
+            continue;
+        };
+        if entry.kind() != Some(git2::ObjectType::Blob) || !seen.insert(entry.id()) {
+            continue;
+        }
+        let blob = repo.find_blob(entry.id()).map_err(git_err)?;
+        if blob.size() > MAX_FILE_BYTES {
+            return Err(RepoError::TooLarge {
+                path: format!("{path}@{}", short(commit.id())),
+                size: blob.size(),
+            });
+        }
+        versions.push(FileVersion {
+            commit: short(commit.id()),
+            time: commit.time().seconds(),
+            text: blob.content().to_vec(),
+        });
+    }
+    Ok(FileHistory {
+        versions,
+        shallow: repo.is_shallow(),
+    })
+}
+
+/// What `file_history` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileHistory {
+    pub versions: Vec<FileVersion>,
+    pub shallow: bool,
+}
+
+fn short(id: git2::Oid) -> String {
+    id.to_string()[..7].to_string()
+}
+
 fn mesh_prefix(repo: &git2::Repository, dir: &Path) -> PathBuf {
     let (Some(workdir), Ok(dir)) = (repo.workdir(), dir.canonicalize()) else {
         return PathBuf::new();
@@ -360,5 +432,62 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let e = from_git(t.path(), "HEAD").unwrap_err().to_string();
         assert!(e.contains("not a git repository"), "{e}");
+    }
+
+    #[test]
+    fn file_history_lists_each_committed_content_once_oldest_first() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        let mesh = root.join("mesh");
+        let file = "domains/shop/schemas/order.avsc";
+        for (i, text) in ["v1", "v2", "v1", "v3"].iter().enumerate() {
+            write(&mesh, "mesh.toml", "[mesh]\n");
+            write(&mesh, file, text);
+            git(root, &["add", "."]);
+            git(root, &["commit", "-q", "-m", &format!("commit {i}")]);
+        }
+        // A version on a branch the base does not reach is not part of its history.
+        git(root, &["checkout", "-q", "-b", "side"]);
+        write(&mesh, file, "side");
+        git(root, &["commit", "-q", "-am", "side"]);
+        git(root, &["checkout", "-q", "main"]);
+
+        let h = file_history(&mesh, "main", file).unwrap();
+        let texts: Vec<&[u8]> = h.versions.iter().map(|v| v.text.as_slice()).collect();
+        assert_eq!(texts, [b"v1".as_slice(), b"v2", b"v3"]);
+        assert!(!h.shallow);
+        assert!(h.versions.iter().all(|v| v.commit.len() == 7 && v.time > 0));
+        let at_side = file_history(&mesh, "side", file).unwrap();
+        assert_eq!(at_side.versions.len(), 4);
+        // A file no commit holds has no history; an unknown revision is named.
+        assert!(
+            file_history(&mesh, "main", "nope.avsc")
+                .unwrap()
+                .versions
+                .is_empty()
+        );
+        let e = file_history(&mesh, "nope", file).unwrap_err().to_string();
+        assert!(e.contains("`nope`"), "{e}");
+
+        // A shallow clone has only the tip: the history says so.
+        let shallow = root.join("shallow");
+        let url = format!("file://{}", root.display());
+        git(
+            root,
+            &[
+                "clone",
+                "-q",
+                "--depth",
+                "1",
+                "--branch",
+                "main",
+                &url,
+                shallow.to_str().unwrap(),
+            ],
+        );
+        let h = file_history(&shallow.join("mesh"), "HEAD", file).unwrap();
+        assert!(h.shallow);
+        assert_eq!(h.versions.len(), 1);
     }
 }

@@ -6,7 +6,7 @@
 //! here and by the registry; JSON Schema and Protobuf compatibility are checked only by the
 //! registry (their rules are the registry's own and differ between implementations).
 
-use apache_avro::schema_compatibility::SchemaCompatibility;
+use crate::avro_resolve;
 
 use crate::Format;
 
@@ -114,27 +114,41 @@ fn normalise_proto(text: &str) -> String {
     out
 }
 
+/// One earlier version of a schema, with the words that name it in messages ("version 3",
+/// "the base revision", "the version of commit 1a2b3c4").
+#[derive(Clone, Copy, Debug)]
+pub struct Earlier<'a> {
+    pub label: &'a str,
+    pub text: &'a str,
+}
+
 /// Checks an Avro schema against earlier versions (oldest first) under a compatibility level
-/// (`BACKWARD`, `FORWARD`, `FULL`, their `_TRANSITIVE` forms, or `NONE`). Returns the reasons
-/// it is incompatible, if it is.
+/// (`BACKWARD`, `FORWARD`, `FULL`, their `_TRANSITIVE` forms, or `NONE`) by the Avro
+/// specification's resolution rules (`avro_resolve`). Non-transitive levels compare with the
+/// last version only. Returns every incompatibility, each naming the version, the direction,
+/// the field path, the rule broken and what would make it compatible.
 ///
-/// Logical types are compared by their physical types: apache-avro 0.21's checker refuses a
-/// `decimal` field even against the identical schema, so annotations are stripped first. A change
-/// of logical type alone (a decimal's precision, say) is therefore left to the registry's check.
-pub fn check_avro(new: &str, previous: &[&str], level: &str) -> Result<(), Vec<String>> {
-    let parse = |text: &str| {
-        let mut v: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| vec![format!("not valid JSON: {e}")])?;
-        strip_logical_types(&mut v);
-        if let Some(b) = crate::avro_names::bad_names(&v).first() {
-            return Err(vec![format!(
-                "not a valid Avro schema: {} {:?} is not a legal Avro name",
-                b.what, b.name
-            )]);
-        }
-        crate::parse_avro(&v).map_err(|e| vec![format!("not a valid Avro schema: {e}")])
+/// Logical types are compared by their physical types, as Apache Avro's own check (which the
+/// registries use) does.
+pub fn check_avro(new: &str, previous: &[Earlier<'_>], level: &str) -> Result<(), Vec<String>> {
+    check_avro_at(new, previous, level)
+        .map_err(|found| found.into_iter().map(|b| b.message).collect())
+}
+
+/// One reason a schema is incompatible: the message, and the field path it is at (empty when it
+/// is about a whole version, e.g. one that does not parse).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Breach {
+    pub message: String,
+    pub path: String,
+}
+
+/// `check_avro` with each reason's field path, for pointing at the field in the file.
+pub fn check_avro_at(new: &str, previous: &[Earlier<'_>], level: &str) -> Result<(), Vec<Breach>> {
+    let plain = |message: String| Breach {
+        message,
+        path: String::new(),
     };
-    let new_schema = parse(new)?;
     let (transitive, backward, forward) = match level {
         "NONE" => return Ok(()),
         "BACKWARD" => (false, true, false),
@@ -143,32 +157,47 @@ pub fn check_avro(new: &str, previous: &[&str], level: &str) -> Result<(), Vec<S
         "FORWARD_TRANSITIVE" => (true, false, true),
         "FULL" => (false, true, true),
         "FULL_TRANSITIVE" => (true, true, true),
-        other => return Err(vec![format!("unknown compatibility level {other}")]),
+        other => return Err(vec![plain(format!("unknown compatibility level {other}"))]),
     };
-    let against: Vec<&str> = if transitive {
-        previous.to_vec()
+    let new_schema =
+        parse_resolvable(new).map_err(|e| vec![plain(format!("the new schema is {e}"))])?;
+    let against = if transitive {
+        previous
     } else {
-        previous.last().copied().into_iter().collect()
+        &previous[previous.len().saturating_sub(1)..]
     };
     let mut reasons = Vec::new();
-    for (i, old_text) in against.iter().enumerate() {
-        let old = parse(old_text)?;
-        let which = if transitive {
-            format!("version {} of {}", i + 1, against.len())
-        } else {
-            "the latest version".to_string()
+    for old in against {
+        let old_schema = match parse_resolvable(old.text) {
+            Ok(s) => s,
+            Err(e) => {
+                reasons.push(plain(format!("{} is {e}", old.label)));
+                continue;
+            }
         };
         // BACKWARD: consumers using the new schema read data written with the old one.
-        if backward && let Err(e) = SchemaCompatibility::can_read(&old, &new_schema) {
-            reasons.push(format!(
-                "readers of the new schema cannot read data written with {which}: {e}"
-            ));
+        if backward {
+            for at in avro_resolve::can_read(&new_schema, &old_schema) {
+                reasons.push(Breach {
+                    message: format!(
+                        "readers of the new schema cannot read data written with {}: {at}",
+                        old.label
+                    ),
+                    path: at.path,
+                });
+            }
         }
         // FORWARD: consumers still on the old schema read data written with the new one.
-        if forward && let Err(e) = SchemaCompatibility::can_read(&new_schema, &old) {
-            reasons.push(format!(
-                "readers of {which} cannot read data written with the new schema: {e}"
-            ));
+        if forward {
+            for at in avro_resolve::can_read(&old_schema, &new_schema) {
+                reasons.push(Breach {
+                    message: format!(
+                        "readers of {} cannot read data written with the new schema: {at}",
+                        old.label
+                    ),
+                    path: at.path,
+                });
+            }
         }
     }
     if reasons.is_empty() {
@@ -178,33 +207,71 @@ pub fn check_avro(new: &str, previous: &[&str], level: &str) -> Result<(), Vec<S
     }
 }
 
-/// Removes `logicalType` (and a decimal's `precision` and `scale`) wherever a type declares one.
-fn strip_logical_types(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(map) => {
-            if map.remove("logicalType").is_some() {
-                map.remove("precision");
-                map.remove("scale");
-            }
-            for child in map.values_mut() {
-                strip_logical_types(child);
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_logical_types),
-        _ => {}
+/// Where in a schema's text the field a breach's path ends at is declared (`"name": "field"`);
+/// the start of the text when the path names no field or the field is not found.
+pub fn field_span(text: &str, path: &str) -> std::ops::Range<usize> {
+    // The last plain name of the path: `Order.items[].sku` → `sku`; a path of one segment is
+    // the root type, not a field.
+    let field = path
+        .rsplit('.')
+        .next()
+        .filter(|_| path.contains('.'))
+        .map(|last| last.split(['[', '{', '<']).next().unwrap_or(""))
+        .unwrap_or("");
+    if field.is_empty() {
+        return 0..0;
     }
+    let quoted = format!("\"{field}\"");
+    for (at, _) in text.match_indices(&quoted) {
+        let before = text[..at].trim_end();
+        if let Some(key) = before.strip_suffix(':')
+            && key.trim_end().ends_with("\"name\"")
+        {
+            return at..at + quoted.len();
+        }
+    }
+    0..0
+}
+
+/// Schema text as the resolution check reads it; the error completes "… is …".
+fn parse_resolvable(text: &str) -> Result<avro_resolve::Schema, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    if let Some(b) = crate::avro_names::bad_names(&v).first() {
+        return Err(format!(
+            "not a valid Avro schema: {} {:?} is not a legal Avro name",
+            b.what, b.name
+        ));
+    }
+    avro_resolve::Schema::parse(&v).map_err(|e| format!("not a valid Avro schema: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Earlier versions labelled "version 1", "version 2", ….
+    fn versions<'a>(texts: &[&'a str], labels: &'a [String]) -> Vec<Earlier<'a>> {
+        texts
+            .iter()
+            .zip(labels)
+            .map(|(text, label)| Earlier { label, text })
+            .collect()
+    }
+
+    fn check(new: &str, previous: &[&str], level: &str) -> Result<(), Vec<String>> {
+        let labels: Vec<String> = (1..=previous.len())
+            .map(|i| format!("version {i}"))
+            .collect();
+        check_avro(new, &versions(previous, &labels), level)
+    }
+
     #[test]
     fn an_illegal_name_in_a_registered_version_is_an_error_not_a_panic() {
         // Someone else registered it: the registry's history is not ours to trust.
         let theirs = r#"{"type":"enum","name":"Invoice-Status","symbols":["OPEN"]}"#;
         let ours = r#"{"type":"enum","name":"InvoiceStatus","symbols":["OPEN"]}"#;
-        let err = check_avro(ours, &[theirs], "BACKWARD").unwrap_err();
+        let err = check(ours, &[theirs], "BACKWARD").unwrap_err();
         assert!(
             err[0].contains("\"Invoice-Status\" is not a legal Avro name"),
             "{err:?}"
@@ -247,7 +314,7 @@ mod tests {
             (&optional, vec![&required, V1], "FORWARD", true),
         ];
         for (i, (new, prev, level, ok)) in cases.into_iter().enumerate() {
-            let got = check_avro(new, &prev, level);
+            let got = check(new, &prev, level);
             assert_eq!(got.is_ok(), ok, "case {i}: {level}: {got:?}");
         }
     }
@@ -255,16 +322,60 @@ mod tests {
     #[test]
     fn logical_types_compare_by_their_physical_type() {
         let dec = r#"{"type":"record","name":"O","fields":[{"name":"t","type":{"type":"bytes","logicalType":"decimal","precision":12,"scale":2}}]}"#;
-        assert!(check_avro(dec, &[dec], "FULL_TRANSITIVE").is_ok());
+        assert!(check(dec, &[dec], "FULL_TRANSITIVE").is_ok());
         let ts = r#"{"type":"record","name":"O","fields":[{"name":"t","type":{"type":"long","logicalType":"timestamp-millis"}}]}"#;
         let as_string = r#"{"type":"record","name":"O","fields":[{"name":"t","type":"string"}]}"#;
-        assert!(check_avro(as_string, &[ts], "BACKWARD").is_err());
+        assert!(check(as_string, &[ts], "BACKWARD").is_err());
+    }
+
+    #[test]
+    fn transitive_levels_name_the_version_that_breaks() {
+        let required = with(r#",{"name":"note","type":"string"}"#);
+        let defaulted = with(r#",{"name":"note","type":"string","default":""}"#);
+        // Compatible with version 2 (which has the field), not with version 1 (which lacks it).
+        assert!(check(&required, &[V1, &defaulted], "BACKWARD").is_ok());
+        let e = check(&required, &[V1, &defaulted], "BACKWARD_TRANSITIVE").unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with(
+                "readers of the new schema cannot read data written with version 1: Order.note:"
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn an_unparsable_earlier_version_is_named() {
+        let e = check(V1, &["{\"type\":\"record\"}"], "FULL").unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].starts_with("version 1 is not a valid Avro schema: a record needs a \"name\""),
+            "{e:?}"
+        );
+        let e = check("[", &[V1], "FULL").unwrap_err();
+        assert!(
+            e[0].starts_with("the new schema is not valid JSON"),
+            "{e:?}"
+        );
+        let e = check(V1, &[V1], "SIDEWAYS").unwrap_err();
+        assert_eq!(e, vec!["unknown compatibility level SIDEWAYS"]);
+    }
+
+    #[test]
+    fn a_breach_points_at_the_field_it_is_about() {
+        let text = "{\"type\": \"record\", \"name\": \"Order\", \"doc\": \"the \\\"note\\\"\",\n \"fields\": [{\"name\" : \"note\", \"type\": \"string\"}]}";
+        let span = field_span(text, "Order.note");
+        assert_eq!(&text[span], "\"note\"");
+        assert!(text[..field_span(text, "Order.note").start].ends_with(": "));
+        assert_eq!(field_span(text, "Order"), 0..0);
+        assert_eq!(field_span(text, "Order.missing"), 0..0);
+        assert_eq!(&text[field_span(text, "Order.x[].note")], "\"note\"");
     }
 
     #[test]
     fn reasons_say_which_direction_broke() {
         let required = with(r#",{"name":"note","type":"string"}"#);
-        let e = check_avro(&required, &[V1], "BACKWARD").unwrap_err();
+        let e = check(&required, &[V1], "BACKWARD").unwrap_err();
         assert!(
             e[0].contains("readers of the new schema cannot read"),
             "{e:?}"

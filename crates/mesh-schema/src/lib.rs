@@ -5,6 +5,7 @@
 //! normalisation build on this crate later; it never talks to a registry.
 
 pub mod avro_names;
+pub mod avro_resolve;
 pub mod compat;
 pub mod diff;
 
