@@ -100,6 +100,24 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
             saved.bootstrap_servers, env.name
         ));
     }
+    // The plan stands for the repo content it was made from: applied after that content
+    // changed, it would apply what nobody reviewed as the repo now says it.
+    let content = saved::content_hash(
+        files
+            .files
+            .iter()
+            .map(|(p, b)| (p.as_str(), b.as_slice())),
+    );
+    if content != saved.repo.content_sha256 {
+        let made_from = match &saved.repo.revision {
+            Some(rev) => format!("revision {rev}"),
+            None => "a work tree".to_string(),
+        };
+        return Err(format!(
+            "{name}: the repo changed since this plan was made: it was made from {made_from}, and {} holds other content (help: run mesh plan --out again, or point --repo/--rev at the content the plan was made from)",
+            files.origin.describe()
+        ));
+    }
     let registry = live::registry_client(env, !saved.read.subjects.is_empty(), |v| {
         std::env::var(v).ok()
     })?;

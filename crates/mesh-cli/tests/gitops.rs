@@ -591,6 +591,19 @@ fn a_plan_for_other_brokers_is_refused() {
 }
 
 #[test]
+fn a_plan_made_from_other_repo_content_is_refused() {
+    let mut p = valid_plan();
+    p["bootstrap_servers"] = "127.0.0.1:19092".into();
+    p["repo"]["revision"] = "4f2a9c1".into();
+    let out = plan_file_error(Some(&p.to_string()), &[]);
+    assert!(
+        out.contains("the repo changed since this plan was made: it was made from revision 4f2a9c1")
+            && out.contains("run mesh plan --out again"),
+        "{out}"
+    );
+}
+
+#[test]
 fn unlock_names_an_unknown_environment() {
     let o = mesh(&example(), &["unlock", "--env", "nope"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
