@@ -102,12 +102,7 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
     }
     // The plan stands for the repo content it was made from: applied after that content
     // changed, it would apply what nobody reviewed as the repo now says it.
-    let content = saved::content_hash(
-        files
-            .files
-            .iter()
-            .map(|(p, b)| (p.as_str(), b.as_slice())),
-    );
+    let content = saved::content_hash(files.files.iter().map(|(p, b)| (p.as_str(), b.as_slice())));
     if content != saved.repo.content_sha256 {
         let made_from = match &saved.repo.revision {
             Some(rev) => format!("revision {rev}"),

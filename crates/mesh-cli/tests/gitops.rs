@@ -597,8 +597,9 @@ fn a_plan_made_from_other_repo_content_is_refused() {
     p["repo"]["revision"] = "4f2a9c1".into();
     let out = plan_file_error(Some(&p.to_string()), &[]);
     assert!(
-        out.contains("the repo changed since this plan was made: it was made from revision 4f2a9c1")
-            && out.contains("run mesh plan --out again"),
+        out.contains(
+            "the repo changed since this plan was made: it was made from revision 4f2a9c1"
+        ) && out.contains("run mesh plan --out again"),
         "{out}"
     );
 }

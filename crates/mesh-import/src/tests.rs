@@ -93,6 +93,7 @@ fn inventory() -> Inventory {
             }),
             history: vec![],
             compatibility: Some("FULL".into()),
+            soft_deleted: false,
         },
     );
     inv.subjects

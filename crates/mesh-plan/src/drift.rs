@@ -394,6 +394,7 @@ mod tests {
                 }),
                 history: vec![],
                 compatibility: Some("BACKWARD".into()),
+                soft_deleted: false,
             },
         );
         l.catalog = d.catalog.clone();

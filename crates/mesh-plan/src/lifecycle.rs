@@ -255,10 +255,12 @@ pub(crate) fn retirements(
         if !shared {
             for suffix in ["value", "key"] {
                 let subject = format!("{}-{suffix}", record.topic);
+                // A soft-deleted subject is a retirement whose permanent delete failed: the
+                // delete is planned again, so nothing is left behind.
                 let exists = live
                     .subjects
                     .get(&subject)
-                    .is_some_and(|s| s.latest.is_some());
+                    .is_some_and(|s| s.latest.is_some() || s.soft_deleted);
                 if exists && !desired.subjects.contains_key(&subject) {
                     subjects.push(Action::DeleteSubject {
                         product: id.clone(),

@@ -27,6 +27,10 @@ pub struct LiveSubject {
     pub history: Vec<RegisteredSchema>,
     /// The subject-level compatibility (`BACKWARD`, …), `None` when only the global level applies.
     pub compatibility: Option<String>,
+    /// Every version is soft-deleted (`latest` is `None`) but the subject is not yet deleted
+    /// for good: a retirement whose permanent delete failed, to be finished.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub soft_deleted: bool,
 }
 
 /// The registry's verdict on a candidate schema.

@@ -876,6 +876,34 @@ fn blockers(p: &Plan) -> Vec<String> {
 }
 
 #[test]
+fn a_retirement_whose_permanent_subject_delete_failed_deletes_it_again() {
+    // The last apply soft-deleted sales.orders-value and then failed: the subject has no live
+    // version, and is still there until deleted for good.
+    let (d, mut live) = deprecated_and_removed();
+    live.subjects.insert(
+        "sales.orders-value".into(),
+        LiveSubject {
+            soft_deleted: true,
+            ..LiveSubject::default()
+        },
+    );
+    live.subjects.remove("sales.orders-key");
+    let p = plan_at(&d, &live, day("2026-12-01"));
+    let deletes: Vec<&Action> = p
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::DeleteSubject { .. }))
+        .collect();
+    assert_eq!(
+        deletes,
+        [&Action::DeleteSubject {
+            product: "sales.orders".into(),
+            subject: "sales.orders-value".into()
+        }]
+    );
+}
+
+#[test]
 fn a_deprecated_product_past_its_sunset_nobody_reads_is_retired_in_order_and_converges() {
     let (d, live) = deprecated_and_removed();
     let p = plan_at(&d, &live, day("2026-12-01"));

@@ -131,6 +131,19 @@ impl RegistryClient {
             while let Some((subject, live)) = reads.next().await {
                 out.insert(subject.clone(), live?);
             }
+            // Subjects with no live version may still be soft-deleted: one listing tells.
+            if out.values().any(|s: &LiveSubject| s.latest.is_none()) {
+                let listed: Vec<String> = self
+                    .send(Method::GET, &["subjects"], &[("deleted", "true")], None)
+                    .await?;
+                for name in listed {
+                    if let Some(s) = out.get_mut(&name)
+                        && s.latest.is_none()
+                    {
+                        s.soft_deleted = true;
+                    }
+                }
+            }
             Ok(out)
         })?
     }
@@ -151,6 +164,7 @@ impl RegistryClient {
             latest: versions.into_iter().last(),
             history,
             compatibility,
+            soft_deleted: false,
         })
     }
 

@@ -247,6 +247,21 @@ fn the_adapter_against_a_real_registry() {
         .with_concurrency(64);
     assert_eq!(timed(&wide, "concurrency 64, history"), live);
 
+    // A subject left soft-deleted (its permanent delete failed) reads as such, a subject never
+    // registered does not, and delete_subject finishes the first.
+    let half = "shop.half-deleted";
+    reg.register(half, "AVRO", V1).unwrap();
+    let (code, body) = http(port, "DELETE", &format!("/subjects/{half}"));
+    assert_eq!(code, 200, "{body}");
+    let l = reg.read_subjects(&set(&[half, "shop.never"])).unwrap();
+    assert!(l[half].soft_deleted && l[half].latest.is_none(), "{l:?}");
+    assert_eq!(l["shop.never"], Default::default());
+    reg.delete_subject(half).unwrap();
+    assert_eq!(
+        reg.read_subjects(&set(&[half])).unwrap()[half],
+        Default::default()
+    );
+
     // Delete: soft, then hard; afterwards the registry knows nothing of the subject.
     RegistryWriter::delete_subject(&reg, subject).unwrap();
     let (code, body) = http(port, "GET", &format!("/subjects/{subject}/versions"));
