@@ -197,6 +197,7 @@ mod tests {
                     state: "Empty".into(),
                     members: 0,
                     last_commit: Some("2026-11-20T00:00:00Z".into()),
+                    never_committed: false,
                 }],
             }],
             ..Plan::default()

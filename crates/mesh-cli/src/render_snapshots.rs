@@ -167,6 +167,7 @@ fn plan() -> Plan {
                     state: "Stable".into(),
                     members: 2,
                     last_commit: Some("2026-11-22T09:30:00Z".into()),
+                    never_committed: false,
                 }],
             },
         ],
@@ -246,6 +247,7 @@ fn failed_plan_in_every_format() {
             state: "Empty".into(),
             members: 0,
             last_commit: Some("2026-11-21T08:00:00Z".into()),
+            never_committed: false,
         }),
     ];
     p.errors.push(retirement);

@@ -210,8 +210,10 @@ pub fn last_commits<'r>(
 
 impl KafkaCluster {
     /// For each of `topics`: the consumer groups with committed offsets on it, their state and
-    /// members now, and when they last committed there. Every topic asked for is in the answer
-    /// (with no groups when nobody committed on it).
+    /// members now, and when they last committed there; and the groups whose members are
+    /// assigned the topic but never committed on it (a consumer that does not commit, or one
+    /// that just started). Every topic asked for is in the answer (with no groups when nobody
+    /// reads it).
     pub fn group_activity(
         &self,
         topics: &BTreeSet<String>,
@@ -221,7 +223,25 @@ impl KafkaCluster {
         if topics.is_empty() {
             return Ok(out);
         }
-        let committed = self.committed_offsets(topics)?;
+        let now = self.groups_now()?;
+        let committed = self.committed_in(&now, topics)?;
+        // Assigned but never committed: no commit time to read, and still a reader.
+        for (group, g) in &now {
+            for topic in g.assigned.intersection(topics) {
+                if !committed
+                    .iter()
+                    .any(|c| &c.group == group && &c.topic == topic)
+                {
+                    out.entry(topic.clone()).or_default().push(GroupActivity {
+                        group: group.clone(),
+                        state: g.state.clone(),
+                        members: g.members,
+                        last_commit_ms: None,
+                        never_committed: true,
+                    });
+                }
+            }
+        }
         if committed.is_empty() {
             return Ok(out);
         }
@@ -236,6 +256,7 @@ impl KafkaCluster {
                 // A commit OffsetFetch knows but the log no longer shows (a race with a
                 // deletion, or compaction in progress) counts as now.
                 last_commit_ms: last.flatten(),
+                never_committed: false,
             });
         }
         Ok(out)

@@ -47,6 +47,8 @@ unsafe extern "C" {
     fn error_code_raw(error: *const rd::rd_kafka_error_t) -> c_int;
     #[link_name = "rd_kafka_ConfigEntry_source"]
     fn config_entry_source_raw(entry: *const rd::rd_kafka_ConfigEntry_t) -> c_int;
+    #[link_name = "rd_kafka_ConsumerGroupDescription_state"]
+    fn group_state_raw(group: *const rd::rd_kafka_ConsumerGroupDescription_t) -> c_int;
 }
 
 /// `None` for "no error"; a code librdkafka has no name for becomes `Unknown`.
@@ -97,6 +99,29 @@ pub(crate) struct GroupCommits {
     pub group: String,
     /// `(topic, partition, committed offset)`; partitions without a commit are left out.
     pub offsets: Result<Vec<(String, i32, i64)>, ItemError>,
+}
+
+/// A consumer group as DescribeConsumerGroups describes it: classic groups and groups of the
+/// KIP-848 consumer protocol alike (librdkafka asks each kind with its own API).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct GroupDescription {
+    /// As the ListGroups states are named: `Stable`, `Empty`, `PreparingRebalance`, ….
+    pub state: String,
+    pub members: usize,
+    /// The topics its members are assigned partitions of.
+    pub assigned: std::collections::BTreeSet<String>,
+}
+
+/// The name Kafka gives a group state; librdkafka's numbering, read as an integer.
+fn group_state_name(raw: c_int) -> &'static str {
+    match raw {
+        1 => "PreparingRebalance",
+        2 => "CompletingRebalance",
+        3 => "Stable",
+        4 => "Dead",
+        5 => "Empty",
+        _ => "Unknown",
+    }
 }
 
 /// A librdkafka handle borrowed from an rdkafka client, plus the timeout each request gets.
@@ -637,6 +662,52 @@ impl<'c> Admin<'c> {
         Ok(out)
     }
 
+    /// DescribeConsumerGroups for `groups` in one request (librdkafka sends it to each group's
+    /// coordinator): state, members and the topics they are assigned.
+    pub(crate) fn describe_groups(
+        &self,
+        groups: &[String],
+    ) -> Result<Named<GroupDescription>, AdminError> {
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut request = self.request(
+            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS,
+            false,
+        )?;
+        let names = groups
+            .iter()
+            .map(|g| c_string(g))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut pointers: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+        request.send(|rk, options, queue| {
+            // SAFETY: `pointers` holds `len` NUL-terminated strings owned by `names`, alive
+            // until the end of this function; librdkafka copies them.
+            unsafe {
+                rd::rd_kafka_DescribeConsumerGroups(
+                    rk,
+                    pointers.as_mut_ptr(),
+                    pointers.len(),
+                    options,
+                    queue,
+                )
+            }
+        });
+        let event = request.wait(rd::RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT)?;
+        // SAFETY: a live DESCRIBECONSUMERGROUPS_RESULT event.
+        let result = unsafe { rd::rd_kafka_event_DescribeConsumerGroups_result(event.ptr) };
+        let mut count = 0;
+        // SAFETY: `result` belongs to the live event.
+        let array =
+            unsafe { rd::rd_kafka_DescribeConsumerGroups_result_groups(result, &mut count) };
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count {
+            // SAFETY: `array` has `count` live descriptions owned by the event.
+            out.push(unsafe { group_description(*array.add(i)) });
+        }
+        Ok(out)
+    }
+
     fn request(
         &self,
         op: rd::rd_kafka_admin_op_t,
@@ -896,6 +967,58 @@ unsafe fn topic_results(
             }
         })
         .collect()
+}
+
+/// # Safety
+/// `group` is a live group description.
+unsafe fn group_description(
+    group: *const rd::rd_kafka_ConsumerGroupDescription_t,
+) -> (String, Result<GroupDescription, ItemError>) {
+    // SAFETY: guaranteed by the caller; the id is copied at once.
+    let name = unsafe { text(rd::rd_kafka_ConsumerGroupDescription_group_id(group)) };
+    // SAFETY: as above; the error is owned by the description.
+    let error = unsafe { error_object_result(rd::rd_kafka_ConsumerGroupDescription_error(group)) };
+    if let Err(e) = error {
+        return (name, Err(e));
+    }
+    // SAFETY: as above; the state is read as an integer (see `group_state_raw`).
+    let state = group_state_name(unsafe { group_state_raw(group) }).to_string();
+    // SAFETY: as above.
+    let members = unsafe { rd::rd_kafka_ConsumerGroupDescription_member_count(group) };
+    let mut assigned = std::collections::BTreeSet::new();
+    for m in 0..members {
+        // SAFETY: `m` is below the member count; members and their assignments (possibly
+        // NULL) are owned by the description.
+        let list = unsafe {
+            let member = rd::rd_kafka_ConsumerGroupDescription_member(group, m);
+            if member.is_null() {
+                continue;
+            }
+            let assignment = rd::rd_kafka_MemberDescription_assignment(member);
+            if assignment.is_null() {
+                continue;
+            }
+            rd::rd_kafka_MemberAssignment_partitions(assignment)
+        };
+        if list.is_null() {
+            continue;
+        }
+        // SAFETY: a non-NULL list is live; `cnt` elements of `elems` are initialised, each
+        // topic a NUL-terminated string owned by the list, copied at once.
+        unsafe {
+            for j in 0..usize::try_from((*list).cnt).unwrap_or(0) {
+                assigned.insert(text((*(*list).elems.add(j)).topic));
+            }
+        }
+    }
+    (
+        name,
+        Ok(GroupDescription {
+            state,
+            members,
+            assigned,
+        }),
+    )
 }
 
 /// # Safety

@@ -16,6 +16,8 @@ use crate::{KafkaCluster, KafkaError};
 
 /// Groups per batch of ListConsumerGroupOffsets requests in flight at once.
 const GROUP_BATCH: usize = 64;
+/// Groups per DescribeConsumerGroups request.
+const DESCRIBE_BATCH: usize = 256;
 
 /// The offsets one consumer group has committed on one topic.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +33,15 @@ pub struct GroupTopicOffsets {
     pub committed: BTreeMap<i32, i64>,
 }
 
+/// A consumer group as ListGroups and DescribeGroups show it now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct GroupNow {
+    pub state: String,
+    pub members: usize,
+    /// The topics its members are assigned partitions of (consumer groups only).
+    pub assigned: BTreeSet<String>,
+}
+
 impl KafkaCluster {
     /// Every consumer group with a committed offset on any of `topics`, one entry per group
     /// and topic, sorted by group then topic. One ListGroups (plus DescribeGroups, done by
@@ -39,22 +50,59 @@ impl KafkaCluster {
         &self,
         topics: &BTreeSet<String>,
     ) -> Result<Vec<GroupTopicOffsets>, KafkaError> {
-        let action = "list consumer groups";
+        let groups = self.groups_now()?;
+        self.committed_in(&groups, topics)
+    }
+
+    /// Every group now, with its state, members and the topics its members are assigned:
+    /// ListGroups for the names, then DescribeConsumerGroups, which also describes groups of the
+    /// KIP-848 consumer protocol (whose members and assignments DescribeGroups does not show).
+    pub(crate) fn groups_now(&self) -> Result<BTreeMap<String, GroupNow>, KafkaError> {
         let list = self
             .producer
             .client()
             .fetch_group_list(None, self.timeout)
-            .map_err(|e| self.rd_failure(action, &e))?;
-        let groups: BTreeMap<String, (String, usize)> = list
+            .map_err(|e| self.rd_failure("list consumer groups", &e))?;
+        let mut out: BTreeMap<String, GroupNow> = list
             .groups()
             .iter()
             .map(|g| {
                 (
                     g.name().to_owned(),
-                    (g.state().to_owned(), g.members().len()),
+                    GroupNow {
+                        state: g.state().to_owned(),
+                        members: g.members().len(),
+                        assigned: BTreeSet::new(),
+                    },
                 )
             })
             .collect();
+        let names: Vec<String> = out.keys().cloned().collect();
+        for chunk in names.chunks(DESCRIBE_BATCH) {
+            let described = self
+                .admin()
+                .describe_groups(chunk)
+                .map_err(|e| self.admin_failure("describe consumer groups", e))?;
+            for (name, description) in described {
+                // A group that cannot be described (gone since the listing, or another
+                // kind of group) keeps what ListGroups said.
+                if let (Ok(d), Some(g)) = (description, out.get_mut(&name)) {
+                    *g = GroupNow {
+                        state: d.state,
+                        members: d.members,
+                        assigned: d.assigned,
+                    };
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn committed_in(
+        &self,
+        groups: &BTreeMap<String, GroupNow>,
+        topics: &BTreeSet<String>,
+    ) -> Result<Vec<GroupTopicOffsets>, KafkaError> {
         let names: Vec<String> = groups.keys().cloned().collect();
         let mut out = Vec::new();
         for chunk in names.chunks(GROUP_BATCH) {
@@ -76,10 +124,11 @@ impl KafkaCluster {
                         by_topic.entry(topic).or_default().insert(partition, offset);
                     }
                 }
-                let (state, members) = groups
-                    .get(&commit.group)
-                    .cloned()
-                    .unwrap_or_else(|| ("Unknown".into(), 0));
+                let now = groups.get(&commit.group);
+                let (state, members) = now.map_or_else(
+                    || ("Unknown".to_string(), 0),
+                    |g| (g.state.clone(), g.members),
+                );
                 out.extend(
                     by_topic
                         .into_iter()

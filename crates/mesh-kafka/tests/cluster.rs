@@ -186,6 +186,10 @@ fn against_a_real_cluster() {
             "commit times come from __consumer_offsets",
             commit_times_come_from_consumer_offsets,
         ),
+        (
+            "assigned groups count without a commit",
+            assigned_groups_count_without_a_commit,
+        ),
         ("the catalog round-trips", the_catalog_round_trips),
         (
             "a principal with only read ACLs can read",
@@ -580,6 +584,54 @@ fn commit_times_come_from_consumer_offsets(env: &Env) {
             .contains("READ and DESCRIBE on topic __consumer_offsets"),
         "{err}"
     );
+}
+
+/// A consumer that reads without ever committing (classic or KIP-848 consumer protocol) still
+/// reads the topic: group_activity lists it as assigned and never committed, so a retirement
+/// is blocked while it runs.
+fn assigned_groups_count_without_a_commit(env: &Env) {
+    let c = &env.cluster;
+    all_ok(&c.create_topics(&[new_topic("t.watched", 2, &[])]));
+    let topics: BTreeSet<String> = ["t.watched".to_owned()].into();
+    for protocol in ["classic", "consumer"] {
+        let group = format!("watcher-{protocol}");
+        let mut config = ClientConfig::new();
+        for (k, v) in &env.props {
+            config.set(k, v);
+        }
+        let consumer: BaseConsumer = config
+            .set("group.id", &group)
+            .set("group.protocol", protocol)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&["t.watched"]).unwrap();
+        eventually(&format!("{group} assigned"), TIMEOUT * 2, || {
+            let _ = consumer.poll(Duration::from_millis(200));
+            let n = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+            (n > 0).then_some(())
+        });
+        let activity = eventually(&format!("{group} described"), TIMEOUT, || {
+            let _ = consumer.poll(Duration::from_millis(100));
+            let a = c.group_activity(&topics).expect("group activity");
+            a["t.watched"]
+                .iter()
+                .find(|g| g.group == group && g.members > 0)
+                .cloned()
+        });
+        assert!(
+            activity.never_committed && activity.last_commit_ms.is_none(),
+            "{activity:?}"
+        );
+        // Kafka's own tool sees the same member on the topic.
+        let described = tool(
+            env,
+            KafkaTool::ConsumerGroups,
+            &["--describe", "--group", &group, "--members", "--verbose"],
+        );
+        assert!(described.contains("t.watched"), "{described}");
+        drop(consumer);
+    }
 }
 
 fn record(product: &str, topic: &str, status: &str) -> CatalogRecord {

@@ -153,6 +153,9 @@ pub struct RecentGroup {
     pub members: usize,
     /// RFC 3339; `None` when the time could not be told (counted as now).
     pub last_commit: Option<String>,
+    /// Assigned the topic, never committed on it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub never_committed: bool,
 }
 
 impl RecentGroup {
@@ -162,6 +165,7 @@ impl RecentGroup {
             state: g.state.clone(),
             members: g.members,
             last_commit: g.last_commit_ms.map(rfc3339),
+            never_committed: g.never_committed,
         }
     }
 
@@ -169,6 +173,7 @@ impl RecentGroup {
     pub fn describe(&self) -> String {
         let when = match &self.last_commit {
             Some(t) => format!("last commit {t}"),
+            None if self.never_committed => "assigned the topic, never committed".to_string(),
             None => "last commit time unknown".to_string(),
         };
         format!(
@@ -588,6 +593,7 @@ mod tests {
             state: state.into(),
             members,
             last_commit_ms: last,
+            never_committed: false,
         };
         assert!(is_recent(&g("Empty", 0, Some(now - 6 * DAY_MS)), now, 7));
         assert!(!is_recent(&g("Empty", 0, Some(now - 7 * DAY_MS)), now, 7));
@@ -597,5 +603,15 @@ mod tests {
             "unknown counts as now"
         );
         assert!(!is_recent(&g("Empty", 0, Some(now - 1)), now, 0));
+        // Assigned the topic and never committed: a reader, and said so.
+        let watcher = GroupActivity {
+            never_committed: true,
+            ..g("Stable", 2, None)
+        };
+        assert!(is_recent(&watcher, now, 0));
+        assert_eq!(
+            RecentGroup::of(&watcher).describe(),
+            "g (Stable, 2 member(s), assigned the topic, never committed)"
+        );
     }
 }

@@ -426,6 +426,7 @@ mod tests {
                 state: "Stable".into(),
                 members: 1,
                 last_commit_ms: Some(1_790_000_000_000),
+                never_committed: false,
             });
         assert_eq!(
             changes(&fingerprint(&before), &fingerprint(&after)),

@@ -180,6 +180,9 @@ pub struct GroupActivity {
     /// The latest commit time on the topic, milliseconds since the Unix epoch; `None` when it
     /// could not be told (an unknown record version), which counts as "committed now".
     pub last_commit_ms: Option<i64>,
+    /// Its members are assigned the topic, and it never committed there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub never_committed: bool,
 }
 
 /// One `[[consumes]]` entry as the plan needs it: who reads which product, and who to ask.

@@ -865,6 +865,7 @@ fn group(name: &str, state: &str, members: usize, last: Option<i64>) -> GroupAct
         state: state.into(),
         members,
         last_commit_ms: last,
+        never_committed: false,
     }
 }
 
