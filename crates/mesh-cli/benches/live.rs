@@ -44,8 +44,8 @@ use mesh_model::doc::Date;
 use mesh_plan::apply::{BATCH, REGISTRY_CONCURRENCY, Target};
 use mesh_plan::registry::RegistryWriter;
 use mesh_plan::{
-    AclBinding, Action, CatalogRecord, ClusterReader, ClusterWriter, ConfigChange, DesiredState,
-    NewTopic, Plan, ReadRequest,
+    AclBinding, Action, AdapterError, CatalogRecord, ClusterReader, ClusterWriter, ConfigChange,
+    DesiredState, NewTopic, Plan, ReadRequest,
 };
 use mesh_registry::{Auth, DEFAULT_CONCURRENCY, RegistryClient};
 use mesh_sandbox::{ADMIN_PASSWORD, ADMIN_USER, SandboxConfig, down, up};
@@ -646,28 +646,28 @@ impl TimedWriter<'_> {
 }
 
 impl ClusterWriter for TimedWriter<'_> {
-    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), String>> {
+    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), AdapterError>> {
         self.time("create_topics", topics.len(), || {
             self.inner.create_topics(topics)
         })
     }
-    fn alter_configs(&self, changes: &[ConfigChange]) -> Vec<Result<(), String>> {
+    fn alter_configs(&self, changes: &[ConfigChange]) -> Vec<Result<(), AdapterError>> {
         self.time("alter_configs", changes.len(), || {
             self.inner.alter_configs(changes)
         })
     }
-    fn create_partitions(&self, topics: &[(String, i32)]) -> Vec<Result<(), String>> {
+    fn create_partitions(&self, topics: &[(String, i32)]) -> Vec<Result<(), AdapterError>> {
         self.time("create_partitions", topics.len(), || {
             self.inner.create_partitions(topics)
         })
     }
-    fn create_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>> {
+    fn create_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
         self.time("create_acls", acls.len(), || self.inner.create_acls(acls))
     }
-    fn delete_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>> {
+    fn delete_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
         self.time("delete_acls", acls.len(), || self.inner.delete_acls(acls))
     }
-    fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), String>> {
+    fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), AdapterError>> {
         self.time("delete_topics", topics.len(), || {
             self.inner.delete_topics(topics)
         })
@@ -676,7 +676,7 @@ impl ClusterWriter for TimedWriter<'_> {
         &self,
         catalog_topic: &str,
         records: &[(String, Option<CatalogRecord>)],
-    ) -> Result<(), String> {
+    ) -> Result<(), AdapterError> {
         self.time("write_catalog", records.len(), || {
             self.inner.write_catalog(catalog_topic, records)
         })

@@ -111,7 +111,7 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
         &env.name,
         &format!("mesh apply {name}"),
     )?;
-    let mut live_state = cluster.read(&request)?;
+    let mut live_state = cluster.read(&request).map_err(|e| e.to_string())?;
     if let Some(r) = &registry {
         live_state.subjects = r
             .read_subjects(&saved.read.subjects)

@@ -39,6 +39,8 @@ use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
+use mesh_plan::ErrorKind;
+
 pub use commits::{OFFSETS_TOPIC, partition_for};
 pub use error::KafkaError;
 pub use offsets::GroupTopicOffsets;
@@ -297,6 +299,7 @@ impl KafkaCluster {
                 }
             }
             _ => KafkaError::Request {
+                kind: code.map_or(ErrorKind::Other, |c| error::kind_of(c, &action)),
                 action,
                 bootstrap,
                 detail,
