@@ -19,8 +19,8 @@
 //!   (the floor is topics + ACLs only). Then,
 //!   outside the floor, how long until a read sees every binding.
 //! - (d) the library path of apply on another fresh cluster (validate → desired → read → plan →
-//!   `apply::apply` with each `ClusterWriter` call timed → the ACL settle loop of
-//!   `mesh-cli/src/live.rs`).
+//!   `apply::apply` with each `ClusterWriter` call timed → the ACL settle loop, as
+//!   `mesh_workflow::settle_acls` waits).
 //! - (e) only with `MESH_BENCH_EXPLAIN=1`, on a fresh cluster: the ACLs first, then the topics in
 //!   two batches of `BATCH` — how long ACLs take to show on an idle broker, and how long a
 //!   second topic batch waits behind the first.
@@ -604,8 +604,8 @@ impl Settle {
     }
 }
 
-/// Polls full reads, as `settle_acls` in mesh-cli/src/live.rs does, until the live ACLs equal
-/// the desired ones or `bound` passes.
+/// Polls full reads, where `mesh_workflow::settle_acls` reads the ACLs alone, until the live
+/// ACLs equal the desired ones or `bound` passes.
 fn settle(
     cluster: &KafkaCluster,
     request: &ReadRequest,

@@ -25,5 +25,7 @@ mod plan;
 mod references;
 
 pub use apply::{Applied, ApplyRun, apply, settle_acls};
-pub use plan::{Note, Planned, Readers, Step, WorkflowError, check_offline, plan, read_request};
+pub use plan::{
+    Note, Planned, Readers, Step, WorkflowError, check_offline, plan, read_request, reread,
+};
 pub use references::{Dangling, References, dangling};

@@ -190,6 +190,32 @@ pub fn plan(
     })
 }
 
+/// Reads again what a saved plan was made from (`request`, these `subjects`, the consumer
+/// groups of `activity_topics`), for comparing its fingerprint before the plan is applied.
+pub fn reread(
+    readers: Readers<'_>,
+    request: &ReadRequest,
+    subjects: &BTreeSet<String>,
+    activity_topics: &BTreeSet<String>,
+) -> Result<LiveState, WorkflowError> {
+    let mut live = readers
+        .cluster
+        .read(request)
+        .map_err(adapter(Step::ReadCluster))?;
+    if let Some(registry) = readers.registry {
+        live.subjects = registry
+            .read_subjects(subjects)
+            .map_err(adapter(Step::ReadRegistry))?;
+    }
+    if !activity_topics.is_empty() {
+        live.groups = readers
+            .cluster
+            .group_activity(activity_topics)
+            .map_err(adapter(Step::GroupActivity))?;
+    }
+    Ok(live)
+}
+
 /// The subjects a plan reads: the declared ones, and those of products being retired (the ones
 /// that exist are deleted).
 fn subjects_to_read(desired: &DesiredState, live: &LiveState) -> BTreeSet<String> {

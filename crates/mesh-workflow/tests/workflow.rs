@@ -336,3 +336,30 @@ fn a_degraded_cluster_is_a_note_and_still_planned() {
         )]
     );
 }
+
+#[test]
+fn a_saved_plan_s_reread_sees_what_the_plan_saw_and_fails_like_a_plan() {
+    let report = empty_report();
+    let m = Memory::new(world());
+    let planned = plan(&report, &desired(V1), &m).unwrap();
+    let readers = Readers {
+        cluster: &m,
+        registry: Some(&m),
+    };
+    let subjects = planned.live.subjects.keys().cloned().collect();
+    let again =
+        mesh_workflow::reread(readers, &planned.request, &subjects, &Default::default()).unwrap();
+    assert_eq!(again, planned.live);
+    for (call, step) in [
+        ("read", Step::ReadCluster),
+        ("read_subjects", Step::ReadRegistry),
+    ] {
+        m.fail_next(call, AdapterError::new(ErrorKind::TimedOut, "no answer"));
+        let e = mesh_workflow::reread(readers, &planned.request, &subjects, &Default::default())
+            .unwrap_err();
+        assert!(
+            matches!(e, WorkflowError::Adapter { step: s, ref error } if s == step && error.kind == ErrorKind::TimedOut),
+            "{e:?}"
+        );
+    }
+}
