@@ -19,8 +19,8 @@
 //!   (the floor is topics + ACLs only). Then,
 //!   outside the floor, how long until a read sees every binding.
 //! - (d) the library path of apply on another fresh cluster (validate → desired → read → plan →
-//!   `apply::apply` with each `ClusterWriter` call timed → the ACL settle loop of
-//!   `mesh-cli/src/live.rs`).
+//!   `apply::apply` with each `ClusterWriter` call timed → the ACL settle loop, as
+//!   `mesh_workflow::settle_acls` waits).
 //! - (e) only with `MESH_BENCH_EXPLAIN=1`, on a fresh cluster: the ACLs first, then the topics in
 //!   two batches of `BATCH` — how long ACLs take to show on an idle broker, and how long a
 //!   second topic batch waits behind the first.
@@ -44,8 +44,8 @@ use mesh_model::doc::Date;
 use mesh_plan::apply::{BATCH, REGISTRY_CONCURRENCY, Target};
 use mesh_plan::registry::RegistryWriter;
 use mesh_plan::{
-    AclBinding, Action, CatalogRecord, ClusterReader, ClusterWriter, ConfigChange, DesiredState,
-    NewTopic, Plan, ReadRequest,
+    AclBinding, Action, AdapterError, CatalogRecord, ClusterReader, ClusterWriter, ConfigChange,
+    DesiredState, NewTopic, Plan, ReadRequest,
 };
 use mesh_registry::{Auth, DEFAULT_CONCURRENCY, RegistryClient};
 use mesh_sandbox::{ADMIN_PASSWORD, ADMIN_USER, SandboxConfig, down, up};
@@ -604,8 +604,8 @@ impl Settle {
     }
 }
 
-/// Polls full reads, as `settle_acls` in mesh-cli/src/live.rs does, until the live ACLs equal
-/// the desired ones or `bound` passes.
+/// Polls full reads, where `mesh_workflow::settle_acls` reads the ACLs alone, until the live
+/// ACLs equal the desired ones or `bound` passes.
 fn settle(
     cluster: &KafkaCluster,
     request: &ReadRequest,
@@ -646,28 +646,28 @@ impl TimedWriter<'_> {
 }
 
 impl ClusterWriter for TimedWriter<'_> {
-    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), String>> {
+    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), AdapterError>> {
         self.time("create_topics", topics.len(), || {
             self.inner.create_topics(topics)
         })
     }
-    fn alter_configs(&self, changes: &[ConfigChange]) -> Vec<Result<(), String>> {
+    fn alter_configs(&self, changes: &[ConfigChange]) -> Vec<Result<(), AdapterError>> {
         self.time("alter_configs", changes.len(), || {
             self.inner.alter_configs(changes)
         })
     }
-    fn create_partitions(&self, topics: &[(String, i32)]) -> Vec<Result<(), String>> {
+    fn create_partitions(&self, topics: &[(String, i32)]) -> Vec<Result<(), AdapterError>> {
         self.time("create_partitions", topics.len(), || {
             self.inner.create_partitions(topics)
         })
     }
-    fn create_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>> {
+    fn create_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
         self.time("create_acls", acls.len(), || self.inner.create_acls(acls))
     }
-    fn delete_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>> {
+    fn delete_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
         self.time("delete_acls", acls.len(), || self.inner.delete_acls(acls))
     }
-    fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), String>> {
+    fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), AdapterError>> {
         self.time("delete_topics", topics.len(), || {
             self.inner.delete_topics(topics)
         })
@@ -676,7 +676,7 @@ impl ClusterWriter for TimedWriter<'_> {
         &self,
         catalog_topic: &str,
         records: &[(String, Option<CatalogRecord>)],
-    ) -> Result<(), String> {
+    ) -> Result<(), AdapterError> {
         self.time("write_catalog", records.len(), || {
             self.inner.write_catalog(catalog_topic, records)
         })

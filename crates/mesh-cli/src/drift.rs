@@ -53,10 +53,12 @@ pub fn run(report: &mesh_check::Report, format: DriftFormat) -> Result<ExitCode,
     let cluster = KafkaCluster::connect(&props, live::TIMEOUT).map_err(|e| e.to_string())?;
     // With no topics and no principals asked for, the reader reads the catalog and the topics
     // it records: exactly what was applied.
-    let mut state = cluster.read(&ReadRequest {
-        catalog_topic: catalog_topic.clone(),
-        ..ReadRequest::default()
-    })?;
+    let mut state = cluster
+        .read(&ReadRequest {
+            catalog_topic: catalog_topic.clone(),
+            ..ReadRequest::default()
+        })
+        .map_err(|e| e.to_string())?;
     if !state.catalog_topic_exists {
         return Err(format!(
             "environment `{}` has no catalog topic {catalog_topic}: nothing was applied there yet, so there is nothing to drift from (help: run mesh apply --env {} first)",

@@ -1,10 +1,6 @@
 //! The CLI side of a product's end of life and of change impact: the clock a plan is computed
-//! at, references to products whose files were removed (validation errors offline, retirement
-//! blockers once the cluster is read), and the text of blockers, impacts and deprecation
-//! warnings shared by the human and markdown renderers.
-
-use std::collections::BTreeSet;
-use std::ops::Range;
+//! at, and the text of blockers, impacts and deprecation warnings shared by the human and
+//! markdown renderers. (References to removed products are `mesh_workflow::References`.)
 
 use mesh_plan::{Blocker, Impact, ImpactKind, Plan};
 
@@ -19,51 +15,6 @@ pub fn now_ms() -> Result<i64, String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_err(|e| e.to_string())?;
     Ok(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// A `[[consumes]]` or `inputs` entry naming a product the repo does not declare.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Dangling {
-    pub product: String,
-    pub file: String,
-    pub span: Range<usize>,
-}
-
-/// Every reference to an undeclared product, from consumers and from inputs.
-pub fn dangling(mesh: &mesh_model::Mesh) -> Vec<Dangling> {
-    let declared: BTreeSet<&str> = mesh.products.iter().map(|p| p.id.as_str()).collect();
-    let mut out = Vec::new();
-    for (domain, c) in mesh.consumers() {
-        if !declared.contains(c.product.value.as_str())
-            && !mesh.unreadable_products.contains(&c.product.value)
-        {
-            out.push(Dangling {
-                product: c.product.value.clone(),
-                file: domain.file.clone(),
-                span: c.product.span.clone(),
-            });
-        }
-    }
-    for p in &mesh.products {
-        for i in &p.inputs {
-            if !declared.contains(i.value.as_str())
-                && i.value != p.id
-                && !mesh.unreadable_products.contains(&i.value)
-            {
-                out.push(Dangling {
-                    product: i.value.clone(),
-                    file: p.file.clone(),
-                    span: i.span.clone(),
-                });
-            }
-        }
-    }
-    out
-}
-
-/// Whether a diagnostic is the "unknown-product" error of one of these references.
-pub fn is_deferred(d: &mesh_diagnostics::Diagnostic, refs: &[Dangling]) -> bool {
-    d.code == "unknown-product" && refs.iter().any(|r| r.file == d.file && r.span == d.span)
 }
 
 /// `mesh impact --format json`'s `deprecation`: `{"since", "sunset", "replacement", "reason"}`

@@ -1,5 +1,7 @@
 //! The live half of `plan` and `apply`: the environment's client settings (with `${VAR}`
-//! expansion from the process environment), connecting, reading, planning, applying.
+//! expansion from the process environment), connecting and the apply lock; the workflow between
+//! reading and applying is `mesh_workflow`'s, driven here with the real adapters, with its notes
+//! printed on stderr.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -8,9 +10,10 @@ use std::time::{Duration, Instant};
 use mesh_kafka::KafkaCluster;
 use mesh_model::secrets::{Unset, expand};
 use mesh_plan::apply::Target;
-use mesh_plan::registry::RegistryWriter;
-use mesh_plan::{Action, ClusterReader, LiveState, Plan, ReadRequest, apply::ApplyReport};
+use mesh_plan::registry::{RegistryReader, RegistryWriter};
+use mesh_plan::{LiveState, Plan, ReadRequest, apply::ApplyReport};
 use mesh_registry::{Auth, RegistryClient};
+use mesh_workflow::{Note, WorkflowError};
 
 /// How long connecting and each admin request may take before `mesh` gives up.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -96,24 +99,18 @@ fn fill_var(
     })
 }
 
-/// Validates, connects to the environment's cluster, reads it and plans.
-/// `revision` is the commit being applied (from `--rev`), recorded in the catalog. With
-/// `lock_for` (the command, for `apply`), the apply lock is taken before anything is read.
+/// Validates, connects to the environment's cluster, reads it and plans (the steps after
+/// connecting are `mesh_workflow::plan`'s). `revision` is the commit being applied (from
+/// `--rev`), recorded in the catalog. With `lock_for` (the command, for `apply`), the apply lock
+/// is taken before anything is read.
 pub fn plan(
     report: &mesh_check::Report,
     revision: Option<&str>,
     lock_for: Option<&str>,
 ) -> Result<(Plan, Context), String> {
     // A reference to a removed product may be a retirement in progress: decided once the
-    // catalog is read (crate::lifecycle). Every other error stops here.
-    let dangling = crate::lifecycle::dangling(&report.mesh);
-    let errors =
-        crate::report_problems_of(report, |d| !crate::lifecycle::is_deferred(d, &dangling))?;
-    if errors > 0 {
-        return Err(format!(
-            "the mesh is invalid ({errors} error(s) above); nothing was read or changed"
-        ));
-    }
+    // catalog is read. Every other error stops here.
+    mesh_workflow::check_offline(report).map_err(|e| shown(report, e))?;
     let now = crate::lifecycle::now_ms()?;
     let mesh = &report.mesh;
     let names: Vec<&str> = mesh
@@ -144,77 +141,38 @@ pub fn plan(
         )?),
         None => None,
     };
-    let request = ReadRequest {
-        topics: desired.topics.keys().cloned().collect(),
-        principals: desired.principals.clone(),
-        catalog_topic: desired.catalog_topic.clone(),
+    let readers = mesh_workflow::Readers {
+        cluster: &cluster,
+        registry: registry.as_ref().map(|r| r as &dyn RegistryReader),
     };
-    let mut live = cluster.read(&request)?;
-    // A broker down does not stop a plan, but people should know what it was made from.
-    if let Ok(Some(note)) = cluster.health(&request.topics).map(|h| h.note()) {
-        eprintln!("note: {note}");
-    }
-    // References to products nobody has, not even the catalog, are plain errors.
-    let unknown = crate::report_problems_of(report, |d| {
-        crate::lifecycle::is_deferred(d, &dangling)
-            && dangling.iter().any(|r| {
-                r.file == d.file && r.span == d.span && !live.catalog.contains_key(&r.product)
-            })
-    })?;
-    if unknown > 0 {
-        return Err(format!(
-            "the mesh is invalid ({unknown} error(s) above); nothing was changed"
-        ));
-    }
-    if let Some(r) = &registry {
-        // Subjects of products being retired too: those that exist are deleted.
-        let mut subjects: std::collections::BTreeSet<String> =
-            desired.subjects.keys().cloned().collect();
-        for (id, record) in &live.catalog {
-            if !desired.catalog.contains_key(id) {
-                subjects.insert(format!("{}-value", record.topic));
-                subjects.insert(format!("{}-key", record.topic));
-            }
-        }
-        live.subjects = r.read_subjects(&subjects).map_err(|e| e.to_string())?;
-    }
-    let mut plan = mesh_plan::plan_at(&desired, &live, now);
-    // Who reads the topics of retirements and breaking changes, and when they last committed.
-    let topics = mesh_plan::activity_topics(&plan, &desired, &live);
-    if !topics.is_empty() {
-        live.groups = cluster.group_activity(&topics).map_err(|e| e.to_string())?;
-        plan = mesh_plan::plan_at(&desired, &live, now);
-    }
-    // The gate: every new version of an existing subject is put to the registry before anything
-    // is applied.
-    if let Some(r) = &registry {
-        let refused = mesh_plan::plan::registry_gate(&plan, &desired, r)?;
-        for e in refused {
-            if !plan.errors.iter().any(|known| known.subject == e.subject) {
-                plan.errors.push(e);
-            }
-        }
-    }
-    for e in &mut plan.errors {
-        if let (Some(_), Some(product)) = (&e.subject, &e.product) {
-            e.affected = affected(report, product);
-        }
-    }
-    change_policies(report, &desired, &live, &mut plan);
-    // The registry's refusals are breaking changes too.
-    plan.impacts = mesh_plan::impacts(&plan, &desired, &live, now);
+    let planned = mesh_workflow::plan(report, &desired, readers, now, &mut |note| match note {
+        Note::Health(note) => eprintln!("note: {note}"),
+        Note::PolicyWarning { code, message } => eprintln!("warning[{code}]: {message}"),
+    })
+    .map_err(|e| shown(report, e))?;
     Ok((
-        plan,
+        planned.plan,
         Context {
             env: env.name.clone(),
             target,
             cluster,
             registry,
-            request,
-            live,
+            request: planned.request,
+            live: planned.live,
             lock,
         },
     ))
+}
+
+/// The message of a workflow error, after showing its diagnostics on stderr.
+fn shown(report: &mesh_check::Report, e: WorkflowError) -> String {
+    let diagnostics = e.diagnostics();
+    if !diagnostics.is_empty()
+        && let Err(render) = crate::report_diagnostics(report, diagnostics)
+    {
+        return render;
+    }
+    e.to_string()
 }
 
 /// For `mesh unlock`: the environment's client settings and the catalog topic (the lock topic
@@ -304,102 +262,6 @@ pub fn registry_of(
         .map_err(|e| e.to_string())
 }
 
-/// Who a breaking change to `product` reaches: downstream products and consumers, with owners.
-fn affected(report: &mesh_check::Report, product: &str) -> Vec<String> {
-    let Some(impact) = report.lineage.impact(product) else {
-        return Vec::new();
-    };
-    let consumers = impact
-        .consumers
-        .iter()
-        .filter(|c| c.depth == 1)
-        .map(|c| format!("consumer {} (owners: {})", c.id, c.owners.join(", ")));
-    let products = impact.products.iter().map(|p| {
-        format!(
-            "downstream product {} (owners: {})",
-            p.id,
-            p.owners.join(", ")
-        )
-    });
-    consumers.chain(products).collect()
-}
-
-/// Governance over the planned actions (`change` rules): an error blocks the plan like any other
-/// plan error; a warning is printed with it.
-fn change_policies(
-    report: &mesh_check::Report,
-    desired: &mesh_plan::DesiredState,
-    live: &mesh_plan::LiveState,
-    plan: &mut Plan,
-) {
-    let changes: Vec<mesh_policy::ChangeSubject> =
-        mesh_plan::changes::planned_changes(plan, desired, live)
-            .into_iter()
-            .map(|c| mesh_policy::ChangeSubject {
-                product_view: report
-                    .mesh
-                    .product(&c.product)
-                    .is_none()
-                    .then(|| live.catalog.get(&c.product))
-                    .flatten()
-                    .map(|r| retired_view(r, live)),
-                kind: c.kind.to_string(),
-                resource: c.resource.to_string(),
-                product: c.product,
-                before: c.before,
-                after: c.after,
-            })
-            .collect();
-    for (i, d) in mesh_policy::evaluate_changes(&report.mesh, &report.policies, &changes) {
-        if d.is_error() {
-            plan.errors.push(mesh_plan::PlanError::new(
-                Some(&changes[i].product),
-                d.message.clone(),
-                d.help.clone().unwrap_or_default(),
-            ));
-        } else {
-            eprintln!("warning[{}]: {}", d.code, d.message);
-        }
-    }
-}
-
-/// What a `change` rule sees as the product of a retirement: its last applied catalog record,
-/// with the live topic.
-fn retired_view(r: &mesh_plan::CatalogRecord, live: &mesh_plan::LiveState) -> serde_json::Value {
-    let topic = live.topics.get(&r.topic);
-    let config: BTreeMap<&str, &str> = topic
-        .map(|t| {
-            t.configs
-                .iter()
-                .filter(|(_, c)| c.source == mesh_plan::ConfigSource::DynamicTopic)
-                .filter_map(|(k, c)| Some((k.as_str(), c.value.as_deref()?)))
-                .collect()
-        })
-        .unwrap_or_default();
-    serde_json::json!({
-        "id": r.product,
-        "domain": r.domain,
-        "name": r.product.split_once('.').map_or(r.product.as_str(), |(_, n)| n),
-        "description": r.description,
-        "owners": r.owners,
-        "quality": r.quality,
-        "sla": r.sla,
-        "tags": r.tags,
-        "status": r.status,
-        "inputs": r.inputs,
-        "producers": [],
-        "topic": {
-            "name": r.topic,
-            "partitions": topic.map_or(0, |t| t.partitions),
-            "replication_factor": topic.map_or(0, |t| t.replication_factor),
-            "config": config,
-        },
-        "schema": null,
-        "access": {"visibility": "public", "allow_domains": []},
-        "deprecation": r.deprecation,
-    })
-}
-
 /// Asks on the terminal; only "yes" proceeds.
 pub fn confirm(target: &str, actions: usize) -> Result<bool, String> {
     if !std::io::stdin().is_terminal() {
@@ -415,19 +277,27 @@ pub fn confirm(target: &str, actions: usize) -> Result<bool, String> {
     Ok(line.trim() == "yes")
 }
 
+/// Applies the plan (`mesh_workflow::apply`), printing each finished phase, and waits (at most
+/// [`ACL_SETTLE`]) until its ACL changes are visible.
 pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
-    let target = Target {
-        cluster: &ctx.cluster,
-        registry: ctx
-            .registry
-            .as_ref()
-            .map(|r| r as &(dyn RegistryWriter + Sync)),
-    };
-    let report = mesh_plan::apply::apply(
-        plan,
-        &target,
+    let run = mesh_workflow::ApplyRun {
+        target: Target {
+            cluster: &ctx.cluster,
+            registry: ctx
+                .registry
+                .as_ref()
+                .map(|r| r as &(dyn RegistryWriter + Sync)),
+        },
+        reader: &ctx.cluster,
+        live: &ctx.live,
+        principals: &ctx.request.principals,
         catalog_topic,
-        &now_rfc3339(),
+        now: &now_rfc3339(),
+    };
+    let deadline = Instant::now() + ACL_SETTLE;
+    let applied = mesh_workflow::apply(
+        plan,
+        &run,
         &mut |phase, ok, failed| {
             if failed > 0 {
                 eprintln!("{phase}: {ok} done, {failed} failed");
@@ -435,45 +305,20 @@ pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
                 eprintln!("{phase}: {ok} done");
             }
         },
-    );
-    if report.failed() == 0
-        && plan
-            .actions
-            .iter()
-            .any(|a| matches!(a, Action::CreateAcl { .. } | Action::DeleteAcl { .. }))
-    {
-        settle_acls(plan, ctx);
-    }
-    report
-}
-
-/// ACL changes reach every broker through the metadata log a moment after the request returns.
-/// Waits (bounded) until they are visible, so that a plan right after apply shows no changes.
-/// What should be visible: the ACLs read before the apply, with the plan's changes made.
-fn settle_acls(plan: &Plan, ctx: &Context) {
-    let mut expected = ctx.live.acls.clone();
-    for a in &plan.actions {
-        match a {
-            Action::CreateAcl { binding } => {
-                expected.insert(binding.clone());
+        &mut || {
+            if Instant::now() >= deadline {
+                return false;
             }
-            Action::DeleteAcl { binding } => {
-                expected.remove(binding);
-            }
-            _ => {}
-        }
-    }
-    let deadline = Instant::now() + ACL_SETTLE;
-    while Instant::now() < deadline {
-        match ctx.cluster.acls_of(&ctx.request.principals) {
-            Ok(acls) if acls == expected => return,
-            Ok(_) => std::thread::sleep(Duration::from_millis(200)),
-            Err(_) => return,
-        }
-    }
-    eprintln!(
-        "note: some ACL changes are still propagating; a plan run now may show them once more"
+            std::thread::sleep(Duration::from_millis(200));
+            true
+        },
     );
+    if !applied.acls_settled {
+        eprintln!(
+            "note: some ACL changes are still propagating; a plan run now may show them once more"
+        );
+    }
+    applied.report
 }
 
 /// The current UTC time as RFC 3339, second precision.

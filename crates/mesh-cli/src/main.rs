@@ -275,6 +275,16 @@ fn report_problems(report: &mesh_check::Report) -> Result<bool, String> {
     report_problems_of(report, |_| true).map(|errors| errors > 0)
 }
 
+/// Prints these diagnostics of `report` to stderr.
+fn report_diagnostics(
+    report: &mesh_check::Report,
+    diagnostics: &[mesh_diagnostics::Diagnostic],
+) -> Result<(), String> {
+    let shown: Vec<&mesh_diagnostics::Diagnostic> = diagnostics.iter().collect();
+    let mut err = StandardStream::stderr(stderr_colour());
+    render::human_of(report, &shown, &mut err).map_err(|e| e.to_string())
+}
+
 /// [`report_problems`] for the diagnostics `keep` accepts: when they include an error, prints
 /// them to stderr. Returns how many errors they hold.
 fn report_problems_of(

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use codespan_reporting::term::termcolor::StandardStream;
 use mesh_kafka::KafkaCluster;
+use mesh_plan::Plan;
+use mesh_plan::registry::RegistryReader;
 use mesh_plan::saved::{self, RepoStamp, SavedPlan, SavedRead};
-use mesh_plan::{ClusterReader, Plan};
 
 use crate::live::{self, Context};
 
@@ -124,17 +125,17 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
         &env.name,
         &format!("mesh apply {name}"),
     )?;
-    let mut live_state = cluster.read(&request)?;
-    if let Some(r) = &registry {
-        live_state.subjects = r
-            .read_subjects(&saved.read.subjects)
-            .map_err(|e| e.to_string())?;
-    }
-    if !saved.read.activity_topics.is_empty() {
-        live_state.groups = cluster
-            .group_activity(&saved.read.activity_topics)
-            .map_err(|e| e.to_string())?;
-    }
+    let readers = mesh_workflow::Readers {
+        cluster: &cluster,
+        registry: registry.as_ref().map(|r| r as &dyn RegistryReader),
+    };
+    let live_state = mesh_workflow::reread(
+        readers,
+        &request,
+        &saved.read.subjects,
+        &saved.read.activity_topics,
+    )
+    .map_err(|e| e.to_string())?;
     let changed = saved::changes(&saved.fingerprint, &saved::fingerprint(&live_state));
     if !changed.is_empty() {
         return Err(format!(

@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use mesh_plan::{AdapterError, ErrorKind};
+use rdkafka::types::RDKafkaErrorCode;
+
 /// An error of the Kafka adapter.
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {
@@ -70,12 +73,14 @@ pub enum KafkaError {
         timeout: Duration,
     },
 
-    /// A request failed for another reason; `detail` is the broker's or librdkafka's message.
+    /// A request failed for another reason; `detail` is the broker's or librdkafka's message,
+    /// `kind` what its error code says (see [`kind_of`]).
     #[error("{action} at {bootstrap} failed: {detail}")]
     Request {
         action: String,
         bootstrap: String,
         detail: String,
+        kind: ErrorKind,
     },
 
     /// The catalog topic holds a record `mesh` cannot read.
@@ -90,6 +95,100 @@ pub enum KafkaError {
         offset: i64,
         detail: String,
     },
+}
+
+impl KafkaError {
+    /// What kind of failure this is, for a caller deciding to retry, plan again or explain.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            KafkaError::Config { .. } | KafkaError::Catalog { .. } => ErrorKind::Invalid,
+            KafkaError::Unreachable { .. } => ErrorKind::Unreachable,
+            // A certificate one side does not trust, or no token to log in with: the
+            // connection cannot be authenticated until a setting changes.
+            KafkaError::Tls { .. }
+            | KafkaError::Token { .. }
+            | KafkaError::Authentication { .. } => ErrorKind::Unauthenticated,
+            KafkaError::Authorization { action, .. } => ErrorKind::Unauthorized {
+                operation: action.clone(),
+            },
+            KafkaError::Timeout { .. } => ErrorKind::TimedOut,
+            KafkaError::Request { kind, .. } => kind.clone(),
+        }
+    }
+}
+
+impl From<KafkaError> for AdapterError {
+    fn from(e: KafkaError) -> Self {
+        AdapterError::new(e.kind(), e.to_string())
+    }
+}
+
+/// The kind of failure a Kafka error code stands for, in a request to do `action`.
+pub(crate) fn kind_of(code: RDKafkaErrorCode, action: &str) -> ErrorKind {
+    use RDKafkaErrorCode as C;
+    match code {
+        C::TopicAuthorizationFailed
+        | C::GroupAuthorizationFailed
+        | C::ClusterAuthorizationFailed
+        | C::TransactionalIdAuthorizationFailed
+        | C::DelegationTokenAuthorizationFailed => ErrorKind::Unauthorized {
+            operation: action.to_owned(),
+        },
+        C::Authentication
+        | C::SaslAuthenticationFailed
+        | C::UnsupportedSASLMechanism
+        | C::IllegalSASLState
+        | C::UnacceptableCredential
+        | C::SSL => ErrorKind::Unauthenticated,
+        C::AllBrokersDown
+        | C::BrokerTransportFailure
+        | C::Resolve
+        | C::BrokerNotAvailable
+        | C::NetworkException
+        | C::LeaderNotAvailable
+        | C::NotLeaderForPartition
+        | C::NotController
+        | C::CoordinatorNotAvailable
+        | C::CoordinatorLoadInProgress
+        | C::NotCoordinator
+        | C::NotEnoughReplicas
+        | C::NotEnoughReplicasAfterAppend
+        | C::KafkaStorageError
+        | C::ThrottlingQuotaExceeded => ErrorKind::Unreachable,
+        C::RequestTimedOut | C::OperationTimedOut | C::MessageTimedOut | C::TimedOutQueue => {
+            ErrorKind::TimedOut
+        }
+        C::UnknownTopicOrPartition
+        | C::UnknownTopic
+        | C::UnknownPartition
+        | C::UnknownTopicId
+        | C::ResourceNotFound
+        | C::GroupIdNotFound
+        | C::UnknownGroup => ErrorKind::NotFound,
+        C::TopicAlreadyExists
+        | C::DuplicateResource
+        | C::Conflict
+        | C::ReassignmentInProgress
+        | C::ConcurrentTransactions
+        | C::NonEmptyGroup => ErrorKind::Conflict,
+        C::InvalidPartitions
+        | C::InvalidReplicationFactor
+        | C::InvalidReplicaAssignment
+        | C::InvalidConfig
+        | C::InvalidRequest
+        | C::InvalidTopic
+        | C::InvalidArgument
+        | C::PolicyViolation
+        | C::TopicDeletionDisabled
+        | C::InvalidPrincipalType
+        | C::SecurityDisabled
+        | C::UnsupportedVersion
+        | C::UnsupportedFeature
+        | C::InvalidRecord
+        | C::MessageSizeTooLarge
+        | C::InvalidMessageSize => ErrorKind::Invalid,
+        _ => ErrorKind::Other,
+    }
 }
 
 /// For a refused SCRAM login: the user also needs credentials for that mechanism.
@@ -231,6 +330,111 @@ mod tests {
             )
             .contains("ssl.ca.location to that CA")
         );
+    }
+
+    #[test]
+    fn error_codes_map_to_kinds() {
+        use RDKafkaErrorCode as C;
+        let unauthorized = ErrorKind::Unauthorized {
+            operation: "create topics".into(),
+        };
+        for (code, want) in [
+            (C::TopicAuthorizationFailed, unauthorized.clone()),
+            (C::ClusterAuthorizationFailed, unauthorized.clone()),
+            (C::GroupAuthorizationFailed, unauthorized),
+            (C::SaslAuthenticationFailed, ErrorKind::Unauthenticated),
+            (C::Authentication, ErrorKind::Unauthenticated),
+            (C::AllBrokersDown, ErrorKind::Unreachable),
+            (C::BrokerTransportFailure, ErrorKind::Unreachable),
+            (C::Resolve, ErrorKind::Unreachable),
+            (C::NotController, ErrorKind::Unreachable),
+            (C::RequestTimedOut, ErrorKind::TimedOut),
+            (C::OperationTimedOut, ErrorKind::TimedOut),
+            (C::UnknownTopicOrPartition, ErrorKind::NotFound),
+            (C::GroupIdNotFound, ErrorKind::NotFound),
+            (C::TopicAlreadyExists, ErrorKind::Conflict),
+            (C::InvalidPartitions, ErrorKind::Invalid),
+            (C::InvalidReplicationFactor, ErrorKind::Invalid),
+            (C::InvalidConfig, ErrorKind::Invalid),
+            (C::PolicyViolation, ErrorKind::Invalid),
+            (C::Fail, ErrorKind::Other),
+        ] {
+            assert_eq!(kind_of(code, "create topics"), want, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn every_error_has_a_kind_and_keeps_its_message() {
+        let bootstrap = || "k:9092".to_owned();
+        let cases = [
+            (
+                KafkaError::Config { detail: "x".into() },
+                ErrorKind::Invalid,
+            ),
+            (
+                KafkaError::Unreachable {
+                    bootstrap: bootstrap(),
+                    detail: "Connection refused".into(),
+                },
+                ErrorKind::Unreachable,
+            ),
+            (
+                KafkaError::Tls {
+                    bootstrap: bootstrap(),
+                    detail: "certificate verify failed".into(),
+                    hint: "set ssl.ca.location".into(),
+                },
+                ErrorKind::Unauthenticated,
+            ),
+            (
+                KafkaError::Authentication {
+                    user: "u".into(),
+                    bootstrap: bootstrap(),
+                    detail: "invalid credentials".into(),
+                },
+                ErrorKind::Unauthenticated,
+            ),
+            (
+                KafkaError::Authorization {
+                    action: "create ACLs".into(),
+                    bootstrap: bootstrap(),
+                    detail: "CLUSTER_AUTHORIZATION_FAILED".into(),
+                },
+                ErrorKind::Unauthorized {
+                    operation: "create ACLs".into(),
+                },
+            ),
+            (
+                KafkaError::Timeout {
+                    action: "describe ACLs".into(),
+                    bootstrap: bootstrap(),
+                    timeout: Duration::from_secs(30),
+                },
+                ErrorKind::TimedOut,
+            ),
+            (
+                KafkaError::Request {
+                    action: "write the catalog topic c".into(),
+                    bootstrap: bootstrap(),
+                    detail: "the topic does not exist".into(),
+                    kind: ErrorKind::NotFound,
+                },
+                ErrorKind::NotFound,
+            ),
+        ];
+        for (e, kind) in cases {
+            let text = e.to_string();
+            let a = AdapterError::from(e);
+            assert_eq!(a.kind, kind, "{text}");
+            assert_eq!(a.message, text);
+        }
+        // The hint naming the ACL survives the conversion.
+        let a = AdapterError::from(KafkaError::Authorization {
+            action: "create ACLs".into(),
+            bootstrap: bootstrap(),
+            detail: "d".into(),
+        });
+        assert!(a.message.contains("ALTER on the CLUSTER"), "{a}");
     }
 
     #[test]

@@ -39,6 +39,8 @@ use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
+use mesh_plan::ErrorKind;
+
 pub use commits::{OFFSETS_TOPIC, partition_for};
 pub use error::KafkaError;
 pub use offsets::GroupTopicOffsets;
@@ -297,6 +299,7 @@ impl KafkaCluster {
                 }
             }
             _ => KafkaError::Request {
+                kind: code.map_or(ErrorKind::Other, |c| error::kind_of(c, &action)),
                 action,
                 bootstrap,
                 detail,
@@ -416,6 +419,7 @@ mod tests {
         .collect();
         let err = KafkaCluster::connect(&props, Duration::from_secs(10)).unwrap_err();
         assert!(matches!(err, KafkaError::Token { .. }), "{err:?}");
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated);
         let text = err.to_string();
         assert!(
             text.contains("sasl.oauthbearer.token.endpoint.url"),
@@ -447,6 +451,21 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_port_is_unreachable_and_may_be_tried_again() {
+        let props: BTreeMap<String, String> = [("bootstrap.servers", "127.0.0.1:1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let err = KafkaCluster::connect(&props, Duration::from_secs(10)).unwrap_err();
+        assert!(matches!(err, KafkaError::Unreachable { .. }), "{err:?}");
+        let text = err.to_string();
+        let typed = mesh_plan::AdapterError::from(err);
+        assert_eq!(typed.kind, ErrorKind::Unreachable);
+        assert_eq!(typed.message, text);
+        assert!(typed.retryable(true) && !typed.retryable(false));
+    }
+
+    #[test]
     fn kerberos_is_named_as_not_built() {
         let props: BTreeMap<String, String> = [
             ("bootstrap.servers", "127.0.0.1:1"),
@@ -458,6 +477,7 @@ mod tests {
         .collect();
         let err = KafkaCluster::connect(&props, Duration::from_secs(1)).unwrap_err();
         assert!(matches!(err, KafkaError::Config { .. }), "{err:?}");
+        assert_eq!(err.kind(), ErrorKind::Invalid);
         assert!(
             err.to_string().contains("GSSAPI (Kerberos) is not built"),
             "{err}"

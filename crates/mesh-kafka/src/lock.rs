@@ -100,6 +100,7 @@ impl KafkaCluster {
             action: action.to_owned(),
             bootstrap: self.settings.bootstrap.clone(),
             detail: format!("{why} (help: delete the topic; mesh creates it again on first use)"),
+            kind: mesh_plan::ErrorKind::Invalid,
         }
     }
 
@@ -162,6 +163,7 @@ impl KafkaCluster {
                 action,
                 bootstrap: self.settings.bootstrap.clone(),
                 detail,
+                kind: mesh_plan::ErrorKind::Other,
             }),
             None => Err(self.failure(&action, Some(RDKafkaErrorCode::MessageTimedOut), "")),
         }

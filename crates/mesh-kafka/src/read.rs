@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use mesh_plan::{
-    AclBinding, CatalogRecord, ClusterReader, LiveConfig, LiveState, LiveTopic, Operation,
-    ReadRequest,
+    AclBinding, AdapterError, CatalogRecord, ClusterReader, GroupActivity, LiveConfig, LiveState,
+    LiveTopic, Operation, ReadRequest,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError as RdKafkaError;
@@ -410,8 +410,25 @@ impl KafkaCluster {
 }
 
 impl ClusterReader for KafkaCluster {
-    fn read(&self, request: &ReadRequest) -> Result<LiveState, String> {
-        self.read_state(request).map_err(|e| e.to_string())
+    fn read(&self, request: &ReadRequest) -> Result<LiveState, AdapterError> {
+        self.read_state(request).map_err(AdapterError::from)
+    }
+
+    fn acls_of(&self, principals: &BTreeSet<String>) -> Result<BTreeSet<AclBinding>, AdapterError> {
+        self.principal_acls(principals).map_err(AdapterError::from)
+    }
+
+    fn group_activity(
+        &self,
+        topics: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Vec<GroupActivity>>, AdapterError> {
+        KafkaCluster::group_activity(self, topics).map_err(AdapterError::from)
+    }
+
+    /// A broker down does not stop a plan, but people should know what it was made from; a
+    /// health check that fails says nothing.
+    fn health_note(&self, topics: &BTreeSet<String>) -> Option<String> {
+        self.health(topics).ok().and_then(|h| h.note())
     }
 }
 

@@ -4,17 +4,20 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use mesh_plan::{AclBinding, CatalogRecord, ClusterWriter, ConfigChange, NewTopic};
+use mesh_plan::{
+    AclBinding, AdapterError, CatalogRecord, ClusterWriter, ConfigChange, ErrorKind, NewTopic,
+};
 use rdkafka::error::{KafkaError as RdKafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, Producer};
 
+use crate::error::kind_of;
 use crate::ffi::{AdminError, ItemError, NamedResults};
 use crate::settings::Redactor;
 use crate::{KafkaCluster, KafkaError};
 
 /// Per-item results of a batch in which some items were not sent (invalid or duplicate).
 struct Batch {
-    results: Vec<Option<Result<(), String>>>,
+    results: Vec<Option<Result<(), AdapterError>>>,
     /// Indices of the items to send.
     send: Vec<usize>,
 }
@@ -42,7 +45,7 @@ impl Batch {
                 check(i)
             };
             match refusal {
-                Some(r) => results.push(Some(Err(r))),
+                Some(r) => results.push(Some(Err(AdapterError::invalid(r)))),
                 None => {
                     results.push(None);
                     send.push(i);
@@ -53,13 +56,14 @@ impl Batch {
     }
 
     /// Fills in the results of the sent items from `(name, result)` pairs; an item the broker
-    /// did not answer for gets an error.
+    /// did not answer for gets an error. `action` is what the batch does ("create topics").
     fn finish_by_name(
         mut self,
         redactor: &Redactor,
+        action: &str,
         name_of: impl Fn(usize) -> String,
-        outcome: Result<NamedResults, String>,
-    ) -> Vec<Result<(), String>> {
+        outcome: Result<NamedResults, AdapterError>,
+    ) -> Vec<Result<(), AdapterError>> {
         match outcome {
             Err(whole) => {
                 for &i in &self.send {
@@ -72,17 +76,24 @@ impl Batch {
                 for &i in &self.send {
                     let answer = by_name.get(&name_of(i)).cloned();
                     self.results[i] = Some(match answer {
-                        Some(r) => r.map_err(|e| redactor.apply(&e.message)),
-                        None => Err("the broker sent no result for this item".into()),
+                        Some(r) => r.map_err(|e| item_error(redactor, action, &e)),
+                        None => Err(AdapterError::other(
+                            "the broker sent no result for this item",
+                        )),
                     });
                 }
             }
         }
         self.results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err("not sent".into())))
+            .map(|r| r.unwrap_or_else(|| Err(AdapterError::other("not sent"))))
             .collect()
     }
+}
+
+/// One item's error: the broker's message (redacted), of the kind its code stands for.
+fn item_error(redactor: &Redactor, action: &str, e: &ItemError) -> AdapterError {
+    AdapterError::new(kind_of(e.code, action), redactor.apply(&e.message))
 }
 
 impl KafkaCluster {
@@ -107,9 +118,9 @@ impl KafkaCluster {
         }
     }
 
-    /// A whole-request failure as the text every item of the batch reports.
-    fn batch_failure(&self, action: &str, e: AdminError) -> String {
-        self.admin_failure(action, e).to_string()
+    /// A whole-request failure as the error every item of the batch reports.
+    fn batch_failure(&self, action: &str, e: AdminError) -> AdapterError {
+        self.admin_failure(action, e).into()
     }
 
     /// [`ClusterWriter::write_catalog`] with a typed error.
@@ -129,6 +140,7 @@ impl KafkaCluster {
                 bootstrap: self.settings.bootstrap.clone(),
                 detail: "the topic does not exist (apply creates it before writing the catalog)"
                     .into(),
+                kind: ErrorKind::NotFound,
             });
         }
         let payloads = records
@@ -139,6 +151,7 @@ impl KafkaCluster {
                 action: action.clone(),
                 bootstrap: self.settings.bootstrap.clone(),
                 detail: format!("cannot encode a record: {e}"),
+                kind: ErrorKind::Invalid,
             })?;
         let producer = &self.producer;
         // Delivery reports land in the shared context: one catalog write at a time.
@@ -202,13 +215,14 @@ impl KafkaCluster {
                     records.len(),
                     failures.join("; ")
                 ),
+                kind: ErrorKind::Other,
             })
         }
     }
 }
 
 impl ClusterWriter for KafkaCluster {
-    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), String>> {
+    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), AdapterError>> {
         let batch = Batch::new(topics.iter().map(|t| t.name.as_str()), |i| {
             let t = &topics[i];
             // librdkafka's own limits (it would refuse the whole batch otherwise).
@@ -227,6 +241,7 @@ impl ClusterWriter for KafkaCluster {
         if batch.send.is_empty() {
             return batch.finish_by_name(
                 &self.settings.redactor,
+                "create topics",
                 |i| topics[i].name.clone(),
                 Ok(Vec::new()),
             );
@@ -236,8 +251,12 @@ impl ClusterWriter for KafkaCluster {
             .admin()
             .create_topics(&send)
             .map_err(|e| self.batch_failure("create topics", e));
-        let results =
-            batch.finish_by_name(&self.settings.redactor, |i| topics[i].name.clone(), outcome);
+        let results = batch.finish_by_name(
+            &self.settings.redactor,
+            "create topics",
+            |i| topics[i].name.clone(),
+            outcome,
+        );
         let created: BTreeMap<&str, usize> = topics
             .iter()
             .zip(&results)
@@ -248,7 +267,7 @@ impl ClusterWriter for KafkaCluster {
         results
     }
 
-    fn alter_configs(&self, changes: &[ConfigChange]) -> Vec<Result<(), String>> {
+    fn alter_configs(&self, changes: &[ConfigChange]) -> Vec<Result<(), AdapterError>> {
         let batch = Batch::new(changes.iter().map(|c| c.topic.as_str()), |i| {
             let c = &changes[i];
             if let Some(k) = c.set.keys().find(|k| c.delete.contains(*k)) {
@@ -272,6 +291,7 @@ impl ClusterWriter for KafkaCluster {
         if batch.send.is_empty() {
             return batch.finish_by_name(
                 &self.settings.redactor,
+                "alter topic configs",
                 |i| changes[i].topic.clone(),
                 Ok(Vec::new()),
             );
@@ -283,18 +303,20 @@ impl ClusterWriter for KafkaCluster {
             .map_err(|e| self.batch_failure("alter topic configs", e));
         batch.finish_by_name(
             &self.settings.redactor,
+            "alter topic configs",
             |i| changes[i].topic.clone(),
             outcome,
         )
     }
 
-    fn create_partitions(&self, topics: &[(String, i32)]) -> Vec<Result<(), String>> {
+    fn create_partitions(&self, topics: &[(String, i32)]) -> Vec<Result<(), AdapterError>> {
         let batch = Batch::new(topics.iter().map(|(t, _)| t.as_str()), |i| {
             (topics[i].1 < 1).then(|| format!("partition count {} is not positive", topics[i].1))
         });
         if batch.send.is_empty() {
             return batch.finish_by_name(
                 &self.settings.redactor,
+                "create partitions",
                 |i| topics[i].0.clone(),
                 Ok(Vec::new()),
             );
@@ -304,8 +326,12 @@ impl ClusterWriter for KafkaCluster {
             .admin()
             .create_partitions(&send)
             .map_err(|e| self.batch_failure("create partitions", e));
-        let results =
-            batch.finish_by_name(&self.settings.redactor, |i| topics[i].0.clone(), outcome);
+        let results = batch.finish_by_name(
+            &self.settings.redactor,
+            "create partitions",
+            |i| topics[i].0.clone(),
+            outcome,
+        );
         let grown: BTreeMap<&str, usize> = topics
             .iter()
             .zip(&results)
@@ -316,11 +342,12 @@ impl ClusterWriter for KafkaCluster {
         results
     }
 
-    fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), String>> {
+    fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), AdapterError>> {
         let batch = Batch::new(topics.iter().map(String::as_str), |_| None);
         if batch.send.is_empty() {
             return batch.finish_by_name(
                 &self.settings.redactor,
+                "delete topics",
                 |i| topics[i].clone(),
                 Ok(Vec::new()),
             );
@@ -330,23 +357,28 @@ impl ClusterWriter for KafkaCluster {
             .admin()
             .delete_topics(&send)
             .map_err(|e| self.batch_failure("delete topics", e));
-        batch.finish_by_name(&self.settings.redactor, |i| topics[i].clone(), outcome)
+        batch.finish_by_name(
+            &self.settings.redactor,
+            "delete topics",
+            |i| topics[i].clone(),
+            outcome,
+        )
     }
 
-    fn create_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>> {
+    fn create_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
         if acls.is_empty() {
             return Vec::new();
         }
         match self.admin().create_acls(acls) {
             Ok(results) => results
                 .into_iter()
-                .map(|r| r.map_err(|e| self.settings.redactor.apply(&e.message)))
+                .map(|r| r.map_err(|e| item_error(&self.settings.redactor, "create ACLs", &e)))
                 .collect(),
             Err(e) => vec![Err(self.batch_failure("create ACLs", e)); acls.len()],
         }
     }
 
-    fn delete_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>> {
+    fn delete_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
         if acls.is_empty() {
             return Vec::new();
         }
@@ -356,7 +388,7 @@ impl ClusterWriter for KafkaCluster {
                 .into_iter()
                 .map(|r| {
                     r.map(|_matched| ())
-                        .map_err(|e| self.settings.redactor.apply(&e.message))
+                        .map_err(|e| item_error(&self.settings.redactor, "delete ACLs", &e))
                 })
                 .collect(),
             Err(e) => vec![Err(self.batch_failure("delete ACLs", e)); acls.len()],
@@ -367,9 +399,9 @@ impl ClusterWriter for KafkaCluster {
         &self,
         catalog_topic: &str,
         records: &[(String, Option<CatalogRecord>)],
-    ) -> Result<(), String> {
+    ) -> Result<(), AdapterError> {
         self.write_catalog_records(catalog_topic, records)
-            .map_err(|e| e.to_string())
+            .map_err(AdapterError::from)
     }
 }
 
@@ -386,6 +418,7 @@ mod tests {
         assert_eq!(batch.send, vec![0, 1]);
         let results = batch.finish_by_name(
             &Redactor::default(),
+            "create topics",
             |i| names[i].to_owned(),
             Ok(vec![
                 ("a".into(), Ok(())),
@@ -398,29 +431,75 @@ mod tests {
                 ),
             ]),
         );
+        let err = |i: usize| results[i].clone().unwrap_err();
         assert_eq!(results[0], Ok(()));
-        assert_eq!(results[1], Err("exists".into()));
-        assert!(results[2].as_ref().unwrap_err().contains("more than once"));
-        assert!(results[3].as_ref().unwrap_err().contains("NUL"));
-        assert_eq!(results[4], Err("bad".into()));
+        assert_eq!(err(1), AdapterError::new(ErrorKind::Conflict, "exists"));
+        assert!(err(2).message.contains("more than once"));
+        assert!(err(3).message.contains("NUL"));
+        assert_eq!(err(4), AdapterError::invalid("bad"));
+        for i in 2..5 {
+            assert_eq!(err(i).kind, ErrorKind::Invalid, "{}", err(i));
+        }
     }
 
     #[test]
     fn a_whole_batch_failure_is_every_sent_item_s_error() {
         let names = ["a", "b"];
         let batch = Batch::new(names.iter().copied(), |_| None);
+        let down = AdapterError::new(ErrorKind::Unreachable, "down");
         let results = batch.finish_by_name(
             &Redactor::default(),
+            "create topics",
             |i| names[i].to_owned(),
-            Err("down".into()),
+            Err(down.clone()),
         );
-        assert_eq!(results, vec![Err("down".into()), Err("down".into())]);
+        assert_eq!(results, vec![Err(down.clone()), Err(down)]);
         let batch = Batch::new(names.iter().copied(), |_| None);
         let results = batch.finish_by_name(
             &Redactor::default(),
+            "create topics",
             |i| names[i].to_owned(),
             Ok(vec![("a".into(), Ok(()))]),
         );
-        assert!(results[1].as_ref().unwrap_err().contains("no result"));
+        assert!(
+            results[1]
+                .as_ref()
+                .unwrap_err()
+                .message
+                .contains("no result")
+        );
+    }
+
+    #[test]
+    fn item_errors_keep_the_broker_s_message_redacted_and_get_the_kind_of_their_code() {
+        let e = |code, message: &str| ItemError {
+            code,
+            message: message.into(),
+        };
+        let r = Redactor::default();
+        let denied = item_error(
+            &r,
+            "create ACLs",
+            &e(RDKafkaErrorCode::ClusterAuthorizationFailed, "denied"),
+        );
+        assert_eq!(
+            denied.kind,
+            ErrorKind::Unauthorized {
+                operation: "create ACLs".into()
+            }
+        );
+        assert_eq!(denied.message, "denied");
+        let gone = item_error(
+            &r,
+            "delete topics",
+            &e(RDKafkaErrorCode::UnknownTopicOrPartition, "unknown topic"),
+        );
+        assert_eq!(gone.kind, ErrorKind::NotFound);
+        let invalid = item_error(
+            &r,
+            "create partitions",
+            &e(RDKafkaErrorCode::InvalidPartitions, "cannot shrink"),
+        );
+        assert_eq!(invalid.kind, ErrorKind::Invalid);
     }
 }

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use mesh_kafka::{KafkaCluster, KafkaError};
 use mesh_plan::{
-    AclBinding, CatalogRecord, ClusterReader, ClusterWriter, ConfigChange, ConfigSource, LiveState,
-    NewTopic, Operation, PatternType, ReadRequest, ResourceType,
+    AclBinding, AdapterError, CatalogRecord, ClusterReader, ClusterWriter, ConfigChange,
+    ConfigSource, ErrorKind, LiveState, NewTopic, Operation, PatternType, ReadRequest,
+    ResourceType,
 };
 use mesh_sandbox::{
     ADMIN_PASSWORD, ADMIN_USER, KafkaTool, SandboxConfig, admin_client_properties, down,
@@ -127,7 +128,7 @@ fn new_topic(name: &str, partitions: i32, config: &[(&str, &str)]) -> NewTopic {
     }
 }
 
-fn all_ok(results: &[Result<(), String>]) {
+fn all_ok(results: &[Result<(), AdapterError>]) {
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 }
 
@@ -230,23 +231,22 @@ fn topics_are_created_with_their_configs(env: &Env) {
     assert_eq!(results[1], Ok(()));
     let bad = results[2].as_ref().unwrap_err();
     assert!(
-        bad.contains("retention.ms"),
+        bad.message.contains("retention.ms"),
         "the broker's message names the config: {bad}"
     );
-    assert!(
-        results[3].as_ref().unwrap_err().contains("more than once"),
-        "{results:?}"
-    );
-    assert!(
-        results[4].as_ref().unwrap_err().contains("out of range"),
-        "{results:?}"
+    assert_eq!(bad.kind, ErrorKind::Invalid, "{bad}");
+    let err = |i: usize| results[i].clone().unwrap_err();
+    assert!(err(3).message.contains("more than once"), "{results:?}");
+    assert!(err(4).message.contains("out of range"), "{results:?}");
+    assert_eq!(
+        (err(3).kind, err(4).kind),
+        (ErrorKind::Invalid, ErrorKind::Invalid)
     );
     // Creating again: the broker says it exists.
     let again = c.create_topics(&[new_topic("t.empty", 1, &[])]);
-    assert!(
-        again[0].as_ref().unwrap_err().contains("already exists"),
-        "{again:?}"
-    );
+    let exists = again[0].clone().unwrap_err();
+    assert!(exists.message.contains("already exists"), "{again:?}");
+    assert_eq!(exists.kind, ErrorKind::Conflict, "{exists}");
 
     let live = read(
         env,
@@ -356,7 +356,11 @@ fn partitions_grow(env: &Env) {
     let results = c.create_partitions(&[("t.orders".into(), 5), ("t.empty".into(), 1)]);
     assert_eq!(results[0], Ok(()));
     let shrink = results[1].as_ref().unwrap_err();
-    assert!(shrink.to_lowercase().contains("partition"), "{shrink}");
+    assert!(
+        shrink.message.to_lowercase().contains("partition"),
+        "{shrink}"
+    );
+    assert_eq!(shrink.kind, ErrorKind::Invalid, "{shrink}");
     let described = topic_describe(env, "t.orders");
     assert!(described.contains("PartitionCount: 5"), "{described}");
     assert_eq!(
@@ -664,7 +668,9 @@ fn the_catalog_round_trips(env: &Env) {
             Some(record("sales.orders", "t.orders", "active")),
         )],
     );
-    assert!(missing.unwrap_err().contains("does not exist"));
+    let missing = missing.unwrap_err();
+    assert!(missing.message.contains("does not exist"), "{missing}");
+    assert_eq!(missing.kind, ErrorKind::NotFound, "{missing}");
     all_ok(&c.create_topics(&[new_topic(CATALOG, 1, &[("cleanup.policy", "compact")])]));
 
     let orders = record("sales.orders", "t.orders", "active");
@@ -772,6 +778,11 @@ fn a_principal_with_only_read_acls_can_read(env: &Env) {
         eprintln!("alice refused: {err}");
         assert!(matches!(err, KafkaError::Authorization { .. }), "{err:?}");
         assert!(err.to_string().contains(expect), "{err}");
+        let typed = AdapterError::from(err);
+        assert!(
+            matches!(typed.kind, ErrorKind::Unauthorized { .. }),
+            "{typed:?}"
+        );
     };
     refused_after(&acls[4..], "DESCRIBE on the cluster is not allowed");
     refused_after(&acls[..1], "the metadata leaves it out");

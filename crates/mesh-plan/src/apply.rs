@@ -4,6 +4,7 @@
 //! with a report of what was done and what was not.
 
 use crate::cluster::{ClusterWriter, ConfigChange, NewTopic};
+use crate::error::AdapterError;
 use crate::plan::{Action, Plan};
 use crate::registry::RegistryWriter;
 use crate::state::CatalogRecord;
@@ -19,7 +20,8 @@ pub const REGISTRY_CONCURRENCY: usize = 8;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Done,
-    Failed(String),
+    /// Failed, with the adapter's error (its kind says whether trying again may help).
+    Failed(AdapterError),
     /// Not attempted because an earlier phase failed.
     Skipped,
 }
@@ -216,7 +218,7 @@ fn run_phase(
     target: &Target<'_>,
     catalog_topic: &str,
     now: &str,
-) -> Vec<Result<(), String>> {
+) -> Vec<Result<(), AdapterError>> {
     let w = target.cluster;
     match ph {
         Phase::SchemaLevels | Phase::Schemas | Phase::NewSubjectLevels | Phase::DeleteSubjects => {
@@ -224,7 +226,9 @@ fn run_phase(
                 return actions
                     .iter()
                     .map(|_| {
-                        Err("no Schema Registry is configured for this environment".to_string())
+                        Err(AdapterError::invalid(
+                            "no Schema Registry is configured for this environment",
+                        ))
                     })
                     .collect();
             };
@@ -258,7 +262,7 @@ fn run_phase(
                     .into_iter()
                     .flat_map(|(n, h)| {
                         h.join().unwrap_or_else(|_| {
-                            vec![Err("a registry request panicked".to_string()); n]
+                            vec![Err(AdapterError::other("a registry request panicked")); n]
                         })
                     })
                     .collect()

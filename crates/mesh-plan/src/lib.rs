@@ -9,6 +9,7 @@ pub mod changes;
 pub mod cluster;
 pub mod desired;
 pub mod drift;
+pub mod error;
 pub mod lifecycle;
 pub mod lock;
 pub mod plan;
@@ -18,6 +19,7 @@ pub mod state;
 
 pub use cluster::*;
 pub use desired::desired;
+pub use error::{AdapterError, Decision, ErrorKind};
 pub use lifecycle::{
     AffectedConsumer, AffectedProduct, Blocker, DeprecationWarning, Impact, ImpactKind,
     RecentGroup, activity_topics, impacts,

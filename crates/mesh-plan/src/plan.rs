@@ -424,7 +424,7 @@ pub fn registry_gate(
     plan: &Plan,
     desired: &DesiredState,
     registry: &dyn crate::registry::RegistryReader,
-) -> Result<Vec<PlanError>, String> {
+) -> Result<Vec<PlanError>, crate::error::AdapterError> {
     let mut errors = Vec::new();
     for a in &plan.actions {
         let Action::RegisterSchema {

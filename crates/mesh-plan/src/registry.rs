@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::AdapterError;
+
 /// The latest registered version of a subject.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisteredSchema {
@@ -47,7 +49,7 @@ pub trait RegistryReader {
     fn read_subjects(
         &self,
         subjects: &BTreeSet<String>,
-    ) -> Result<BTreeMap<String, LiveSubject>, String>;
+    ) -> Result<BTreeMap<String, LiveSubject>, AdapterError>;
     /// Asks the registry whether `schema` may be registered under `subject`, under the subject's
     /// level (or `level` when given, for a subject whose level is about to change).
     fn check_compatibility(
@@ -56,13 +58,14 @@ pub trait RegistryReader {
         schema_type: &str,
         schema: &str,
         level: Option<&str>,
-    ) -> Result<Compatibility, String>;
+    ) -> Result<Compatibility, AdapterError>;
 }
 
 pub trait RegistryWriter {
-    fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), String>;
+    fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), AdapterError>;
     /// Registers a version; returns the schema id.
-    fn register(&self, subject: &str, schema_type: &str, schema: &str) -> Result<i32, String>;
+    fn register(&self, subject: &str, schema_type: &str, schema: &str)
+    -> Result<i32, AdapterError>;
     /// Removes a subject the way the registry expects: a soft delete, then a hard delete.
-    fn delete_subject(&self, subject: &str) -> Result<(), String>;
+    fn delete_subject(&self, subject: &str) -> Result<(), AdapterError>;
 }

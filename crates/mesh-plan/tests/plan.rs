@@ -74,8 +74,12 @@ struct Fake {
     fail_acls: bool,
 }
 
+fn no_topic() -> AdapterError {
+    AdapterError::new(ErrorKind::NotFound, "no topic")
+}
+
 impl ClusterWriter for Fake {
-    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), String>> {
+    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), AdapterError>> {
         let mut live = self.live.borrow_mut();
         topics
             .iter()
@@ -110,12 +114,12 @@ impl ClusterWriter for Fake {
             })
             .collect()
     }
-    fn alter_configs(&self, changes: &[ConfigChange]) -> Vec<Result<(), String>> {
+    fn alter_configs(&self, changes: &[ConfigChange]) -> Vec<Result<(), AdapterError>> {
         let mut live = self.live.borrow_mut();
         changes
             .iter()
             .map(|c| {
-                let t = live.topics.get_mut(&c.topic).ok_or("no topic")?;
+                let t = live.topics.get_mut(&c.topic).ok_or_else(no_topic)?;
                 for (k, v) in &c.set {
                     t.configs.insert(
                         k.clone(),
@@ -138,7 +142,7 @@ impl ClusterWriter for Fake {
             })
             .collect()
     }
-    fn create_partitions(&self, topics: &[(String, i32)]) -> Vec<Result<(), String>> {
+    fn create_partitions(&self, topics: &[(String, i32)]) -> Vec<Result<(), AdapterError>> {
         let mut live = self.live.borrow_mut();
         topics
             .iter()
@@ -146,15 +150,22 @@ impl ClusterWriter for Fake {
                 live.topics
                     .get_mut(n)
                     .map(|t| t.partitions = *p)
-                    .ok_or("no topic".into())
+                    .ok_or_else(no_topic)
             })
             .collect()
     }
-    fn create_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>> {
+    fn create_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
         if self.fail_acls {
             return acls
                 .iter()
-                .map(|_| Err("CLUSTER_AUTHORIZATION_FAILED".into()))
+                .map(|_| {
+                    Err(AdapterError::new(
+                        ErrorKind::Unauthorized {
+                            operation: "create ACLs".into(),
+                        },
+                        "CLUSTER_AUTHORIZATION_FAILED",
+                    ))
+                })
                 .collect();
         }
         acls.iter()
@@ -164,7 +175,7 @@ impl ClusterWriter for Fake {
             })
             .collect()
     }
-    fn delete_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), String>> {
+    fn delete_acls(&self, acls: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
         acls.iter()
             .map(|a| {
                 self.live.borrow_mut().acls.remove(a);
@@ -172,18 +183,18 @@ impl ClusterWriter for Fake {
             })
             .collect()
     }
-    fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), String>> {
+    fn delete_topics(&self, topics: &[String]) -> Vec<Result<(), AdapterError>> {
         let mut live = self.live.borrow_mut();
         topics
             .iter()
-            .map(|t| live.topics.remove(t).map(|_| ()).ok_or("no topic".into()))
+            .map(|t| live.topics.remove(t).map(|_| ()).ok_or_else(no_topic))
             .collect()
     }
     fn write_catalog(
         &self,
         _topic: &str,
         records: &[(String, Option<CatalogRecord>)],
-    ) -> Result<(), String> {
+    ) -> Result<(), AdapterError> {
         let mut live = self.live.borrow_mut();
         for (k, v) in records {
             match v {
@@ -436,7 +447,9 @@ fn apply_stops_at_the_first_failed_phase_and_a_rerun_converges() {
         (report.done(), report.failed(), report.skipped()),
         (2, 1, 1)
     );
-    assert!(matches!(report.outcomes[2], Outcome::Failed(ref m) if m.contains("AUTHORIZATION")));
+    assert!(
+        matches!(report.outcomes[2], Outcome::Failed(ref e) if e.message.contains("AUTHORIZATION") && matches!(e.kind, ErrorKind::Unauthorized { .. }))
+    );
     assert!(
         fake.live.borrow().catalog.is_empty(),
         "the catalog is written last"
@@ -502,7 +515,7 @@ impl RegistryReader for FakeRegistry {
     fn read_subjects(
         &self,
         names: &std::collections::BTreeSet<String>,
-    ) -> Result<std::collections::BTreeMap<String, LiveSubject>, String> {
+    ) -> Result<std::collections::BTreeMap<String, LiveSubject>, AdapterError> {
         let all = self.subjects.lock().unwrap();
         Ok(names
             .iter()
@@ -515,7 +528,7 @@ impl RegistryReader for FakeRegistry {
         _: &str,
         _: &str,
         _: Option<&str>,
-    ) -> Result<Compatibility, String> {
+    ) -> Result<Compatibility, AdapterError> {
         Ok(Compatibility {
             compatible: !self.refuse,
             messages: vec!["READER_FIELD_MISSING_DEFAULT_VALUE".into()],
@@ -524,7 +537,7 @@ impl RegistryReader for FakeRegistry {
 }
 
 impl RegistryWriter for FakeRegistry {
-    fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), String> {
+    fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), AdapterError> {
         self.calls.lock().unwrap().push(format!("level {subject}"));
         let has_version = self
             .subjects
@@ -533,7 +546,10 @@ impl RegistryWriter for FakeRegistry {
             .get(subject)
             .is_some_and(|s| s.latest.is_some());
         if self.no_level_before_a_version && !has_version {
-            return Err(format!("HTTP 404 (error 40401): no artifact {subject}"));
+            return Err(AdapterError::new(
+                ErrorKind::NotFound,
+                format!("HTTP 404 (error 40401): no artifact {subject}"),
+            ));
         }
         self.subjects
             .lock()
@@ -543,7 +559,12 @@ impl RegistryWriter for FakeRegistry {
             .compatibility = Some(level.into());
         Ok(())
     }
-    fn register(&self, subject: &str, schema_type: &str, schema: &str) -> Result<i32, String> {
+    fn register(
+        &self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+    ) -> Result<i32, AdapterError> {
         self.calls
             .lock()
             .unwrap()
@@ -561,7 +582,7 @@ impl RegistryWriter for FakeRegistry {
         s.latest = Some(registered);
         Ok(version)
     }
-    fn delete_subject(&self, subject: &str) -> Result<(), String> {
+    fn delete_subject(&self, subject: &str) -> Result<(), AdapterError> {
         self.subjects.lock().unwrap().remove(subject);
         Ok(())
     }
@@ -733,26 +754,30 @@ fn the_registry_gate_refuses_what_the_registry_refuses() {
 struct Counting<'a>(&'a Fake, RefCell<Vec<usize>>);
 
 impl ClusterWriter for Counting<'_> {
-    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), String>> {
+    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), AdapterError>> {
         self.1.borrow_mut().push(topics.len());
         self.0.create_topics(topics)
     }
-    fn alter_configs(&self, c: &[ConfigChange]) -> Vec<Result<(), String>> {
+    fn alter_configs(&self, c: &[ConfigChange]) -> Vec<Result<(), AdapterError>> {
         self.0.alter_configs(c)
     }
-    fn create_partitions(&self, t: &[(String, i32)]) -> Vec<Result<(), String>> {
+    fn create_partitions(&self, t: &[(String, i32)]) -> Vec<Result<(), AdapterError>> {
         self.0.create_partitions(t)
     }
-    fn create_acls(&self, a: &[AclBinding]) -> Vec<Result<(), String>> {
+    fn create_acls(&self, a: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
         self.0.create_acls(a)
     }
-    fn delete_acls(&self, a: &[AclBinding]) -> Vec<Result<(), String>> {
+    fn delete_acls(&self, a: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
         self.0.delete_acls(a)
     }
-    fn delete_topics(&self, t: &[String]) -> Vec<Result<(), String>> {
+    fn delete_topics(&self, t: &[String]) -> Vec<Result<(), AdapterError>> {
         self.0.delete_topics(t)
     }
-    fn write_catalog(&self, t: &str, r: &[(String, Option<CatalogRecord>)]) -> Result<(), String> {
+    fn write_catalog(
+        &self,
+        t: &str,
+        r: &[(String, Option<CatalogRecord>)],
+    ) -> Result<(), AdapterError> {
         self.0.write_catalog(t, r)
     }
 }

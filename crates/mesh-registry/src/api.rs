@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::future::{join_all, try_join};
 use futures_util::{StreamExt, stream};
+use mesh_plan::AdapterError;
 use mesh_plan::registry::{
     Compatibility, LiveSubject, RegisteredSchema, RegistryReader, RegistryWriter,
 };
@@ -359,8 +360,8 @@ impl RegistryReader for RegistryClient {
     fn read_subjects(
         &self,
         subjects: &BTreeSet<String>,
-    ) -> Result<BTreeMap<String, LiveSubject>, String> {
-        RegistryClient::read_subjects(self, subjects).map_err(|e| e.to_string())
+    ) -> Result<BTreeMap<String, LiveSubject>, AdapterError> {
+        RegistryClient::read_subjects(self, subjects).map_err(AdapterError::from)
     }
 
     fn check_compatibility(
@@ -369,23 +370,28 @@ impl RegistryReader for RegistryClient {
         schema_type: &str,
         schema: &str,
         level: Option<&str>,
-    ) -> Result<Compatibility, String> {
+    ) -> Result<Compatibility, AdapterError> {
         RegistryClient::check_compatibility(self, subject, schema_type, schema, level)
-            .map_err(|e| e.to_string())
+            .map_err(AdapterError::from)
     }
 }
 
 impl RegistryWriter for RegistryClient {
-    fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), String> {
-        RegistryClient::set_compatibility(self, subject, level).map_err(|e| e.to_string())
+    fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), AdapterError> {
+        RegistryClient::set_compatibility(self, subject, level).map_err(AdapterError::from)
     }
 
-    fn register(&self, subject: &str, schema_type: &str, schema: &str) -> Result<i32, String> {
-        RegistryClient::register(self, subject, schema_type, schema).map_err(|e| e.to_string())
+    fn register(
+        &self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+    ) -> Result<i32, AdapterError> {
+        RegistryClient::register(self, subject, schema_type, schema).map_err(AdapterError::from)
     }
 
-    fn delete_subject(&self, subject: &str) -> Result<(), String> {
-        RegistryClient::delete_subject(self, subject).map_err(|e| e.to_string())
+    fn delete_subject(&self, subject: &str) -> Result<(), AdapterError> {
+        RegistryClient::delete_subject(self, subject).map_err(AdapterError::from)
     }
 }
 

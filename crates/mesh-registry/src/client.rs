@@ -385,6 +385,7 @@ impl RegistryClient {
         RegistryError::Unreachable {
             url: self.shown.clone(),
             reason: self.redact(reason),
+            timed_out,
         }
     }
 

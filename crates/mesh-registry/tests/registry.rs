@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use mesh_plan::ErrorKind;
 use mesh_plan::registry::{RegistryReader, RegistryWriter};
 use mesh_registry::{Auth, RegistryClient, RegistryError};
 use mesh_sandbox::{Ephemeral, down};
@@ -135,9 +136,10 @@ fn the_adapter_against_a_real_registry() {
     );
     let text = RegistryWriter::register(&reg, subject, "AVRO", V3_BREAKING).unwrap_err();
     assert!(
-        text.contains("HTTP 409") && text.contains(subject),
+        text.message.contains("HTTP 409") && text.message.contains(subject),
         "{text}"
     );
+    assert_eq!(text.kind, ErrorKind::Conflict, "{text}");
 
     // JSON Schema and Protobuf go with their schemaType and read back as such.
     let json_subject = "shop.events-value";
@@ -382,8 +384,11 @@ fn a_closed_port_is_unreachable_at_once() {
         "{err}"
     );
     assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
     let text = RegistryWriter::register(&reg, "s", "AVRO", V1).unwrap_err();
-    assert!(text.contains("is unreachable"), "{text}");
+    assert!(text.message.contains("is unreachable"), "{text}");
+    assert_eq!(text.kind, ErrorKind::Unreachable, "{text}");
+    assert!(text.retryable(true));
 }
 
 #[test]
@@ -403,6 +408,7 @@ fn a_silent_server_is_a_timeout() {
     eprintln!("silent server: {took:?}: {err}");
     assert!(matches!(err, RegistryError::Unreachable { .. }), "{err:?}");
     assert!(err.to_string().contains("no answer within 0.5 s"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err:?}");
     assert!(took < Duration::from_secs(3), "{took:?}");
     drop(listener);
 }
@@ -460,6 +466,7 @@ fn rejected_credentials_are_reported_without_the_secret() {
             matches!(err, RegistryError::Unauthorized { status: 401, .. }),
             "{err:?}"
         );
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err:?}");
         let shown = [
             err.to_string(),
             format!("{err:?}"),

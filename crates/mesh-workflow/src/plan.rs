@@ -1,0 +1,230 @@
+//! From a valid mesh and its desired state to a plan: read the cluster and the registry, diff,
+//! ask the registry about every new version, and add what the lineage and the `change` policies
+//! say about the planned actions.
+
+use std::collections::BTreeSet;
+
+use mesh_check::Report;
+use mesh_diagnostics::Diagnostic;
+use mesh_plan::registry::RegistryReader;
+use mesh_plan::{AdapterError, ClusterReader, DesiredState, LiveState, Plan, ReadRequest};
+
+use crate::references::References;
+
+/// Where the live state comes from.
+#[derive(Clone, Copy)]
+pub struct Readers<'a> {
+    pub cluster: &'a dyn ClusterReader,
+    /// Present when the environment has a Schema Registry.
+    pub registry: Option<&'a dyn RegistryReader>,
+}
+
+/// Something people should hear about while a plan is made, in the order it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// The cluster is degraded (a broker down, partitions under-replicated): the plan was made
+    /// from what answered.
+    Health(String),
+    /// A `change` rule of severity warning matched a planned action.
+    PolicyWarning { code: String, message: String },
+}
+
+/// A plan, with what was read to make it (a saved plan records both).
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub plan: Plan,
+    pub request: ReadRequest,
+    pub live: LiveState,
+}
+
+/// The step of the workflow an adapter failed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    ReadCluster,
+    ReadRegistry,
+    GroupActivity,
+    /// The compatibility gate: asking the registry about new versions.
+    Gate,
+}
+
+/// Why no plan was made. The invalid-mesh variants carry the diagnostics to show (warnings among
+/// them); their messages say "above" because the caller shows those first.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    /// The mesh has errors (other than references that wait for the catalog).
+    #[error("the mesh is invalid ({errors} error(s) above); nothing was read or changed")]
+    Invalid {
+        diagnostics: Vec<Diagnostic>,
+        errors: usize,
+    },
+    /// References to removed products that the catalog does not know either.
+    #[error("the mesh is invalid ({errors} error(s) above); nothing was changed")]
+    UnknownProducts {
+        diagnostics: Vec<Diagnostic>,
+        errors: usize,
+    },
+    /// An adapter failed; its message says what and why, its kind whether trying again helps.
+    #[error("{error}")]
+    Adapter { step: Step, error: AdapterError },
+}
+
+impl WorkflowError {
+    /// The diagnostics to show before the message (none for an adapter failure).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            WorkflowError::Invalid { diagnostics, .. }
+            | WorkflowError::UnknownProducts { diagnostics, .. } => diagnostics,
+            WorkflowError::Adapter { .. } => &[],
+        }
+    }
+}
+
+fn adapter(step: Step) -> impl FnOnce(AdapterError) -> WorkflowError {
+    move |error| WorkflowError::Adapter { step, error }
+}
+
+/// The diagnostics `keep` accepts, when an error is among them.
+fn problems(
+    report: &Report,
+    keep: impl Fn(&Diagnostic) -> bool,
+) -> Option<(Vec<Diagnostic>, usize)> {
+    let kept: Vec<Diagnostic> = report
+        .diagnostics
+        .iter()
+        .filter(|d| keep(d))
+        .cloned()
+        .collect();
+    let errors = kept.iter().filter(|d| d.is_error()).count();
+    (errors > 0).then_some((kept, errors))
+}
+
+/// The offline half of the check: every error stops a plan before anything is read, except
+/// references to removed products, which may be retirements in progress (decided by [`plan`]
+/// once the catalog is read).
+pub fn check_offline(report: &Report) -> Result<(), WorkflowError> {
+    let refs = References::of(&report.mesh);
+    match problems(report, |d| !refs.is_deferred(d)) {
+        Some((diagnostics, errors)) => Err(WorkflowError::Invalid {
+            diagnostics,
+            errors,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What a plan reads for a desired state: its topics and principals, and the catalog.
+pub fn read_request(desired: &DesiredState) -> ReadRequest {
+    ReadRequest {
+        topics: desired.topics.keys().cloned().collect(),
+        principals: desired.principals.clone(),
+        catalog_topic: desired.catalog_topic.clone(),
+    }
+}
+
+/// Reads the cluster and the registry and plans, as of `now_ms` (milliseconds since the Unix
+/// epoch). `report` is the validated mesh `desired` was derived from; it must pass
+/// [`check_offline`] (checked again here). `notes` hears what people should know along the way.
+pub fn plan(
+    report: &Report,
+    desired: &DesiredState,
+    readers: Readers<'_>,
+    now_ms: i64,
+    notes: &mut dyn FnMut(Note),
+) -> Result<Planned, WorkflowError> {
+    check_offline(report)?;
+    let refs = References::of(&report.mesh);
+    let request = read_request(desired);
+    let mut live = readers
+        .cluster
+        .read(&request)
+        .map_err(adapter(Step::ReadCluster))?;
+    // A broker down does not stop a plan, but people should know what it was made from.
+    if let Some(note) = readers.cluster.health_note(&request.topics) {
+        notes(Note::Health(note));
+    }
+    // References to products nobody has, not even the catalog, are plain errors.
+    if let Some((diagnostics, errors)) = problems(report, |d| refs.is_unknown(d, &live.catalog)) {
+        return Err(WorkflowError::UnknownProducts {
+            diagnostics,
+            errors,
+        });
+    }
+    if let Some(registry) = readers.registry {
+        live.subjects = registry
+            .read_subjects(&subjects_to_read(desired, &live))
+            .map_err(adapter(Step::ReadRegistry))?;
+    }
+    let mut plan = mesh_plan::plan_at(desired, &live, now_ms);
+    // Who reads the topics of retirements and breaking changes, and when they last committed.
+    let topics = mesh_plan::activity_topics(&plan, desired, &live);
+    if !topics.is_empty() {
+        live.groups = readers
+            .cluster
+            .group_activity(&topics)
+            .map_err(adapter(Step::GroupActivity))?;
+        plan = mesh_plan::plan_at(desired, &live, now_ms);
+    }
+    // The gate: every new version of an existing subject is put to the registry before anything
+    // is applied.
+    if let Some(registry) = readers.registry {
+        let refused = mesh_plan::plan::registry_gate(&plan, desired, registry)
+            .map_err(adapter(Step::Gate))?;
+        for e in refused {
+            if !plan.errors.iter().any(|known| known.subject == e.subject) {
+                plan.errors.push(e);
+            }
+        }
+    }
+    for e in &mut plan.errors {
+        if let (Some(_), Some(product)) = (&e.subject, &e.product) {
+            e.affected = crate::governance::affected(report, product);
+        }
+    }
+    crate::governance::change_policies(report, desired, &live, &mut plan, notes);
+    // The registry's refusals are breaking changes too.
+    plan.impacts = mesh_plan::impacts(&plan, desired, &live, now_ms);
+    Ok(Planned {
+        plan,
+        request,
+        live,
+    })
+}
+
+/// Reads again what a saved plan was made from (`request`, these `subjects`, the consumer
+/// groups of `activity_topics`), for comparing its fingerprint before the plan is applied.
+pub fn reread(
+    readers: Readers<'_>,
+    request: &ReadRequest,
+    subjects: &BTreeSet<String>,
+    activity_topics: &BTreeSet<String>,
+) -> Result<LiveState, WorkflowError> {
+    let mut live = readers
+        .cluster
+        .read(request)
+        .map_err(adapter(Step::ReadCluster))?;
+    if let Some(registry) = readers.registry {
+        live.subjects = registry
+            .read_subjects(subjects)
+            .map_err(adapter(Step::ReadRegistry))?;
+    }
+    if !activity_topics.is_empty() {
+        live.groups = readers
+            .cluster
+            .group_activity(activity_topics)
+            .map_err(adapter(Step::GroupActivity))?;
+    }
+    Ok(live)
+}
+
+/// The subjects a plan reads: the declared ones, and those of products being retired (the ones
+/// that exist are deleted).
+fn subjects_to_read(desired: &DesiredState, live: &LiveState) -> BTreeSet<String> {
+    let mut subjects: BTreeSet<String> = desired.subjects.keys().cloned().collect();
+    for (id, record) in &live.catalog {
+        if !desired.catalog.contains_key(id) {
+            subjects.insert(format!("{}-value", record.topic));
+            subjects.insert(format!("{}-key", record.topic));
+        }
+    }
+    subjects
+}

@@ -1,0 +1,367 @@
+//! The workflow on an in-memory cluster: a plan converges, and each kind of adapter failure
+//! reaches the caller with its step, its kind and its message intact.
+
+mod common;
+
+use common::{CATALOG, Memory, World, empty_report};
+use mesh_plan::apply::{Outcome, Target};
+use mesh_plan::*;
+use mesh_workflow::{ApplyRun, Note, Readers, Step, WorkflowError};
+
+const V1: &str = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}"#;
+const V2: &str = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"},{"name":"note","type":["null","string"],"default":null}]}"#;
+
+fn desired(schema: &str) -> DesiredState {
+    let mut d = DesiredState {
+        catalog_topic: CATALOG.into(),
+        retire_idle_days: 7,
+        ..Default::default()
+    };
+    d.topics.insert(
+        "sales.orders".into(),
+        DesiredTopic {
+            product: "sales.orders".into(),
+            name: "sales.orders".into(),
+            partitions: 3,
+            replication_factor: 1,
+            config: [("retention.ms".to_string(), "86400000".to_string())].into(),
+        },
+    );
+    d.principals.insert("User:svc".into());
+    d.acls.insert(AclBinding::allow(
+        "User:svc",
+        ResourceType::Topic,
+        "sales.orders",
+        PatternType::Literal,
+        Operation::Write,
+    ));
+    d.subjects.insert(
+        "sales.orders-value".into(),
+        DesiredSubject {
+            product: "sales.orders".into(),
+            subject: "sales.orders-value".into(),
+            schema_type: "AVRO".into(),
+            schema: schema.into(),
+            file: "domains/sales/schemas/orders.avsc".into(),
+            compatibility: "BACKWARD".into(),
+        },
+    );
+    d.catalog.insert(
+        "sales.orders".into(),
+        CatalogRecord {
+            product: "sales.orders".into(),
+            domain: "sales".into(),
+            topic: "sales.orders".into(),
+            description: "orders".into(),
+            owners: vec!["@acme/sales".into()],
+            quality: "raw".into(),
+            sla: "tier-3".into(),
+            status: "active".into(),
+            tags: vec![],
+            inputs: vec![],
+            declared_configs: vec!["retention.ms".into()],
+            deprecation: None,
+            revision: None,
+            applied_at: String::new(),
+            applied: None,
+        },
+    );
+    d
+}
+
+fn world() -> World {
+    World {
+        brokers: 1,
+        ..Default::default()
+    }
+}
+
+fn plan(
+    report: &mesh_check::Report,
+    d: &DesiredState,
+    m: &Memory,
+) -> Result<mesh_workflow::Planned, WorkflowError> {
+    let readers = Readers {
+        cluster: m,
+        registry: Some(m),
+    };
+    mesh_workflow::plan(report, d, readers, 0, &mut |_| {})
+}
+
+fn apply(planned: &mesh_workflow::Planned, m: &Memory) -> mesh_workflow::Applied {
+    let run = ApplyRun {
+        target: Target {
+            cluster: m,
+            registry: Some(m),
+        },
+        reader: m,
+        live: &planned.live,
+        principals: &planned.request.principals,
+        catalog_topic: CATALOG,
+        now: "2026-01-01T00:00:00Z",
+    };
+    mesh_workflow::apply(&planned.plan, &run, &mut |_, _, _| {}, &mut || false)
+}
+
+#[test]
+fn a_plan_applied_converges_and_a_schema_change_is_one_new_version() {
+    let report = empty_report();
+    let m = Memory::new(world());
+    let first = plan(&report, &desired(V1), &m).unwrap();
+    assert!(first.plan.errors.is_empty(), "{:?}", first.plan.errors);
+    let applied = apply(&first, &m);
+    assert_eq!(applied.report.failed(), 0, "{:?}", applied.report);
+    assert!(applied.acls_settled);
+    let again = plan(&report, &desired(V1), &m).unwrap();
+    assert!(again.plan.is_empty(), "{:#?}", again.plan.actions);
+    let evolved = plan(&report, &desired(V2), &m).unwrap();
+    assert!(
+        matches!(
+            evolved.plan.actions.as_slice(),
+            [Action::RegisterSchema {
+                previous: Some(_),
+                ..
+            }]
+        ),
+        "{:#?}",
+        evolved.plan.actions
+    );
+    apply(&evolved, &m);
+    assert!(plan(&report, &desired(V2), &m).unwrap().plan.is_empty());
+}
+
+fn kinds() -> Vec<ErrorKind> {
+    vec![
+        ErrorKind::Unreachable,
+        ErrorKind::TimedOut,
+        ErrorKind::Unauthenticated,
+        ErrorKind::Unauthorized {
+            operation: "describe ACLs".into(),
+        },
+        ErrorKind::Invalid,
+        ErrorKind::NotFound,
+        ErrorKind::Conflict,
+        ErrorKind::Other,
+    ]
+}
+
+#[test]
+fn each_kind_of_read_failure_stops_the_plan_with_its_step_kind_and_message() {
+    let report = empty_report();
+    // An existing subject with an older version, so that the gate asks the registry; a retired
+    // product in the catalog, so that group activity is read.
+    let mut w = world();
+    let v1 = registry::RegisteredSchema {
+        version: 1,
+        id: 1,
+        schema_type: "AVRO".into(),
+        schema: V1.into(),
+    };
+    w.subjects.insert(
+        "sales.orders-value".into(),
+        registry::LiveSubject {
+            latest: Some(v1.clone()),
+            history: vec![v1],
+            compatibility: Some("BACKWARD".into()),
+            soft_deleted: false,
+        },
+    );
+    w.catalog_topic = Some(CATALOG.into());
+    let mut gone = desired(V1).catalog["sales.orders"].clone();
+    gone.product = "sales.gone".into();
+    gone.topic = "sales.gone".into();
+    w.catalog.insert("sales.gone".into(), gone);
+    for (call, step) in [
+        ("read", Step::ReadCluster),
+        ("read_subjects", Step::ReadRegistry),
+        ("group_activity", Step::GroupActivity),
+        ("check_compatibility", Step::Gate),
+    ] {
+        for kind in kinds() {
+            let m = Memory::new(w.clone());
+            let message = format!("{call} failed: {kind:?} (help: what to do)");
+            m.fail_next(call, AdapterError::new(kind.clone(), &message));
+            match plan(&report, &desired(V2), &m) {
+                Err(e @ WorkflowError::Adapter { .. }) => {
+                    assert_eq!(e.to_string(), message);
+                    let WorkflowError::Adapter { step: s, error } = e else {
+                        unreachable!()
+                    };
+                    assert_eq!((s, &error.kind), (step, &kind));
+                    // Reads may always be sent again.
+                    assert_eq!(
+                        error.retryable(true),
+                        matches!(kind, ErrorKind::Unreachable | ErrorKind::TimedOut)
+                    );
+                }
+                other => panic!("{call} {kind:?}: {other:?}"),
+            }
+            assert!(m.log.lock().unwrap().is_empty(), "nothing is written");
+        }
+    }
+}
+
+#[test]
+fn a_failed_apply_phase_keeps_its_kind_and_skips_the_rest() {
+    let report = empty_report();
+    for kind in kinds() {
+        let m = Memory::new(world());
+        let planned = plan(&report, &desired(V1), &m).unwrap();
+        m.fail_next("create_acls", AdapterError::new(kind.clone(), "refused"));
+        let applied = apply(&planned, &m);
+        let failed: Vec<&AdapterError> = applied
+            .report
+            .outcomes
+            .iter()
+            .filter_map(|o| match o {
+                Outcome::Failed(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failed.len(), 1, "{kind:?}");
+        assert_eq!(failed[0].kind, kind);
+        assert!(applied.report.skipped() > 0, "the catalog waits: {kind:?}");
+        // A new plan made from what is there now finishes the job.
+        let rest = plan(&report, &desired(V1), &m).unwrap();
+        assert!(
+            rest.plan
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::CreateAcl { .. })),
+            "{kind:?}"
+        );
+        apply(&rest, &m);
+        assert!(plan(&report, &desired(V1), &m).unwrap().plan.is_empty());
+    }
+}
+
+#[test]
+fn settling_looks_past_transient_read_failures_and_gives_up_on_others() {
+    let report = empty_report();
+    let m = Memory::new(world());
+    let planned = plan(&report, &desired(V1), &m).unwrap();
+    apply(&planned, &m);
+    let mut pauses = 0;
+    m.fail_next(
+        "acls_of",
+        AdapterError::new(ErrorKind::TimedOut, "describe ACLs timed out"),
+    );
+    let settled = mesh_workflow::settle_acls(
+        &planned.plan,
+        &planned.live,
+        &planned.request.principals,
+        &m,
+        &mut || {
+            pauses += 1;
+            true
+        },
+    );
+    assert!(settled);
+    assert_eq!(pauses, 1, "one more look after the timeout");
+    m.fail_next(
+        "acls_of",
+        AdapterError::new(
+            ErrorKind::Unauthorized {
+                operation: "describe ACLs".into(),
+            },
+            "not authorized",
+        ),
+    );
+    let settled = mesh_workflow::settle_acls(
+        &planned.plan,
+        &planned.live,
+        &planned.request.principals,
+        &m,
+        &mut || panic!("no waiting for what will not change"),
+    );
+    assert!(settled);
+    // ACLs that never show: the caller decides when to stop waiting.
+    let mut unseen = planned.plan.clone();
+    unseen.actions.push(Action::CreateAcl {
+        binding: AclBinding::allow(
+            "User:svc",
+            ResourceType::Topic,
+            "never",
+            PatternType::Literal,
+            Operation::Read,
+        ),
+    });
+    let mut looks = 0;
+    let settled = mesh_workflow::settle_acls(
+        &unseen,
+        &planned.live,
+        &planned.request.principals,
+        &m,
+        &mut || {
+            looks += 1;
+            looks < 3
+        },
+    );
+    assert!(!settled);
+}
+
+#[test]
+fn a_degraded_cluster_is_a_note_and_still_planned() {
+    struct Degraded(Memory);
+    impl ClusterReader for Degraded {
+        fn read(&self, r: &ReadRequest) -> Result<LiveState, AdapterError> {
+            self.0.read(r)
+        }
+        fn acls_of(
+            &self,
+            p: &std::collections::BTreeSet<String>,
+        ) -> Result<std::collections::BTreeSet<AclBinding>, AdapterError> {
+            self.0.acls_of(p)
+        }
+        fn group_activity(
+            &self,
+            t: &std::collections::BTreeSet<String>,
+        ) -> Result<std::collections::BTreeMap<String, Vec<GroupActivity>>, AdapterError> {
+            self.0.group_activity(t)
+        }
+        fn health_note(&self, _: &std::collections::BTreeSet<String>) -> Option<String> {
+            Some("broker(s) 2 hold replicas but did not answer".into())
+        }
+    }
+    let report = empty_report();
+    let m = Degraded(Memory::new(world()));
+    let mut notes = Vec::new();
+    let readers = Readers {
+        cluster: &m,
+        registry: Some(&m.0),
+    };
+    mesh_workflow::plan(&report, &desired(V1), readers, 0, &mut |n| notes.push(n)).unwrap();
+    assert_eq!(
+        notes,
+        vec![Note::Health(
+            "broker(s) 2 hold replicas but did not answer".into()
+        )]
+    );
+}
+
+#[test]
+fn a_saved_plan_s_reread_sees_what_the_plan_saw_and_fails_like_a_plan() {
+    let report = empty_report();
+    let m = Memory::new(world());
+    let planned = plan(&report, &desired(V1), &m).unwrap();
+    let readers = Readers {
+        cluster: &m,
+        registry: Some(&m),
+    };
+    let subjects = planned.live.subjects.keys().cloned().collect();
+    let again =
+        mesh_workflow::reread(readers, &planned.request, &subjects, &Default::default()).unwrap();
+    assert_eq!(again, planned.live);
+    for (call, step) in [
+        ("read", Step::ReadCluster),
+        ("read_subjects", Step::ReadRegistry),
+    ] {
+        m.fail_next(call, AdapterError::new(ErrorKind::TimedOut, "no answer"));
+        let e = mesh_workflow::reread(readers, &planned.request, &subjects, &Default::default())
+            .unwrap_err();
+        assert!(
+            matches!(e, WorkflowError::Adapter { step: s, ref error } if s == step && error.kind == ErrorKind::TimedOut),
+            "{e:?}"
+        );
+    }
+}
