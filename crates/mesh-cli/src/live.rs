@@ -280,7 +280,10 @@ pub fn confirm(target: &str, actions: usize) -> Result<bool, String> {
 /// Applies the plan (`mesh_workflow::apply`), printing each finished phase, and waits (at most
 /// [`ACL_SETTLE`]) until its ACL changes are visible.
 pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
+    let interrupt = Interrupt::install();
+    let stop = || interrupt.requested();
     let run = mesh_workflow::ApplyRun {
+        stop: &stop,
         target: Target {
             cluster: &ctx.cluster,
             registry: ctx
@@ -306,7 +309,7 @@ pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
             }
         },
         &mut || {
-            if Instant::now() >= deadline {
+            if Instant::now() >= deadline || interrupt.requested() {
                 return false;
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -319,6 +322,60 @@ pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
         );
     }
     applied.report
+}
+
+/// Ctrl-C and SIGTERM while an apply runs: the first asks the apply to stop after the running
+/// batch (it then reports what was done and not done, and releases the lock); a second one
+/// quits at once. Outside an apply the signals do what they always do.
+struct Interrupt {
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    announced: std::sync::atomic::AtomicBool,
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl Interrupt {
+    fn install() -> Interrupt {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut ids = Vec::new();
+        for signal in [SIGINT, SIGTERM] {
+            // Order matters: the shutdown check sees the flag as the earlier signal left it.
+            // 130 is what a shell reports for a process ended by Ctrl-C.
+            if let Ok(id) =
+                signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone())
+            {
+                ids.push(id);
+            }
+            if let Ok(id) = signal_hook::flag::register(signal, flag.clone()) {
+                ids.push(id);
+            }
+        }
+        Interrupt {
+            flag,
+            announced: std::sync::atomic::AtomicBool::new(false),
+            ids,
+        }
+    }
+
+    /// Whether a stop was asked for; says so on stderr the first time it is seen.
+    fn requested(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let asked = self.flag.load(Ordering::SeqCst);
+        if asked && !self.announced.swap(true, Ordering::SeqCst) {
+            eprintln!(
+                "interrupted: stopping after the running batch (press Ctrl-C again to quit at once)"
+            );
+        }
+        asked
+    }
+}
+
+impl Drop for Interrupt {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
 }
 
 /// The current UTC time as RFC 3339, second precision.

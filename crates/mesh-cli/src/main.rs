@@ -463,7 +463,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             let result = live::apply(&plan, &ctx, &report.mesh.settings.catalog_topic);
             plan_render::report(&plan, &result, &mut out).map_err(|e| e.to_string())?;
-            Ok(if result.failed() == 0 {
+            Ok(if result.failed() == 0 && !result.interrupted {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

@@ -283,7 +283,14 @@ pub fn report(plan: &Plan, report: &ApplyReport, out: &mut dyn WriteColor) -> st
         }
     }
     writeln!(out)?;
-    if report.failed() == 0 {
+    if report.interrupted && report.failed() == 0 {
+        writeln!(
+            out,
+            "Apply interrupted: {} done, {} not attempted; stopped on request after the running batch. Run apply again: it continues from where it stopped.",
+            report.done(),
+            report.skipped()
+        )?;
+    } else if report.failed() == 0 {
         writeln!(out, "Apply complete: {} action(s) done.", report.done())?;
     } else {
         writeln!(

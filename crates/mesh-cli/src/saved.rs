@@ -168,7 +168,7 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
     }
     let result = live::apply(&plan, &ctx, &ctx.request.catalog_topic);
     crate::plan_render::report(&plan, &result, &mut out).map_err(|e| e.to_string())?;
-    Ok(if result.failed() == 0 {
+    Ok(if result.failed() == 0 && !result.interrupted {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

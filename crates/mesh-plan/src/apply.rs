@@ -30,6 +30,9 @@ pub enum Outcome {
 pub struct ApplyReport {
     /// One outcome per action of the plan, in plan order.
     pub outcomes: Vec<Outcome>,
+    /// Stopped on request (Ctrl-C, SIGTERM) after the running batch: what was not reached is
+    /// `Skipped`.
+    pub interrupted: bool,
 }
 
 impl ApplyReport {
@@ -124,7 +127,22 @@ pub fn apply(
     now: &str,
     progress: &mut dyn FnMut(&str, usize, usize),
 ) -> ApplyReport {
+    apply_until(plan, target, catalog_topic, now, progress, &|| false)
+}
+
+/// [`apply`], asking `stop` before each batch (and before each registry request): once it says
+/// yes, the running batch finishes and nothing more is sent. Every phase is idempotent from the
+/// plan's point of view, so the next plan shows exactly what was not reached.
+pub fn apply_until(
+    plan: &Plan,
+    target: &Target<'_>,
+    catalog_topic: &str,
+    now: &str,
+    progress: &mut dyn FnMut(&str, usize, usize),
+    stop: &(dyn Fn() -> bool + Sync),
+) -> ApplyReport {
     let mut outcomes = vec![Outcome::Skipped; plan.actions.len()];
+    let mut interrupted = false;
     let new = new_subjects(plan);
     let mut phases: Vec<Phase> = plan.actions.iter().map(|a| phase(a, &new)).collect();
     phases.sort();
@@ -134,17 +152,26 @@ pub fn apply(
             .filter(|&i| phase(&plan.actions[i], &new) == ph)
             .collect();
         for chunk in chunks(ph, &idx, plan) {
+            if stop() {
+                interrupted = true;
+                break;
+            }
             let results = run_phase(
                 ph,
                 chunk.iter().map(|&i| &plan.actions[i]).collect(),
                 target,
                 catalog_topic,
                 now,
+                stop,
             );
             for (&i, r) in chunk.iter().zip(results) {
                 outcomes[i] = match r {
-                    Ok(()) => Outcome::Done,
-                    Err(e) => Outcome::Failed(e),
+                    Some(Ok(())) => Outcome::Done,
+                    Some(Err(e)) => Outcome::Failed(e),
+                    None => {
+                        interrupted = true;
+                        Outcome::Skipped
+                    }
                 };
             }
         }
@@ -152,12 +179,21 @@ pub fn apply(
             .iter()
             .filter(|&&i| matches!(outcomes[i], Outcome::Failed(_)))
             .count();
-        progress(phase_name(ph), idx.len() - failed, failed);
-        if failed > 0 {
+        let done = idx
+            .iter()
+            .filter(|&&i| outcomes[i] == Outcome::Done)
+            .count();
+        if done + failed > 0 || !interrupted {
+            progress(phase_name(ph), done, failed);
+        }
+        if failed > 0 || interrupted {
             break;
         }
     }
-    ApplyReport { outcomes }
+    ApplyReport {
+        outcomes,
+        interrupted,
+    }
 }
 
 /// Kafka takes at most this many records in one CreateTopics request: one per topic, partition and
@@ -212,7 +248,84 @@ fn phase_name(p: Phase) -> &'static str {
     }
 }
 
+/// The results of one batch, in order; `None` for a request not sent because `stop` said so
+/// (only the registry's requests, which go one by one, are asked).
 fn run_phase(
+    ph: Phase,
+    actions: Vec<&Action>,
+    target: &Target<'_>,
+    catalog_topic: &str,
+    now: &str,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Vec<Option<Result<(), AdapterError>>> {
+    if matches!(
+        ph,
+        Phase::SchemaLevels | Phase::Schemas | Phase::NewSubjectLevels | Phase::DeleteSubjects
+    ) {
+        return run_registry_phase(actions, target, stop);
+    }
+    run_cluster_phase(ph, actions, target, catalog_topic, now)
+        .into_iter()
+        .map(Some)
+        .collect()
+}
+
+fn run_registry_phase(
+    actions: Vec<&Action>,
+    target: &Target<'_>,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Vec<Option<Result<(), AdapterError>>> {
+    let Some(r) = target.registry else {
+        return actions
+            .iter()
+            .map(|_| {
+                Some(Err(AdapterError::invalid(
+                    "no Schema Registry is configured for this environment",
+                )))
+            })
+            .collect();
+    };
+    // The registry API has no batch call: one request per subject, REGISTRY_CONCURRENCY at a
+    // time, each asking `stop` first.
+    let one = |a: &&Action| {
+        if stop() {
+            return None;
+        }
+        Some(match a {
+            Action::SetCompatibility { subject, after, .. } => r.set_compatibility(subject, after),
+            Action::RegisterSchema {
+                subject,
+                schema_type,
+                schema,
+                ..
+            } => r.register(subject, schema_type, schema).map(|_| ()),
+            Action::DeleteSubject { subject, .. } => r.delete_subject(subject),
+            _ => Ok(()),
+        })
+    };
+    let size = actions.len().div_ceil(REGISTRY_CONCURRENCY).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = actions
+            .chunks(size)
+            .map(|part| {
+                (
+                    part.len(),
+                    scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|(n, h)| {
+                h.join().unwrap_or_else(|_| {
+                    vec![Some(Err(AdapterError::other("a registry request panicked"))); n]
+                })
+            })
+            .collect()
+    })
+}
+
+fn run_cluster_phase(
     ph: Phase,
     actions: Vec<&Action>,
     target: &Target<'_>,
@@ -221,52 +334,9 @@ fn run_phase(
 ) -> Vec<Result<(), AdapterError>> {
     let w = target.cluster;
     match ph {
+        // `run_phase` sends these to `run_registry_phase`.
         Phase::SchemaLevels | Phase::Schemas | Phase::NewSubjectLevels | Phase::DeleteSubjects => {
-            let Some(r) = target.registry else {
-                return actions
-                    .iter()
-                    .map(|_| {
-                        Err(AdapterError::invalid(
-                            "no Schema Registry is configured for this environment",
-                        ))
-                    })
-                    .collect();
-            };
-            // The registry API has no batch call: one request per subject, REGISTRY_CONCURRENCY
-            // at a time.
-            let one = |a: &&Action| match a {
-                Action::SetCompatibility { subject, after, .. } => {
-                    r.set_compatibility(subject, after)
-                }
-                Action::RegisterSchema {
-                    subject,
-                    schema_type,
-                    schema,
-                    ..
-                } => r.register(subject, schema_type, schema).map(|_| ()),
-                Action::DeleteSubject { subject, .. } => r.delete_subject(subject),
-                _ => Ok(()),
-            };
-            let size = actions.len().div_ceil(REGISTRY_CONCURRENCY).max(1);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = actions
-                    .chunks(size)
-                    .map(|part| {
-                        (
-                            part.len(),
-                            scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()),
-                        )
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|(n, h)| {
-                        h.join().unwrap_or_else(|_| {
-                            vec![Err(AdapterError::other("a registry request panicked")); n]
-                        })
-                    })
-                    .collect()
-            })
+            vec![Err(AdapterError::other("a registry action reached the cluster")); actions.len()]
         }
         Phase::CatalogTopic | Phase::Topics => {
             let topics: Vec<NewTopic> = actions

@@ -474,6 +474,52 @@ fn apply_stops_at_the_first_failed_phase_and_a_rerun_converges() {
     assert!(plan(&d, &fixed.live.borrow()).is_empty());
 }
 
+#[test]
+fn a_stop_request_ends_apply_after_the_running_batch_and_a_rerun_converges() {
+    let d = desired();
+    let p = plan(&d, &empty());
+    let fake = Fake {
+        live: RefCell::new(empty()),
+        fail_acls: false,
+    };
+    // Asked before each batch: yes from the third question on (catalog topic and topic sent).
+    let asked = std::sync::atomic::AtomicUsize::new(0);
+    let stop = || asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2;
+    let mut phases = Vec::new();
+    let report = mesh_plan::apply::apply_until(
+        &p,
+        &Target {
+            cluster: &fake,
+            registry: None,
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |phase, done, _| phases.push(format!("{phase}: {done}")),
+        &stop,
+    );
+    assert!(report.interrupted);
+    assert_eq!(
+        (report.done(), report.failed(), report.skipped()),
+        (2, 0, 2)
+    );
+    assert_eq!(phases, ["catalog topic: 1", "topics: 1"]);
+    // Nothing after the stop reached the cluster; the next plan is exactly the rest.
+    assert!(fake.live.borrow().acls.is_empty() && fake.live.borrow().catalog.is_empty());
+    let rest = plan(&d, &fake.live.borrow());
+    assert_eq!(rest.counts(), (2, 0, 0), "{rest:?}");
+    apply(
+        &rest,
+        &Target {
+            cluster: &fake,
+            registry: None,
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |_, _, _| {},
+    );
+    assert!(plan(&d, &fake.live.borrow()).is_empty());
+}
+
 // ---- schemas ----
 
 use mesh_plan::registry::{

@@ -20,6 +20,8 @@ pub struct ApplyRun<'a> {
     pub catalog_topic: &'a str,
     /// When, in RFC 3339: recorded in the catalog records.
     pub now: &'a str,
+    /// Asked before each batch: true stops the run after the running batch (Ctrl-C, SIGTERM).
+    pub stop: &'a (dyn Fn() -> bool + Sync),
 }
 
 /// How an apply went.
@@ -41,12 +43,19 @@ pub fn apply(
     progress: &mut dyn FnMut(&str, usize, usize),
     pause: &mut dyn FnMut() -> bool,
 ) -> Applied {
-    let report = mesh_plan::apply::apply(plan, &run.target, run.catalog_topic, run.now, progress);
+    let report = mesh_plan::apply::apply_until(
+        plan,
+        &run.target,
+        run.catalog_topic,
+        run.now,
+        progress,
+        run.stop,
+    );
     let acls_changed = plan
         .actions
         .iter()
         .any(|a| matches!(a, Action::CreateAcl { .. } | Action::DeleteAcl { .. }));
-    let acls_settled = if report.failed() == 0 && acls_changed {
+    let acls_settled = if report.failed() == 0 && !report.interrupted && acls_changed {
         settle_acls(plan, run.live, run.principals, run.reader, pause)
     } else {
         true

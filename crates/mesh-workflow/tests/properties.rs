@@ -472,6 +472,7 @@ proptest! {
             return Ok(());
         }
         let run = ApplyRun {
+            stop: &|| false,
             target: Target { cluster: &m, registry: Some(&m) },
             reader: &m,
             live: &planned.live,

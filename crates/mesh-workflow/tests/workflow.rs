@@ -90,6 +90,7 @@ fn plan(
 
 fn apply(planned: &mesh_workflow::Planned, m: &Memory) -> mesh_workflow::Applied {
     let run = ApplyRun {
+        stop: &|| false,
         target: Target {
             cluster: m,
             registry: Some(m),
