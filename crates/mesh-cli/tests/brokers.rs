@@ -8,18 +8,12 @@ mod common;
 use common::*;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use mesh_sandbox::{Ephemeral, KAFKA_3_VERSION, KafkaTool, Listener, Options, kafka_tool};
 
 fn mesh(repo: &Path, today: Option<&str>, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mesh"));
-    c.args(args)
-        .arg("--repo")
-        .arg(repo)
-        .env("NO_COLOR", "1")
-        .env_remove("MESH_LOCAL_PASSWORD")
-        .env_remove("MESH_TODAY");
+    let mut c = mesh_command(repo, args);
     if let Some(t) = today {
         c.env("MESH_TODAY", t);
     }

@@ -10,7 +10,7 @@ use common::*;
 
 use std::io::BufReader;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
@@ -38,22 +38,6 @@ fn cluster() -> (Arc<Ephemeral>, MutexGuard<'static, ()>) {
     };
     let turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
     (sb, turn)
-}
-
-fn mesh_command(repo: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mesh"));
-    c.args(args)
-        .arg("--repo")
-        .arg(repo)
-        .env("NO_COLOR", "1")
-        .env_remove("MESH_LOCAL_PASSWORD")
-        .env_remove("MESH_LOCK_LEASE_SECONDS")
-        .env_remove("MESH_LOCK_OWNER");
-    c
-}
-
-fn mesh(repo: &Path, args: &[&str]) -> Output {
-    mesh_command(repo, args).output().expect("mesh runs")
 }
 
 /// Applies the repo as it is, so a test starts from a converged cluster.

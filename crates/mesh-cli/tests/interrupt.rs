@@ -7,29 +7,13 @@ use common::*;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use mesh_sandbox::{Ephemeral, KafkaTool};
 
 const BULK: usize = 100;
-
-fn mesh_command(repo: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mesh"));
-    c.args(args)
-        .arg("--repo")
-        .arg(repo)
-        .env("NO_COLOR", "1")
-        .env_remove("MESH_LOCAL_PASSWORD")
-        .env_remove("MESH_LOCK_LEASE_SECONDS")
-        .env_remove("MESH_LOCK_OWNER");
-    c
-}
-
-fn mesh(repo: &Path, args: &[&str]) -> Output {
-    mesh_command(repo, args).output().expect("mesh runs")
-}
 
 /// `BULK` more products like marketing.campaigns (a key and a value schema each), so that the
 /// registry phase of the first apply takes a few seconds: time for a signal to land in it.

@@ -16,13 +16,7 @@ const TOPIC: &str = "sales.legacy-orders";
 
 /// Runs the real binary; `today` sets MESH_TODAY.
 fn mesh(repo: &Path, today: Option<&str>, args: &[&str]) -> (Option<i32>, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mesh"));
-    cmd.args(args)
-        .arg("--repo")
-        .arg(repo)
-        .env("NO_COLOR", "1")
-        .env_remove("MESH_LOCAL_PASSWORD")
-        .env_remove("MESH_TODAY");
+    let mut cmd = mesh_command(repo, args);
     if let Some(t) = today {
         cmd.env("MESH_TODAY", t);
     }

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mesh_sandbox::{
@@ -23,17 +23,6 @@ fn start() -> Ephemeral {
         &mut |line| eprintln!("{line}"),
     )
     .expect("sandbox starts")
-}
-
-fn mesh(repo: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mesh"))
-        .args(args)
-        .arg("--repo")
-        .arg(repo)
-        .env("NO_COLOR", "1")
-        .env_remove("MESH_LOCAL_PASSWORD")
-        .output()
-        .expect("mesh runs")
 }
 
 fn plan_exit(repo: &Path) -> (Option<i32>, String) {

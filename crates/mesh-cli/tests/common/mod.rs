@@ -43,6 +43,26 @@ pub fn example_for(cfg: &SandboxConfig, dir: &Path) -> PathBuf {
     repo
 }
 
+/// `mesh ARGS --repo REPO`, without colour and without the variables a developer's shell may
+/// have set that change what mesh does (the sandbox password, lock settings, the date).
+pub fn mesh_command(repo: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mesh"));
+    c.args(args)
+        .arg("--repo")
+        .arg(repo)
+        .env("NO_COLOR", "1")
+        .env_remove("MESH_LOCAL_PASSWORD")
+        .env_remove("MESH_LOCK_LEASE_SECONDS")
+        .env_remove("MESH_LOCK_OWNER")
+        .env_remove("MESH_TODAY");
+    c
+}
+
+/// Runs [`mesh_command`] to the end.
+pub fn mesh(repo: &Path, args: &[&str]) -> Output {
+    mesh_command(repo, args).output().expect("mesh runs")
+}
+
 /// Standard output then standard error.
 pub fn text(o: &Output) -> String {
     format!(
