@@ -20,7 +20,7 @@ pub fn run(repo: &Path, env: &str, out: &Path) -> Result<ExitCode, String> {
     let settings = settings_from_mesh_toml(&text, env)?;
     let environment = environment(&text, env)?;
     let lookup = |v: &str| std::env::var(v).ok();
-    live::set_repo_dir(repo);
+    live::set_repo_source(repo, None);
     let props = live::client_settings(&environment, lookup)?;
     let registry = live::registry_of(&environment, lookup)?;
 

@@ -21,24 +21,73 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// How long apply waits for its ACL changes to become visible.
 const ACL_SETTLE: Duration = Duration::from_secs(10);
 
-/// The folder relative file paths in client settings (`ssl.ca.location`, a registry's
-/// `ca_file`, …) resolve against: the mesh repo given with `--repo`. Set once by `main`.
-static REPO_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+/// Where relative file paths in client settings (`ssl.ca.location`, a registry's `ca_file`, …)
+/// come from: the mesh repo given with `--repo`, at the revision given with `--rev` if any. Set
+/// once by `main`.
+static REPO_SOURCE: std::sync::OnceLock<(std::path::PathBuf, Option<String>)> =
+    std::sync::OnceLock::new();
 
-/// Records the mesh repo folder that relative paths in client settings are relative to.
-pub fn set_repo_dir(dir: &std::path::Path) {
+/// Records the mesh repo (folder, and revision with `--rev`) relative paths in client settings
+/// are relative to.
+pub fn set_repo_source(dir: &std::path::Path, rev: Option<&str>) {
     let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let _ = REPO_DIR.set(dir);
+    let _ = REPO_SOURCE.set((dir, rev.map(str::to_owned)));
 }
 
-/// A path from a client setting, relative ones made relative to the mesh repo.
-fn resolve_path(value: &str) -> String {
+/// A path from a client setting, relative ones made relative to the mesh repo. With `--rev`, a
+/// file the revision holds is read from git (the work tree may hold another version, and a bare
+/// clone none) into a private temporary folder removed when `mesh` ends ([`remove_temporary`]).
+fn resolve_path(value: &str) -> Result<String, String> {
     let path = std::path::Path::new(value);
-    match REPO_DIR.get() {
-        Some(dir) if path.is_relative() && !value.is_empty() => {
-            dir.join(path).display().to_string()
+    let Some((dir, rev)) = REPO_SOURCE.get() else {
+        return Ok(value.to_owned());
+    };
+    if !path.is_relative() || value.is_empty() {
+        return Ok(value.to_owned());
+    }
+    if let Some(rev) = rev
+        && let Some(bytes) = mesh_repo::read_at(dir, rev, value).map_err(|e| e.to_string())?
+    {
+        return materialise(value, &bytes);
+    }
+    Ok(dir.join(path).display().to_string())
+}
+
+/// The private folder files read from git for client settings are written to.
+static TEMPORARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+fn materialise(name: &str, bytes: &[u8]) -> Result<String, String> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = match TEMPORARY.get() {
+        Some(d) => d.clone(),
+        None => {
+            let d = std::env::temp_dir().join(format!("mesh-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&d)
+                .map_err(|e| format!("{}: cannot create: {e}", d.display()))?;
+            TEMPORARY.get_or_init(|| d).clone()
         }
-        _ => value.to_owned(),
+    };
+    // Flattened, so that `certs/ca.pem` and `ca.pem` never meet.
+    let file = dir.join(name.replace(['/', '\\'], "%"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&file)
+        .map_err(|e| format!("{}: cannot write: {e}", file.display()))?;
+    std::io::Write::write_all(&mut f, bytes)
+        .map_err(|e| format!("{}: cannot write: {e}", file.display()))?;
+    Ok(file.display().to_string())
+}
+
+/// Removes the files [`resolve_path`] read from git (key files among them).
+pub fn remove_temporary() {
+    if let Some(d) = TEMPORARY.get() {
+        let _ = std::fs::remove_dir_all(d);
     }
 }
 
@@ -76,7 +125,7 @@ pub fn client_settings(
         let mut value = fill(k, &v.value)?;
         // `probe` is librdkafka's "find the system's CA bundle", not a file.
         if mesh_model::client::is_path_key(k) && !(k == "ssl.ca.location" && value == "probe") {
-            value = resolve_path(&value);
+            value = resolve_path(&value)?;
         }
         props.insert(k.clone(), value);
     }
@@ -244,7 +293,11 @@ pub fn registry_of(
     };
     let file = |key: &str, v: &Option<mesh_model::doc::Spanned<String>>| {
         v.as_ref()
-            .map(|v| fill(key, v).map(|p| std::path::PathBuf::from(resolve_path(&p))))
+            .map(|v| {
+                fill(key, v)
+                    .and_then(|p| resolve_path(&p))
+                    .map(std::path::PathBuf::from)
+            })
             .transpose()
     };
     let tls = mesh_registry::Tls {

@@ -163,7 +163,9 @@ enum ImpactFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let result = run(cli);
+    live::remove_temporary();
+    match result {
         Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
@@ -191,7 +193,7 @@ fn check(repo: &RepoArgs) -> Result<mesh_check::Report, String> {
 
 /// Checks the repo and says which commit was read (with `--rev`).
 fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>, String), String> {
-    live::set_repo_dir(&repo.repo);
+    live::set_repo_source(&repo.repo, repo.rev.as_deref());
     let files = match &repo.rev {
         Some(rev) => mesh_repo::from_git(&repo.repo, rev),
         None => mesh_repo::from_dir(&repo.repo),

@@ -80,6 +80,7 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
         ));
     }
     // The repo is read only for the environment's connection settings: what to do is in the file.
+    crate::live::set_repo_source(&repo.repo, repo.rev.as_deref());
     let files = match &repo.rev {
         Some(rev) => mesh_repo::from_git(&repo.repo, rev),
         None => mesh_repo::from_dir(&repo.repo),

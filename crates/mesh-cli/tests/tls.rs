@@ -264,6 +264,48 @@ fn plan_apply_drift_over_sasl_ssl_scram_as_a_principal_with_the_documented_acls(
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = mesh(&repo, &["drift", "--env", "tls"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // From a bare clone at a revision, as a CI job plans: the repo-relative CA file (Kafka's and
+    // the registry's) is read from git, since no work tree holds it.
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "tls"]);
+    let bare = dir.path().join("bare.git");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let private_dirs = || -> std::collections::BTreeSet<String> {
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| {
+                n.strip_prefix("mesh-")
+                    .is_some_and(|pid| pid.parse::<u32>().is_ok())
+            })
+            .collect()
+    };
+    let before = private_dirs();
+    let o = mesh(
+        &bare,
+        &[
+            "plan",
+            "--env",
+            "tls",
+            "--rev",
+            "main",
+            "--detailed-exitcode",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The copies it read from git are gone once it ends.
+    assert_eq!(private_dirs(), before);
 }
 
 #[test]

@@ -248,6 +248,38 @@ pub fn from_git(dir: &Path, rev: &str) -> Result<RepoFiles, RepoError> {
 
 /// Where the mesh sits inside the repository's tree: the path of `dir` below the work tree, or
 /// nothing for a bare repository or the work tree's root.
+/// The content of one file of the mesh (`path` relative to the mesh, any file, not only mesh
+/// files: a CA certificate, say) at git revision `rev`; `None` when the revision has no such
+/// file.
+pub fn read_at(dir: &Path, rev: &str, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
+    let repo = git2::Repository::discover(dir).map_err(|_| RepoError::NotGit {
+        path: dir.display().to_string(),
+    })?;
+    let full = mesh_prefix(&repo, dir).join(path);
+    let tree = repo
+        .revparse_single(rev)
+        .and_then(|o| o.peel_to_commit())
+        .and_then(|c| c.tree())
+        .map_err(|e| RepoError::BadRevision {
+            rev: rev.to_string(),
+            repo: dir.display().to_string(),
+            message: e.message().to_string(),
+        })?;
+    let Ok(entry) = tree.get_path(&full) else {
+        return Ok(None);
+    };
+    let Ok(blob) = repo.find_blob(entry.id()) else {
+        return Ok(None);
+    };
+    if blob.size() > MAX_FILE_BYTES {
+        return Err(RepoError::TooLarge {
+            path: format!("{path}@{rev}"),
+            size: blob.size(),
+        });
+    }
+    Ok(Some(blob.content().to_vec()))
+}
+
 /// One committed version of a file: the first commit (oldest first) that held this content.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileVersion {
@@ -489,5 +521,27 @@ mod tests {
         let h = file_history(&shallow.join("mesh"), "HEAD", file).unwrap();
         assert!(h.shallow);
         assert_eq!(h.versions.len(), 1);
+    }
+
+    #[test]
+    fn read_at_reads_any_file_of_the_mesh_at_a_revision() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        let mesh = root.join("mesh");
+        write(&mesh, "mesh.toml", "[mesh]\n");
+        write(&mesh, "certs/ca.pem", "v1");
+        git(root, &["add", "."]);
+        git(root, &["commit", "-q", "-m", "one"]);
+        write(&mesh, "certs/ca.pem", "v2 in the work tree");
+        assert_eq!(
+            read_at(&mesh, "main", "certs/ca.pem").unwrap().as_deref(),
+            Some(b"v1".as_slice())
+        );
+        assert_eq!(read_at(&mesh, "main", "certs/none.pem").unwrap(), None);
+        let e = read_at(&mesh, "nope", "certs/ca.pem")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`nope`"), "{e}");
     }
 }
