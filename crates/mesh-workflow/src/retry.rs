@@ -315,7 +315,7 @@ impl<T: RegistryReader + ?Sized> RegistryReader for Retrying<'_, T> {
     }
 }
 
-impl<T: RegistryWriter + Sync + ?Sized> RegistryWriter for Retrying<'_, T> {
+impl<T: RegistryWriter + RegistryReader + Sync + ?Sized> RegistryWriter for Retrying<'_, T> {
     fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), AdapterError> {
         let op = || format!("set the compatibility level of {subject}");
         self.retry
@@ -324,7 +324,10 @@ impl<T: RegistryWriter + Sync + ?Sized> RegistryWriter for Retrying<'_, T> {
 
     /// Idempotent by content: the registry answers a text the subject already has with the
     /// existing id and adds no version, so a registration whose answer was lost may be sent
-    /// again.
+    /// again. Not under every race, though: Apicurio answers a second registration that
+    /// arrives while the first is still creating the subject with 409 "already exists". So a
+    /// registration refused after a retry is checked: when the subject's latest version is
+    /// this text, it is done (the earlier attempt landed), and its id is returned.
     fn register(
         &self,
         subject: &str,
@@ -332,9 +335,35 @@ impl<T: RegistryWriter + Sync + ?Sized> RegistryWriter for Retrying<'_, T> {
         schema: &str,
     ) -> Result<i32, AdapterError> {
         let op = || format!("register a schema under {subject}");
-        self.retry.run(&op, true, || {
-            self.inner.register(subject, schema_type, schema)
-        })
+        let policy = self.retry.policy;
+        let mut retry = 0;
+        loop {
+            let e = match self.inner.register(subject, schema_type, schema) {
+                Ok(id) => return Ok(id),
+                Err(e) => e,
+            };
+            if retry > 0 && !e.is_transient() {
+                let look = || -> Option<i32> {
+                    let subjects = self
+                        .inner
+                        .read_subjects(&[subject.to_owned()].into())
+                        .ok()?;
+                    let latest = subjects.get(subject)?.latest.as_ref()?;
+                    latest.is(schema_type, schema).then_some(latest.id)
+                };
+                if let Some(id) = look() {
+                    return Ok(id);
+                }
+                return Err(e);
+            }
+            if !(e.retryable(true)
+                && retry + 1 < policy.attempts
+                && self.retry.wait(&op, retry + 1, &e))
+            {
+                return Err(e);
+            }
+            retry += 1;
+        }
     }
 
     fn delete_subject(&self, subject: &str) -> Result<(), AdapterError> {
@@ -762,6 +791,105 @@ mod tests {
             ]
         );
         assert_eq!(waits.made(), [ms(100)]);
+    }
+
+    /// A registry whose first registration times out after landing, and whose second is
+    /// refused as a conflict (Apicurio while the first is still creating the subject).
+    struct Racing {
+        latest: Mutex<Option<mesh_plan::registry::RegisteredSchema>>,
+        calls: Mutex<u32>,
+    }
+
+    impl RegistryReader for Racing {
+        fn read_subjects(
+            &self,
+            subjects: &BTreeSet<String>,
+        ) -> Result<BTreeMap<String, LiveSubject>, AdapterError> {
+            let latest = self.latest.lock().unwrap().clone();
+            Ok(subjects
+                .iter()
+                .map(|s| {
+                    let live = LiveSubject {
+                        latest: latest.clone(),
+                        ..Default::default()
+                    };
+                    (s.clone(), live)
+                })
+                .collect())
+        }
+        fn check_compatibility(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<Compatibility, AdapterError> {
+            unreachable!()
+        }
+    }
+
+    impl RegistryWriter for Racing {
+        fn set_compatibility(&self, _: &str, _: &str) -> Result<(), AdapterError> {
+            unreachable!()
+        }
+        fn register(&self, _: &str, schema_type: &str, schema: &str) -> Result<i32, AdapterError> {
+            let mut calls = self.calls.lock().unwrap();
+            *calls += 1;
+            if *calls == 1 {
+                *self.latest.lock().unwrap() = Some(mesh_plan::registry::RegisteredSchema {
+                    version: 1,
+                    id: 7,
+                    schema_type: schema_type.into(),
+                    // Stored reformatted.
+                    schema: format!("{schema}\n"),
+                });
+                return Err(e(ErrorKind::TimedOut));
+            }
+            Err(e(ErrorKind::Conflict))
+        }
+        fn delete_subject(&self, _: &str) -> Result<(), AdapterError> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn a_registration_refused_after_a_retry_is_done_when_the_subject_has_its_text() {
+        let waits = Waits::new(usize::MAX);
+        let retry = Retry {
+            policy: policy(),
+            pause: &waits,
+            on_retry: &|_| {},
+        };
+        let schema = r#"{"type":"string"}"#;
+        let racing = Racing {
+            latest: Mutex::new(None),
+            calls: Mutex::new(0),
+        };
+        let r = Retrying {
+            inner: &racing,
+            retry: &retry,
+        };
+        assert_eq!(r.register("s", "AVRO", schema), Ok(7));
+        // Another text under the subject: the conflict stands.
+        *racing.calls.lock().unwrap() = 0;
+        *racing.latest.lock().unwrap() = None;
+        let other = Racing {
+            latest: Mutex::new(None),
+            calls: Mutex::new(1),
+        };
+        *other.latest.lock().unwrap() = Some(mesh_plan::registry::RegisteredSchema {
+            version: 1,
+            id: 3,
+            schema_type: "AVRO".into(),
+            schema: r#"{"type":"int"}"#.into(),
+        });
+        let r = Retrying {
+            inner: &other,
+            retry: &retry,
+        };
+        assert_eq!(r.register("s", "AVRO", schema), Err(e(ErrorKind::Conflict)));
+        // A refusal of the first attempt is not looked into: it stands at once.
+        assert_eq!(*other.calls.lock().unwrap(), 2);
     }
 
     #[test]

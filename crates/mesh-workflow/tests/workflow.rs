@@ -442,6 +442,25 @@ impl registry::RegistryWriter for LosesFirstAnswers<'_> {
     }
 }
 
+impl registry::RegistryReader for LosesFirstAnswers<'_> {
+    fn read_subjects(
+        &self,
+        subjects: &std::collections::BTreeSet<String>,
+    ) -> Result<std::collections::BTreeMap<String, registry::LiveSubject>, AdapterError> {
+        self.m.read_subjects(subjects)
+    }
+    fn check_compatibility(
+        &self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+        level: Option<&str>,
+    ) -> Result<registry::Compatibility, AdapterError> {
+        self.m
+            .check_compatibility(subject, schema_type, schema, level)
+    }
+}
+
 struct NoWait;
 
 impl mesh_workflow::Pause for NoWait {
