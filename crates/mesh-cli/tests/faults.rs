@@ -42,12 +42,26 @@ fn run(repo: &Path, timeout: u64, args: &[&str]) -> (Option<i32>, String) {
     (o.status.code(), text(&o))
 }
 
+/// `mesh apply`; what it said goes to the test's stderr too (for the fault × outcome table).
 fn apply(repo: &Path, timeout: u64) -> (Option<i32>, String) {
-    run(repo, timeout, &["apply", "--env", ENV, "--auto-approve"])
+    let (code, out) = run(repo, timeout, &["apply", "--env", ENV, "--auto-approve"]);
+    let said: Vec<&str> = out
+        .lines()
+        .filter(|l| {
+            l.starts_with("note:")
+                || l.starts_with("error:")
+                || l.contains(" failed")
+                || l.contains("apply stopped")
+                || l.starts_with("Apply ")
+                || l.starts_with("          ")
+        })
+        .collect();
+    eprintln!("--- mesh apply exited {code:?}:\n{}", said.join("\n"));
+    (code, out)
 }
 
 fn plan(repo: &Path) -> (Option<i32>, String) {
-    run(repo, 10, &["plan", "--env", ENV, "--detailed-exitcode"])
+    run(repo, 30, &["plan", "--env", ENV, "--detailed-exitcode"])
 }
 
 /// Converged: a plan right after shows no changes (ACL changes may take a moment to show).
@@ -128,7 +142,9 @@ fn topics(cfg: &SandboxConfig) -> Vec<String> {
     admin_tool(cfg, KafkaTool::Topics, &["--list"])
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
+        // Not the tool's own log lines ("[…] WARN … Connection to node -2 …" while a node is
+        // down).
+        .filter(|l| !l.is_empty() && !l.starts_with('['))
         .map(str::to_owned)
         .collect()
 }
@@ -196,7 +212,7 @@ fn faults_during_apply_converge_on_the_next_run_and_lose_nothing() {
             .path("/subjects/")
             .times(3),
     );
-    let (code, out) = apply(&repo, 5);
+    let (code, out) = apply(&repo, 30);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("Apply complete"), "{out}");
     assert!(
@@ -224,7 +240,7 @@ fn faults_during_apply_converge_on_the_next_run_and_lose_nothing() {
             .method("POST")
             .path("/subjects/sales.orders-a"),
     );
-    let (code, out) = apply(&repo, 5);
+    let (code, out) = apply(&repo, 30);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("apply stopped in phase `schemas`")
@@ -255,7 +271,7 @@ fn faults_during_apply_converge_on_the_next_run_and_lose_nothing() {
     ] {
         assert!(out.contains(left), "{left}: {out}");
     }
-    let (code, out) = apply(&repo, 5);
+    let (code, out) = apply(&repo, 30);
     assert_eq!(code, Some(0), "{out}");
     converged(&repo);
     assert_eq!(
@@ -315,7 +331,7 @@ fn faults_during_apply_converge_on_the_next_run_and_lose_nothing() {
     //    A slow registry (0.7 s per read, within the timeout) only makes the plan slower.
     add_product(&repo, "c");
     proxy.refuse(true);
-    let (code, out) = apply(&repo, 5);
+    let (code, out) = apply(&repo, 30);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("is unreachable: cannot connect") && out.contains("attempt 4 of 4"),
@@ -336,13 +352,13 @@ fn faults_during_apply_converge_on_the_next_run_and_lose_nothing() {
     for method in ["POST", "PUT", "DELETE"] {
         proxy.inject(Rule::always(Fault::Drop).method(method));
     }
-    let (code, out) = apply(&repo, 5);
+    let (code, out) = apply(&repo, 30);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("apply stopped in phase `schemas`"), "{out}");
     assert!(topics(cfg).contains(&"sales.orders-c".to_owned()));
     assert_eq!(acls_on(cfg, "sales.orders-c"), 0);
     proxy.clear();
-    let (code, out) = apply(&repo, 5);
+    let (code, out) = apply(&repo, 30);
     assert_eq!(code, Some(0), "{out}");
     converged(&repo);
 
