@@ -13,13 +13,79 @@ use mesh_plan::apply::Target;
 use mesh_plan::registry::{RegistryReader, RegistryWriter};
 use mesh_plan::{LiveState, Plan, ReadRequest, apply::ApplyReport};
 use mesh_registry::{Auth, RegistryClient};
-use mesh_workflow::{Note, WorkflowError};
+use mesh_workflow::{
+    Note, Pause, Retried, Retry, RetryPolicy, Retrying, RetryingWriter, WorkflowError,
+};
 
 /// How long connecting and each admin request may take before `mesh` gives up.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long apply waits for its ACL changes to become visible.
 const ACL_SETTLE: Duration = Duration::from_secs(10);
+
+/// The most one run waits between retries in all (see [`retry`]), however many requests fail.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(30);
+
+/// How long connecting to the Schema Registry and each of its requests may take:
+/// `MESH_REGISTRY_TIMEOUT_SECONDS` (a whole number above 0), else [`TIMEOUT`].
+pub fn registry_timeout() -> Duration {
+    std::env::var("MESH_REGISTRY_TIMEOUT_SECONDS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map_or(TIMEOUT, Duration::from_secs)
+}
+
+/// The run's retry pauses: real sleeps, refused once [`RETRY_BUDGET`] is spent.
+struct Backoff {
+    spent: std::sync::Mutex<Duration>,
+}
+
+static BACKOFF: Backoff = Backoff {
+    spent: std::sync::Mutex::new(Duration::ZERO),
+};
+
+impl Pause for Backoff {
+    fn pause(&self, delay: Duration) -> bool {
+        // Asked to stop (Ctrl-C, SIGTERM): the failure stands rather than waiting to retry.
+        if SIGNALLED.load(std::sync::atomic::Ordering::SeqCst) {
+            return false;
+        }
+        {
+            let mut spent = self
+                .spent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *spent + delay > RETRY_BUDGET {
+                return false;
+            }
+            *spent += delay;
+        }
+        std::thread::sleep(delay);
+        true
+    }
+}
+
+fn print_retry(r: &Retried) {
+    eprintln!(
+        "note: {} failed: {}; trying again (attempt {} of {}, after {:.2} s)",
+        r.operation,
+        r.error,
+        r.attempt,
+        r.attempts,
+        r.delay.as_secs_f64()
+    );
+}
+
+/// The retry settings of every adapter call of a run: [`RetryPolicy::default`] per request,
+/// [`RETRY_BUDGET`] for the whole run, each retry announced on stderr.
+pub fn retry() -> Retry<'static> {
+    Retry {
+        policy: RetryPolicy::default(),
+        pause: &BACKOFF,
+        on_retry: &print_retry,
+    }
+}
 
 /// Where relative file paths in client settings (`ssl.ca.location`, a registry's `ca_file`, …)
 /// come from: the mesh repo given with `--repo`, at the revision given with `--rev` if any. Set
@@ -190,9 +256,18 @@ pub fn plan(
         )?),
         None => None,
     };
+    let retry = retry();
+    let cluster_reader = Retrying {
+        inner: &cluster,
+        retry: &retry,
+    };
+    let registry_reader = registry.as_ref().map(|r| Retrying {
+        inner: r,
+        retry: &retry,
+    });
     let readers = mesh_workflow::Readers {
-        cluster: &cluster,
-        registry: registry.as_ref().map(|r| r as &dyn RegistryReader),
+        cluster: &cluster_reader,
+        registry: registry_reader.as_ref().map(|r| r as &dyn RegistryReader),
     };
     let planned = mesh_workflow::plan(report, &desired, readers, now, &mut |note| match note {
         Note::Health(note) => eprintln!("note: {note}"),
@@ -310,9 +385,14 @@ pub fn registry_of(
             _ => None,
         },
     };
-    RegistryClient::with_tls(&fill("schema_registry_url", url)?, auth, &tls, TIMEOUT)
-        .map(Some)
-        .map_err(|e| e.to_string())
+    RegistryClient::with_tls(
+        &fill("schema_registry_url", url)?,
+        auth,
+        &tls,
+        registry_timeout(),
+    )
+    .map(Some)
+    .map_err(|e| e.to_string())
 }
 
 /// Asks on the terminal; only "yes" proceeds.
@@ -330,19 +410,27 @@ pub fn confirm(target: &str, actions: usize) -> Result<bool, String> {
     Ok(line.trim() == "yes")
 }
 
-/// Applies the plan (`mesh_workflow::apply`), printing each finished phase, and waits (at most
-/// [`ACL_SETTLE`]) until its ACL changes are visible.
+/// Applies the plan (`mesh_workflow::apply`) through the retry layer, printing each finished
+/// phase, and waits (at most [`ACL_SETTLE`]) until its ACL changes are visible.
 pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
     let interrupt = Interrupt::install();
     let stop = || interrupt.requested();
+    let retry = retry();
+    let cluster = RetryingWriter {
+        writer: &ctx.cluster,
+        reader: &ctx.cluster,
+        catalog_topic,
+        retry: &retry,
+    };
+    let registry = ctx.registry.as_ref().map(|r| Retrying {
+        inner: r,
+        retry: &retry,
+    });
     let run = mesh_workflow::ApplyRun {
         stop: &stop,
         target: Target {
-            cluster: &ctx.cluster,
-            registry: ctx
-                .registry
-                .as_ref()
-                .map(|r| r as &(dyn RegistryWriter + Sync)),
+            cluster: &cluster,
+            registry: registry.as_ref().map(|r| r as &(dyn RegistryWriter + Sync)),
         },
         reader: &ctx.cluster,
         live: &ctx.live,
@@ -357,6 +445,9 @@ pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
         &mut |phase, ok, failed| {
             if failed > 0 {
                 eprintln!("{phase}: {ok} done, {failed} failed");
+                eprintln!(
+                    "apply stopped in phase `{phase}`: the phases after it were not attempted"
+                );
             } else {
                 eprintln!("{phase}: {ok} done");
             }
@@ -386,10 +477,14 @@ struct Interrupt {
     ids: Vec<signal_hook::SigId>,
 }
 
+/// Set by the first Ctrl-C / SIGTERM during an apply; retry waits give up at once when it is.
+static SIGNALLED: std::sync::LazyLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)));
+
 impl Interrupt {
     fn install() -> Interrupt {
         use signal_hook::consts::{SIGINT, SIGTERM};
-        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = SIGNALLED.clone();
         let mut ids = Vec::new();
         for signal in [SIGINT, SIGTERM] {
             // Order matters: the shutdown check sees the flag as the earlier signal left it.

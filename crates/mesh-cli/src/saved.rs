@@ -126,9 +126,18 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
         &env.name,
         &format!("mesh apply {name}"),
     )?;
+    let retry = live::retry();
+    let cluster_reader = mesh_workflow::Retrying {
+        inner: &cluster,
+        retry: &retry,
+    };
+    let registry_reader = registry.as_ref().map(|r| mesh_workflow::Retrying {
+        inner: r,
+        retry: &retry,
+    });
     let readers = mesh_workflow::Readers {
-        cluster: &cluster,
-        registry: registry.as_ref().map(|r| r as &dyn RegistryReader),
+        cluster: &cluster_reader,
+        registry: registry_reader.as_ref().map(|r| r as &dyn RegistryReader),
     };
     let live_state = mesh_workflow::reread(
         readers,

@@ -316,10 +316,25 @@ impl KafkaCluster {
         self.failure(action, code, &e.to_string())
     }
 
-    /// The typed error for a failed FFI admin request.
+    /// Asks a live broker for the cluster metadata, which also names the broker admin requests
+    /// go to ("the controller"; in KRaft, a live broker the one answering picks). librdkafka
+    /// keeps the last one it heard of and sends CreateAcls, CreateTopics, … there, waiting for
+    /// it until the request times out — even when that broker has stopped since (found by the
+    /// fault tests: a broker stopped mid-apply made every ACL create time out). Best effort: a
+    /// failure here leaves the request itself to say what is wrong.
+    pub(crate) fn refresh_controller(&self) {
+        let _ = self
+            .producer
+            .client()
+            .fetch_metadata(None, self.timeout.min(Duration::from_secs(5)));
+    }
+
+    /// The typed error for a failed FFI admin request. After a timeout, the metadata is read
+    /// again, so that a retry goes to a broker that is up.
     fn admin_failure(&self, action: &str, e: ffi::AdminError) -> KafkaError {
         match e {
             ffi::AdminError::TimedOut => {
+                self.refresh_controller();
                 self.failure(action, Some(RDKafkaErrorCode::RequestTimedOut), "")
             }
             ffi::AdminError::Request { code, message } => {

@@ -1,5 +1,7 @@
 //! Applying a plan (`ClusterWriter`): each call is one batched request, and yields one result
-//! per item, carrying the broker's message. Nothing outside the items given is touched.
+//! per item, carrying the broker's message. Nothing outside the items given is touched. Each
+//! request is preceded by a metadata read (`KafkaCluster::refresh_controller`), so that it goes
+//! to a broker that is up.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -247,6 +249,7 @@ impl ClusterWriter for KafkaCluster {
             );
         }
         let send: Vec<NewTopic> = batch.send.iter().map(|&i| topics[i].clone()).collect();
+        self.refresh_controller();
         let outcome = self
             .admin()
             .create_topics(&send)
@@ -297,6 +300,7 @@ impl ClusterWriter for KafkaCluster {
             );
         }
         let send: Vec<ConfigChange> = batch.send.iter().map(|&i| changes[i].clone()).collect();
+        self.refresh_controller();
         let outcome = self
             .admin()
             .incremental_alter_configs(&send)
@@ -322,6 +326,7 @@ impl ClusterWriter for KafkaCluster {
             );
         }
         let send: Vec<(String, i32)> = batch.send.iter().map(|&i| topics[i].clone()).collect();
+        self.refresh_controller();
         let outcome = self
             .admin()
             .create_partitions(&send)
@@ -353,6 +358,7 @@ impl ClusterWriter for KafkaCluster {
             );
         }
         let send: Vec<String> = batch.send.iter().map(|&i| topics[i].clone()).collect();
+        self.refresh_controller();
         let outcome = self
             .admin()
             .delete_topics(&send)
@@ -369,6 +375,7 @@ impl ClusterWriter for KafkaCluster {
         if acls.is_empty() {
             return Vec::new();
         }
+        self.refresh_controller();
         match self.admin().create_acls(acls) {
             Ok(results) => results
                 .into_iter()
@@ -382,6 +389,7 @@ impl ClusterWriter for KafkaCluster {
         if acls.is_empty() {
             return Vec::new();
         }
+        self.refresh_controller();
         match self.admin().delete_acls(acls) {
             // Deleting a binding that is already gone is a success: the end state is the same.
             Ok(results) => results

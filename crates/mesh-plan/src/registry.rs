@@ -18,6 +18,17 @@ pub struct RegisteredSchema {
     pub schema: String,
 }
 
+impl RegisteredSchema {
+    /// Whether this is `schema` of `schema_type`, compared the way a plan compares them (the
+    /// normalised text), not byte for byte: registries reformat what they store.
+    pub fn is(&self, schema_type: &str, schema: &str) -> bool {
+        let format = crate::plan::format_of(schema_type);
+        self.schema_type.eq_ignore_ascii_case(schema_type)
+            && mesh_schema::compat::normalise(&self.schema, format)
+                == mesh_schema::compat::normalise(schema, format)
+    }
+}
+
 /// One subject as the registry has it.
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LiveSubject {

@@ -105,8 +105,9 @@ pub(crate) fn status_kind(status: u16, error_code: Option<i64>, request: &str) -
         },
         // 50002: the registry's own "operation timed out" (e.g. waiting for its store).
         (408 | 504, _) | (_, Some(50002)) => ErrorKind::TimedOut,
-        // Busy or not ready (a registry whose store is not up yet answers 503).
-        (429 | 502 | 503, _) => ErrorKind::Unreachable,
+        // Busy or not ready (a registry whose store is not up yet answers 503); 50003: a
+        // follower could not forward the request to the primary (an election under way).
+        (429 | 502 | 503, _) | (_, Some(50003)) => ErrorKind::Unreachable,
         // 40401 subject, 40402 version, 40403 schema not found; a 404 without a code: no route.
         (404, _) => ErrorKind::NotFound,
         // 409: an incompatible schema, or a subject in another mode.
@@ -176,6 +177,8 @@ mod tests {
             (502, None, ErrorKind::Unreachable),
             (429, None, ErrorKind::Unreachable),
             (500, Some(50001), ErrorKind::Other),
+            (500, Some(50003), ErrorKind::Unreachable),
+            (500, None, ErrorKind::Other),
             (403, None, post()),
         ] {
             assert_eq!(api(status, code).kind(), want, "{status} {code:?}");

@@ -22,7 +22,9 @@
 //!
 //! The entry points are [`up`], [`down`] and [`status`] (plus [`stop_node`] / [`start_node`]);
 //! [`kafka_tool`] runs Kafka's own admin tools from the same jars, so tests can check what
-//! `mesh` did through a client nobody here wrote; [`Ephemeral`] is a throw-away sandbox.
+//! `mesh` did through a client nobody here wrote; [`Ephemeral`] is a throw-away sandbox;
+//! [`faults::FaultProxy`] sits between a client and a sandbox server and produces faults on
+//! demand (HTTP 5xx, slow or held answers, dropped or refused connections).
 //!
 //! Architecture invariant: this crate knows processes, files and loopback sockets, and nothing
 //! of the mesh model, rdkafka, or terminals. It needs Linux (`/proc`) to recognise its servers.
@@ -30,6 +32,7 @@
 mod config;
 mod ephemeral;
 mod error;
+pub mod faults;
 mod fetch;
 mod java;
 mod kafka;

@@ -14,6 +14,10 @@
 //!  apply: mesh_plan::apply::apply (phases in SPEC order) ─► wait for ACLs to settle
 //! ```
 //!
+//! [`Retrying`] and [`RetryingWriter`] wrap the adapters to send a request again after a
+//! transient failure: blindly where it is idempotent, after a look at the cluster where it is
+//! not (the policy per operation is in the `retry` module's docs).
+//!
 //! Architecture invariant: no I/O, no clock and no process environment of its own. The cluster
 //! and the registry are reached only through the traits; "now" is an argument, and so is the
 //! pause between two looks at the ACLs. It knows nothing of terminals or output formats: what
@@ -23,9 +27,11 @@ mod apply;
 mod governance;
 mod plan;
 mod references;
+mod retry;
 
 pub use apply::{Applied, ApplyRun, apply, settle_acls};
 pub use plan::{
     Note, Planned, Readers, Step, WorkflowError, check_offline, plan, read_request, reread,
 };
 pub use references::{Dangling, References, dangling};
+pub use retry::{Pause, Retried, Retry, RetryPolicy, Retrying, RetryingWriter};

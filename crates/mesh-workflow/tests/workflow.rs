@@ -366,3 +366,173 @@ fn a_saved_plan_s_reread_sees_what_the_plan_saw_and_fails_like_a_plan() {
         );
     }
 }
+
+/// Carries each write out, then loses the answer of the first call of each kind (as a timeout
+/// would): the request reached the cluster, the caller cannot tell.
+struct LosesFirstAnswers<'a> {
+    m: &'a Memory,
+    lost: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
+}
+
+impl LosesFirstAnswers<'_> {
+    fn lose<T>(&self, call: &'static str, r: T) -> Result<T, AdapterError> {
+        if self.lost.lock().unwrap().insert(call) {
+            Err(AdapterError::new(
+                ErrorKind::TimedOut,
+                format!("{call}: no answer in time"),
+            ))
+        } else {
+            Ok(r)
+        }
+    }
+
+    fn lose_all(
+        &self,
+        call: &'static str,
+        r: Vec<Result<(), AdapterError>>,
+    ) -> Vec<Result<(), AdapterError>> {
+        match self.lose(call, ()) {
+            Ok(()) => r,
+            Err(e) => r.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+}
+
+impl ClusterWriter for LosesFirstAnswers<'_> {
+    fn create_topics(&self, t: &[NewTopic]) -> Vec<Result<(), AdapterError>> {
+        self.lose_all("create_topics", self.m.create_topics(t))
+    }
+    fn alter_configs(&self, c: &[ConfigChange]) -> Vec<Result<(), AdapterError>> {
+        self.lose_all("alter_configs", self.m.alter_configs(c))
+    }
+    fn create_partitions(&self, t: &[(String, i32)]) -> Vec<Result<(), AdapterError>> {
+        self.lose_all("create_partitions", self.m.create_partitions(t))
+    }
+    fn create_acls(&self, a: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
+        self.lose_all("create_acls", self.m.create_acls(a))
+    }
+    fn delete_acls(&self, a: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
+        self.lose_all("delete_acls", self.m.delete_acls(a))
+    }
+    fn delete_topics(&self, t: &[String]) -> Vec<Result<(), AdapterError>> {
+        self.lose_all("delete_topics", self.m.delete_topics(t))
+    }
+    fn write_catalog(
+        &self,
+        topic: &str,
+        records: &[(String, Option<CatalogRecord>)],
+    ) -> Result<(), AdapterError> {
+        let r = self.m.write_catalog(topic, records);
+        self.lose("write_catalog", ())?;
+        r
+    }
+}
+
+impl registry::RegistryWriter for LosesFirstAnswers<'_> {
+    fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), AdapterError> {
+        self.m.set_compatibility(subject, level)?;
+        self.lose("set_compatibility", ())
+    }
+    fn register(&self, subject: &str, t: &str, schema: &str) -> Result<i32, AdapterError> {
+        let r = self.m.register(subject, t, schema)?;
+        self.lose("register", r)
+    }
+    fn delete_subject(&self, subject: &str) -> Result<(), AdapterError> {
+        self.m.delete_subject(subject)?;
+        self.lose("delete_subject", ())
+    }
+}
+
+impl registry::RegistryReader for LosesFirstAnswers<'_> {
+    fn read_subjects(
+        &self,
+        subjects: &std::collections::BTreeSet<String>,
+    ) -> Result<std::collections::BTreeMap<String, registry::LiveSubject>, AdapterError> {
+        self.m.read_subjects(subjects)
+    }
+    fn check_compatibility(
+        &self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+        level: Option<&str>,
+    ) -> Result<registry::Compatibility, AdapterError> {
+        self.m
+            .check_compatibility(subject, schema_type, schema, level)
+    }
+}
+
+struct NoWait;
+
+impl mesh_workflow::Pause for NoWait {
+    fn pause(&self, _: std::time::Duration) -> bool {
+        true
+    }
+}
+
+#[test]
+fn lost_answers_are_retried_where_idempotent_and_looked_up_where_not() {
+    let report = empty_report();
+    let m = Memory::new(world());
+    let first = plan(&report, &desired(V1), &m).unwrap();
+    let lossy = LosesFirstAnswers {
+        m: &m,
+        lost: Default::default(),
+    };
+    let heard = std::sync::Mutex::new(Vec::new());
+    let retry = mesh_workflow::Retry {
+        policy: mesh_workflow::RetryPolicy::default(),
+        pause: &NoWait,
+        on_retry: &|r| heard.lock().unwrap().push(r.operation.clone()),
+    };
+    let writer = mesh_workflow::RetryingWriter {
+        writer: &lossy,
+        reader: &m,
+        catalog_topic: CATALOG,
+        retry: &retry,
+    };
+    let registry = mesh_workflow::Retrying {
+        inner: &lossy,
+        retry: &retry,
+    };
+    let run = ApplyRun {
+        stop: &|| false,
+        target: Target {
+            cluster: &writer,
+            registry: Some(&registry),
+        },
+        reader: &m,
+        live: &first.live,
+        principals: &first.request.principals,
+        catalog_topic: CATALOG,
+        now: "2026-01-01T00:00:00Z",
+    };
+    let applied = mesh_workflow::apply(&first.plan, &run, &mut |_, _, _| {}, &mut || false);
+    assert_eq!(applied.report.failed(), 0, "{:?}", applied.report);
+    assert_eq!(applied.report.done(), first.plan.actions.len());
+    // Topics and ACLs were looked up, found as planned and not sent a second time; the
+    // idempotent registry writes and the catalog were sent again.
+    let calls = |call: &str| {
+        m.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, c, _)| *c == call)
+            .count()
+    };
+    assert_eq!(
+        calls("create_topics"),
+        2,
+        "the catalog topic and sales.orders, once each"
+    );
+    assert_eq!(calls("create_acls"), 1);
+    assert_eq!(calls("register"), 2, "sent again: same text, same id");
+    let w = m.world();
+    assert_eq!(
+        w.subjects["sales.orders-value"].history.len(),
+        1,
+        "no second version"
+    );
+    assert!(plan(&report, &desired(V1), &m).unwrap().plan.is_empty());
+    assert!(heard.lock().unwrap().contains(&"create topics".to_owned()));
+}
