@@ -39,7 +39,9 @@ use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
-pub use commits::{OFFSETS_TOPIC, partition_for};
+pub use commits::{
+    OFFSETS_TOPIC, OffsetsKey, decode_commit_time, decode_key, last_commits, partition_for,
+};
 pub use error::KafkaError;
 pub use offsets::GroupTopicOffsets;
 pub use read::Health;
