@@ -179,7 +179,19 @@ fn check_json_node(file: &str, v: &serde_json::Value, at: &str, out: &mut Vec<Di
 }
 
 fn check_protobuf(file: &str, text: &str) -> Vec<Diagnostic> {
-    match protox_parse::parse(file, text) {
+    // A panic inside protox-parse (none is known) is a diagnostic at the file, not a crash.
+    let Ok(parsed) = std::panic::catch_unwind(|| protox_parse::parse(file, text)) else {
+        return vec![
+            Diagnostic::error(
+                "schema-syntax",
+                file,
+                0..0,
+                "not a valid Protobuf file: the Protobuf parser gave up on it",
+            )
+            .with_help("check the proto3 syntax: syntax = \"proto3\"; message X { string a = 1; }"),
+        ];
+    };
+    match parsed {
         Ok(_) => Vec::new(),
         Err(e) => {
             let span = e.span().unwrap_or(text.len()..text.len());
