@@ -1,6 +1,8 @@
 //! `mesh-fuzz`: runs the fuzz targets for a time or a number of executions and prints the
 //! executions, executions per second and crashes of each. Crashing inputs are written to the
-//! crash folder (`target/mesh-fuzz/crashes` unless `--crashes DIR`).
+//! crash folder (`target/mesh-fuzz/crashes` unless `--crashes DIR`). Each target runs in a
+//! child process of its own, so an abort (a stack overflow) ends that target only and leaves
+//! its input behind as `<target>-abort.bin`.
 //!
 //!     cargo run --release -p mesh-fuzz -- --target all --seconds 600 --seed 1
 
@@ -31,6 +33,8 @@ struct Args {
     seed: u64,
     crashes: PathBuf,
     run: Vec<PathBuf>,
+    /// Set in the child process that runs one target (`--child SECONDS`, 0: no time limit).
+    child: Option<f64>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -41,6 +45,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         seed: 1,
         crashes: PathBuf::from("target/mesh-fuzz/crashes"),
         run: Vec::new(),
+        child: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -69,6 +74,10 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--execs" => args.execs = Some(number(value()?)?),
             "--seed" => args.seed = number(value()?)?,
             "--crashes" => args.crashes = PathBuf::from(value()?),
+            "--child" => {
+                let v = value()?;
+                args.child = Some(v.parse().map_err(|_| format!("--child: `{v}`"))?);
+            }
             "--run" => {
                 args.run.push(PathBuf::from(value()?));
                 args.run.extend(it.by_ref().map(PathBuf::from));
@@ -109,20 +118,105 @@ fn main() -> ExitCode {
     if !args.run.is_empty() {
         return replay(&args);
     }
+    if let Some(seconds) = args.child {
+        let limit = (seconds > 0.0).then(|| Duration::from_secs_f64(seconds));
+        // The target runs on a thread with the main thread's stack size, as mesh's checks do.
+        let worker = std::thread::Builder::new()
+            .name(format!("mesh-fuzz {}", args.targets[0].name))
+            .stack_size(8 << 20)
+            .spawn(move || child(&args, limit));
+        return match worker.map(|h| h.join()) {
+            Ok(Ok(code)) => code,
+            _ => ExitCode::from(2),
+        };
+    }
+    parent(&args)
+}
+
+/// Runs each target in a child process and sums up.
+fn parent(args: &Args) -> ExitCode {
+    if let Err(e) = std::fs::create_dir_all(&args.crashes) {
+        eprintln!("mesh-fuzz: cannot create {}: {e}", args.crashes.display());
+        return ExitCode::from(2);
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("mesh-fuzz: cannot find its own executable");
+        return ExitCode::from(2);
+    };
     let per_target = args
         .seconds
-        .map(|s| Duration::from_secs_f64(s as f64 / args.targets.len() as f64));
-    // The targets run on a thread with the main thread's stack size, as mesh's checks do.
-    let worker = std::thread::Builder::new()
-        .name("mesh-fuzz".into())
-        .stack_size(8 << 20)
-        .spawn(move || run(&args, per_target));
-    match worker.map(|h| h.join()) {
-        Ok(Ok(code)) => code,
-        _ => {
-            eprintln!("mesh-fuzz: the fuzzing thread failed");
-            ExitCode::from(2)
+        .map_or(0.0, |s| s as f64 / args.targets.len() as f64);
+    println!(
+        "seed {}; crashes go to {}",
+        args.seed,
+        args.crashes.display()
+    );
+    println!(
+        "{:<18} {:>10} {:>9} {:>9} {:>8} {:>10} {:>11} {:>8}",
+        "target", "execs", "seconds", "exec/s", "corpus", "behaviours", "slowest ms", "crashes"
+    );
+    let (mut execs, mut secs, mut crashes) = (0u64, 0f64, 0u64);
+    let mut details = Vec::new();
+    for t in &args.targets {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(["--child", &per_target.to_string(), "--target", t.name])
+            .args(["--seed", &args.seed.to_string()])
+            .arg("--crashes")
+            .arg(&args.crashes);
+        if let Some(n) = args.execs {
+            cmd.args(["--execs", &n.to_string()]);
         }
+        let out = match cmd.stderr(std::process::Stdio::inherit()).output() {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("mesh-fuzz: cannot run {}: {e}", exe.display());
+                return ExitCode::from(2);
+            }
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        if let Some(row) = lines.next() {
+            println!("{row}");
+        }
+        let mut summed = false;
+        for line in lines {
+            match line.strip_prefix("RESULT ") {
+                Some(r) => {
+                    let f: Vec<&str> = r.split(' ').collect();
+                    execs += f.first().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                    secs += f.get(1).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+                    crashes += f.get(2).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                    summed = true;
+                }
+                None => details.push(line.to_string()),
+            }
+        }
+        if !summed {
+            // The child died: an abort that catch_unwind cannot catch (a stack overflow).
+            crashes += 1;
+            let in_flight = args.crashes.join(format!("in-flight-{}", t.name));
+            let saved = args.crashes.join(format!("{}-abort.bin", t.name));
+            let _ = std::fs::rename(&in_flight, &saved);
+            println!("{:<18} aborted ({})", t.name, out.status);
+            details.push(format!(
+                "\nabort in {}: {} (the input it was running is {})",
+                t.name,
+                out.status,
+                saved.display()
+            ));
+        }
+    }
+    println!(
+        "total: {execs} executions in {secs:.1} s ({:.1} exec/s), {crashes} distinct crash(es)",
+        execs as f64 / secs.max(1e-9)
+    );
+    for d in &details {
+        println!("{d}");
+    }
+    if crashes == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
@@ -158,55 +252,35 @@ fn replay(args: &Args) -> ExitCode {
     }
 }
 
-fn run(args: &Args, per_target: Option<Duration>) -> ExitCode {
-    if let Err(e) = std::fs::create_dir_all(&args.crashes) {
-        eprintln!("mesh-fuzz: cannot create {}: {e}", args.crashes.display());
-        return ExitCode::from(2);
-    }
+/// Fuzzes the one target of a child process: its table row, its crashes, then a `RESULT` line
+/// for the parent.
+fn child(args: &Args, limit: Option<Duration>) -> ExitCode {
+    let t = args.targets[0];
+    let in_flight = args.crashes.join(format!("in-flight-{}", t.name));
+    let opts = Options {
+        seed: args.seed,
+        max_execs: args.execs,
+        max_time: limit,
+        crash_dir: Some(args.crashes.clone()),
+        in_flight: Some(in_flight.clone()),
+    };
+    let o = {
+        let _quiet = QuietPanics::install();
+        mesh_fuzz::fuzz(t, &opts)
+    };
+    let _ = std::fs::remove_file(&in_flight);
     println!(
-        "seed {}; crashes go to {}; an abort (stack overflow) leaves its input in {}/in-flight-<target>",
-        args.seed,
-        args.crashes.display(),
-        args.crashes.display()
+        "{:<18} {:>10} {:>9.1} {:>9.1} {:>8} {:>10} {:>11} {:>8}",
+        o.target,
+        o.execs,
+        o.elapsed.as_secs_f64(),
+        o.execs_per_sec(),
+        o.corpus,
+        o.behaviours,
+        o.slowest.as_millis(),
+        o.crashes.len()
     );
-    println!(
-        "{:<18} {:>10} {:>9} {:>9} {:>8} {:>10} {:>11} {:>8}",
-        "target", "execs", "seconds", "exec/s", "corpus", "behaviours", "slowest ms", "crashes"
-    );
-    let _quiet = QuietPanics::install();
-    let mut all = Vec::new();
-    let (mut execs, mut secs) = (0u64, 0f64);
-    for t in &args.targets {
-        let opts = Options {
-            seed: args.seed,
-            max_execs: args.execs,
-            max_time: per_target,
-            crash_dir: Some(args.crashes.clone()),
-            in_flight: Some(args.crashes.join(format!("in-flight-{}", t.name))),
-        };
-        let o = mesh_fuzz::fuzz(t, &opts);
-        println!(
-            "{:<18} {:>10} {:>9.1} {:>9.1} {:>8} {:>10} {:>11} {:>8}",
-            o.target,
-            o.execs,
-            o.elapsed.as_secs_f64(),
-            o.execs_per_sec(),
-            o.corpus,
-            o.behaviours,
-            o.slowest.as_millis(),
-            o.crashes.len()
-        );
-        let _ = std::fs::remove_file(args.crashes.join(format!("in-flight-{}", t.name)));
-        execs += o.execs;
-        secs += o.elapsed.as_secs_f64();
-        all.extend(o.crashes);
-    }
-    println!(
-        "total: {execs} executions in {secs:.1} s ({:.1} exec/s), {} distinct crash(es)",
-        execs as f64 / secs.max(1e-9),
-        all.len()
-    );
-    for c in &all {
+    for c in &o.crashes {
         println!(
             "\ncrash in {} at {}: {}\n  input ({} bytes, saved as {}): {}",
             c.target,
@@ -219,9 +293,11 @@ fn run(args: &Args, per_target: Option<Duration>) -> ExitCode {
             c.input_excerpt()
         );
     }
-    if all.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    println!(
+        "RESULT {} {:.3} {}",
+        o.execs,
+        o.elapsed.as_secs_f64(),
+        o.crashes.len()
+    );
+    ExitCode::SUCCESS
 }

@@ -116,6 +116,13 @@ pub const ALL: &[Target] = &[
         run: registry_answer,
     },
     Target {
+        name: "registry-schema",
+        about: "a schema text as the registry holds it (latest and history of a subject): plan, gate, drift",
+        kind: Kind::Json,
+        seeds: seeds_registry_schema,
+        run: registry_schema,
+    },
+    Target {
         name: "live-state",
         about: "a whole live state as JSON: plan, impacts, drift, fingerprint",
         kind: Kind::Json,
@@ -1116,6 +1123,36 @@ pub fn registry_answer(data: &[u8]) -> u64 {
         behaviour ^= plan_against(&fx.desired, &live, NOW_MS, true);
     }
     behaviour
+}
+
+fn seeds_registry_schema() -> Vec<Vec<u8>> {
+    let mut s = seeds_avro();
+    s.extend(seeds_json_schema());
+    s.extend(seeds_protobuf());
+    s
+}
+
+/// The text as the latest version (and the history) of a subject the input picks.
+pub fn registry_schema(data: &[u8]) -> u64 {
+    let fx = fixture();
+    let subjects: Vec<&mesh_plan::DesiredSubject> = fx.desired.subjects.values().collect();
+    let subject = subjects[(crate::fnv(data) % subjects.len() as u64) as usize];
+    let text = String::from_utf8_lossy(data).into_owned();
+    let mut live = fx.live.clone();
+    live.subjects.insert(
+        subject.subject.clone(),
+        LiveSubject {
+            latest: Some(RegisteredSchema {
+                version: 2,
+                id: 9,
+                schema_type: subject.schema_type.clone(),
+                schema: text.clone(),
+            }),
+            history: vec![subject.schema.clone(), text],
+            compatibility: Some(subject.compatibility.clone()),
+        },
+    );
+    plan_against(&fx.desired, &live, NOW_MS, true)
 }
 
 fn seeds_live_state() -> Vec<Vec<u8>> {

@@ -14,6 +14,7 @@ fn execs(target: &str) -> u64 {
         "mesh-toml" | "domain-toml" | "product-toml" | "policy-toml" | "cel" => 80,
         "catalog-record" | "consumer-offsets" | "live-state" => 150,
         "registry-answer" => 200,
+        "registry-schema" => 100,
         "saved-plan" => 400,
         "avro" | "json-schema" | "protobuf" => 1000,
         _ => 3000,
