@@ -317,9 +317,16 @@ fn load_rule(r: &mut Reader<'_>, text: &str, scope: Scope, ds: &mut Diagnostics)
             }
             Err(errors) => {
                 ok = false;
-                for e in errors.errors {
+                // The first error only: after it the parser's recovery can report one error per
+                // token, and a long garbled expression gave tens of thousands of diagnostics,
+                // each showing the whole line (gigabytes of output; found by mesh-fuzz).
+                if let Some(e) = errors.errors.first() {
+                    let more = match errors.errors.len() - 1 {
+                        0 => String::new(),
+                        n => format!(" (and {n} more error(s) after it)"),
+                    };
                     let at = cel_offset(text, &src.span, &src.value, e.pos);
-                    ds.push(Diagnostic::error("bad-rule", &file, at..at + 1, format!("`{what}` is not valid CEL: {}", e.msg))
+                    ds.push(Diagnostic::error("bad-rule", &file, at..at + 1, format!("`{what}` is not valid CEL: {}{more}", e.msg))
                         .with_help("fix the expression; CEL uses &&, ||, !, ==, in, size(), startsWith(), int()"));
                 }
                 None
