@@ -72,8 +72,9 @@ pub struct Outcome {
     /// Distinct behaviours seen (the corpus' admission criterion).
     pub behaviours: usize,
     pub crashes: Vec<Crash>,
-    /// The slowest single execution.
+    /// The slowest single execution, and its input.
     pub slowest: Duration,
+    pub slowest_input: Vec<u8>,
 }
 
 impl Outcome {
@@ -191,6 +192,7 @@ pub fn fuzz(target: &Target, opts: &Options) -> Outcome {
     let started = Instant::now();
     let mut execs = 0u64;
     let mut slowest = Duration::ZERO;
+    let mut slowest_input = Vec::new();
     // The seeds run first, unmutated.
     let mut queue: Vec<Vec<u8>> = seeds.into_iter().rev().collect();
     loop {
@@ -209,7 +211,10 @@ pub fn fuzz(target: &Target, opts: &Options) -> Outcome {
         }
         let t = Instant::now();
         let result = execute(target, &input);
-        slowest = slowest.max(t.elapsed());
+        if t.elapsed() > slowest {
+            slowest = t.elapsed();
+            slowest_input.clone_from(&input);
+        }
         execs += 1;
         match result {
             Ok(b) => {
@@ -249,6 +254,7 @@ pub fn fuzz(target: &Target, opts: &Options) -> Outcome {
         behaviours: behaviours.len(),
         crashes: crashes.into_values().collect(),
         slowest,
+        slowest_input,
     }
 }
 

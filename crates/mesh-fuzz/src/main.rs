@@ -166,14 +166,20 @@ fn parent(args: &Args) -> ExitCode {
         if let Some(n) = args.execs {
             cmd.args(["--execs", &n.to_string()]);
         }
-        let out = match cmd.stderr(std::process::Stdio::inherit()).output() {
-            Ok(o) => o,
+        // The child's report goes to a file: read after it ends, or after it was stopped.
+        let report = args.crashes.join(format!("{}.out", t.name));
+        let status = match std::fs::File::create(&report)
+            .and_then(|f| cmd.stdout(f).spawn())
+            .and_then(|mut c| wait_or_kill(&mut c, per_target))
+        {
+            Ok(s) => s,
             Err(e) => {
                 eprintln!("mesh-fuzz: cannot run {}: {e}", exe.display());
                 return ExitCode::from(2);
             }
         };
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = std::fs::read_to_string(&report).unwrap_or_default();
+        let _ = std::fs::remove_file(&report);
         let mut lines = text.lines();
         if let Some(row) = lines.next() {
             println!("{row}");
@@ -192,16 +198,20 @@ fn parent(args: &Args) -> ExitCode {
             }
         }
         if !summed {
-            // The child died: an abort that catch_unwind cannot catch (a stack overflow).
+            // The child died (an abort that catch_unwind cannot catch, a stack overflow) or
+            // hung on one input and was stopped.
             crashes += 1;
             let in_flight = args.crashes.join(format!("in-flight-{}", t.name));
             let saved = args.crashes.join(format!("{}-abort.bin", t.name));
             let _ = std::fs::rename(&in_flight, &saved);
-            println!("{:<18} aborted ({})", t.name, out.status);
+            let why = status.map_or_else(
+                || format!("hung on one input for over {HANG_SECONDS} s and was stopped"),
+                |s| s.to_string(),
+            );
+            println!("{:<18} aborted ({why})", t.name);
             details.push(format!(
-                "\nabort in {}: {} (the input it was running is {})",
+                "\nabort in {}: {why} (the input it was running is {})",
                 t.name,
-                out.status,
                 saved.display()
             ));
         }
@@ -252,6 +262,32 @@ fn replay(args: &Args) -> ExitCode {
     }
 }
 
+/// A target's child process may overrun its time by this much (one slow input) before it is
+/// counted as hung and stopped.
+const HANG_SECONDS: u64 = 120;
+
+/// Waits for a child; stops it when it overruns `seconds` (its time limit, 0 for none) by
+/// [`HANG_SECONDS`]. `None`: it was stopped.
+fn wait_or_kill(
+    child: &mut std::process::Child,
+    seconds: f64,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let deadline = (seconds > 0.0).then(|| {
+        std::time::Instant::now() + Duration::from_secs_f64(seconds + HANG_SECONDS as f64)
+    });
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            child.kill()?;
+            child.wait()?;
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Fuzzes the one target of a child process: its table row, its crashes, then a `RESULT` line
 /// for the parent.
 fn child(args: &Args, limit: Option<Duration>) -> ExitCode {
@@ -269,6 +305,11 @@ fn child(args: &Args, limit: Option<Duration>) -> ExitCode {
         mesh_fuzz::fuzz(t, &opts)
     };
     let _ = std::fs::remove_file(&in_flight);
+    // The slowest input, to look at when the slowest execution is long.
+    let _ = std::fs::write(
+        args.crashes.join(format!("{}-slowest.bin", t.name)),
+        &o.slowest_input,
+    );
     println!(
         "{:<18} {:>10} {:>9.1} {:>9.1} {:>8} {:>10} {:>11} {:>8}",
         o.target,
