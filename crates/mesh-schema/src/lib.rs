@@ -219,7 +219,7 @@ fn blank_line_comment_unicode(text: &str) -> std::borrow::Cow<'_, str> {
         Line,
     }
     let mut state = In::Code;
-    let mut out: Option<String> = None;
+    let mut out: Option<Vec<u8>> = None;
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         let next = chars.peek().map(|&(_, n)| n);
@@ -252,13 +252,17 @@ fn blank_line_comment_unicode(text: &str) -> std::borrow::Cow<'_, str> {
                 if c == '\n' {
                     state = In::Code;
                 } else if !c.is_ascii() {
-                    let out = out.get_or_insert_with(|| text.to_owned());
-                    out.replace_range(i..i + c.len_utf8(), &" ".repeat(c.len_utf8()));
+                    let out = out.get_or_insert_with(|| text.as_bytes().to_vec());
+                    out[i..i + c.len_utf8()].fill(b' ');
                 }
             }
         }
     }
-    out.map_or(std::borrow::Cow::Borrowed(text), std::borrow::Cow::Owned)
+    // Whole characters were replaced by ASCII spaces, so the bytes are still UTF-8.
+    match out.map(String::from_utf8) {
+        Some(Ok(blanked)) => std::borrow::Cow::Owned(blanked),
+        _ => std::borrow::Cow::Borrowed(text),
+    }
 }
 
 #[cfg(test)]
