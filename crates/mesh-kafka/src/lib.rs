@@ -41,7 +41,9 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use mesh_plan::ErrorKind;
 
-pub use commits::{OFFSETS_TOPIC, partition_for};
+pub use commits::{
+    OFFSETS_TOPIC, OffsetsKey, decode_commit_time, decode_key, last_commits, partition_for,
+};
 pub use error::KafkaError;
 pub use offsets::GroupTopicOffsets;
 pub use read::Health;

@@ -210,9 +210,7 @@ impl KafkaCluster {
                     if offset > last {
                         break;
                     }
-                    let event = message
-                        .payload()
-                        .and_then(|bytes| serde_json::from_slice::<LockEvent>(bytes).ok());
+                    let event = LockEvent::decode(message.payload());
                     if let Some(event) = event {
                         records.push(LockRecord {
                             offset,

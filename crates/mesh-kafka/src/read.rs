@@ -359,19 +359,9 @@ impl KafkaCluster {
                     if !pending.contains(&p) || offset >= ends[&p] {
                         continue;
                     }
-                    let key = message
-                        .key()
-                        .ok_or("the record has no key")
-                        .and_then(|k| std::str::from_utf8(k).map_err(|_| "the key is not UTF-8"))
-                        .map_err(|detail| catalog_error(topic, p, offset, detail.to_owned()))?;
-                    let record = match message.payload() {
-                        None => None,
-                        Some(bytes) => Some(
-                            serde_json::from_slice::<CatalogRecord>(bytes)
-                                .map_err(|e| catalog_error(topic, p, offset, e.to_string()))?,
-                        ),
-                    };
-                    latest.insert(key.to_owned(), record);
+                    let (key, record) = CatalogRecord::decode(message.key(), message.payload())
+                        .map_err(|detail| catalog_error(topic, p, offset, detail))?;
+                    latest.insert(key, record);
                     if offset + 1 >= ends[&p] {
                         pending.remove(&p);
                     }

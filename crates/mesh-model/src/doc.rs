@@ -87,7 +87,20 @@ impl Table {
 /// Parses TOML text. A syntax error is returned as a diagnostic at its position; the text of the
 /// file is never quoted in the message (it may hold a secret).
 pub fn parse(file: &str, text: &str) -> Result<Table, Box<Diagnostic>> {
-    let doc = toml::de::DeTable::parse(text).map_err(|e| {
+    // A panic inside the TOML parser (none is known; it is someone else's code) is a
+    // diagnostic at the file like a syntax error, not a crash of the whole check.
+    let parsed = std::panic::catch_unwind(|| toml::de::DeTable::parse(text)).map_err(|_| {
+        Box::new(
+            Diagnostic::error(
+                "toml-syntax",
+                file,
+                0..0,
+                "invalid TOML: the TOML parser gave up on this file",
+            )
+            .with_help("check the file's TOML syntax (strings need quotes, tables [brackets])"),
+        )
+    })?;
+    let doc = parsed.map_err(|e| {
         let span = e.span().unwrap_or(0..0);
         Box::new(
             Diagnostic::error(

@@ -44,6 +44,14 @@ pub enum LockEvent {
     },
 }
 
+impl LockEvent {
+    /// Decodes a record's value as read back from the lock topic; `None` for anything that is
+    /// not a lock event (written by something else: every reader skips it alike).
+    pub fn decode(value: Option<&[u8]>) -> Option<LockEvent> {
+        serde_json::from_slice(value?).ok()
+    }
+}
+
 /// A record as read back: its offset and the broker's timestamp (ms since the epoch).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LockRecord {

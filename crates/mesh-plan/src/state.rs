@@ -136,6 +136,23 @@ pub struct CatalogRecord {
 }
 
 impl CatalogRecord {
+    /// Decodes a record of the catalog topic as read back (its key and value): the product id
+    /// and the record, `None` for a tombstone. Anything may have written to the topic, so a
+    /// malformed record is an error that says what is wrong, never a panic.
+    pub fn decode(
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<(String, Option<CatalogRecord>), String> {
+        let key = key
+            .ok_or("the record has no key")
+            .and_then(|k| std::str::from_utf8(k).map_err(|_| "the key is not UTF-8"))?;
+        let record = match value {
+            None => None,
+            Some(bytes) => Some(serde_json::from_slice(bytes).map_err(|e| e.to_string())?),
+        };
+        Ok((key.to_owned(), record))
+    }
+
     /// Whether two records describe the same product state (ignoring when and from which
     /// revision they were applied).
     pub fn same_content(&self, other: &CatalogRecord) -> bool {

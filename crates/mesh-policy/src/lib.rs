@@ -262,7 +262,39 @@ fn load_rule(r: &mut Reader<'_>, text: &str, scope: Scope, ds: &mut Diagnostics)
     let vars = view::variables(&applies_to.value);
     let mut ok = true;
     let mut compile = |src: &doc::Spanned<String>, what: &str| -> Option<Program> {
-        match Program::compile(&src.value) {
+        let operations = cel_operations(&src.value);
+        if operations > MAX_CEL_OPERATIONS {
+            ok = false;
+            ds.push(
+                Diagnostic::error(
+                    "bad-rule",
+                    &file,
+                    src.span.clone(),
+                    format!(
+                        "`{what}` is too complex: {operations} operators and brackets, at most {MAX_CEL_OPERATIONS}"
+                    ),
+                )
+                .with_help("split it into several rules, or test a list with `in [...]` or a pattern with matches() instead of chaining conditions"),
+            );
+            return None;
+        }
+        let compiled = std::panic::catch_unwind(|| Program::compile(&src.value));
+        let Ok(compiled) = compiled else {
+            ok = false;
+            ds.push(
+                Diagnostic::error(
+                    "bad-rule",
+                    &file,
+                    src.span.clone(),
+                    format!("`{what}` is not valid CEL: the CEL parser gave up on it"),
+                )
+                .with_help(
+                    "fix the expression; CEL uses &&, ||, !, ==, in, size(), startsWith(), int()",
+                ),
+            );
+            return None;
+        };
+        match compiled {
             Ok(p) => {
                 let mut problems = Vec::new();
                 check_fields(p.expression(), &vars, &mut Vec::new(), &mut problems);
@@ -285,9 +317,16 @@ fn load_rule(r: &mut Reader<'_>, text: &str, scope: Scope, ds: &mut Diagnostics)
             }
             Err(errors) => {
                 ok = false;
-                for e in errors.errors {
+                // The first error only: after it the parser's recovery can report one error per
+                // token, and a long garbled expression gave tens of thousands of diagnostics,
+                // each showing the whole line (gigabytes of output; found by mesh-fuzz).
+                if let Some(e) = errors.errors.first() {
+                    let more = match errors.errors.len() - 1 {
+                        0 => String::new(),
+                        n => format!(" (and {n} more error(s) after it)"),
+                    };
                     let at = cel_offset(text, &src.span, &src.value, e.pos);
-                    ds.push(Diagnostic::error("bad-rule", &file, at..at + 1, format!("`{what}` is not valid CEL: {}", e.msg))
+                    ds.push(Diagnostic::error("bad-rule", &file, at..at + 1, format!("`{what}` is not valid CEL: {}{more}", e.msg))
                         .with_help("fix the expression; CEL uses &&, ||, !, ==, in, size(), startsWith(), int()"));
                 }
                 None
@@ -336,6 +375,37 @@ fn load_rule(r: &mut Reader<'_>, text: &str, scope: Scope, ds: &mut Diagnostics)
 }
 
 /// Byte offset in the policy file of a CEL error at 1-based (line, column) of the expression.
+/// The most operators and brackets a rule expression may hold. The CEL crate parses (and
+/// evaluates) by recursion, one level per nested or chained operation, so an expression with
+/// thousands of them overflows the stack: an abort that no `catch_unwind` turns into a
+/// diagnostic. Real rules hold a few dozen; cel-go bounds its parser the same way.
+const MAX_CEL_OPERATIONS: usize = 1000;
+
+/// Counts the operator and opening-bracket characters of a CEL expression outside string
+/// literals: an upper bound of its nesting depth, for [`MAX_CEL_OPERATIONS`].
+fn cel_operations(expr: &str) -> usize {
+    let mut count = 0;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in expr.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if "+-*/%!<>=&|?:.([{".contains(c) => count += 1,
+            None => {}
+        }
+    }
+    count
+}
+
 fn cel_offset(text: &str, span: &Range<usize>, expr: &str, pos: (isize, isize)) -> usize {
     let inner = offset_of(expr, pos.0.max(1) as usize, pos.1.max(0) as usize + 1);
     let raw = &text[span.clone()];
@@ -825,7 +895,15 @@ fn run(
     what: &str,
     ds: &mut Diagnostics,
 ) -> Option<bool> {
-    match p.execute(ctx) {
+    // A panic inside the CEL interpreter is reported against the rule like an error.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.execute(ctx)))
+        .unwrap_or_else(|_| {
+            Err(cel::ExecutionError::function_error(
+                what,
+                "the CEL interpreter gave up on it",
+            ))
+        });
+    match result {
         Ok(cel::Value::Bool(b)) => Some(b),
         Ok(other) => {
             ds.push(

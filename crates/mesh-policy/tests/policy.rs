@@ -327,3 +327,35 @@ message = "{change.product.id}: partitions {change.before.partitions} -> {change
     c.after = serde_json::json!({"partitions": 6});
     assert!(mesh_policy::evaluate_changes(&mesh, &policies, &[c]).is_empty());
 }
+
+/// Found by mesh-fuzz: the CEL crate parses by recursion, and a chain of thousands of
+/// operations overflowed the stack (an abort, not a panic). Such a rule is refused before it
+/// reaches the parser; strings do not count, and a long but shallow rule still compiles.
+#[test]
+fn a_rule_too_deep_for_the_cel_parser_is_refused_before_it_reaches_it() {
+    let rule = |check: &str| {
+        format!(
+            "[[rule]]\nid = \"deep\"\ndescription = \"d\"\napplies_to = \"product\"\ncheck = '''{check}'''\nmessage = \"m\"\n"
+        )
+    };
+    let deep = format!("product.topic.partitions{} >= 1", " + 1".repeat(20_000));
+    // On a test thread's 2 MiB stack, as the scoped threads of a check would be.
+    let ds = run(&[("policies/p.toml", &rule(&deep))]);
+    let too = ds
+        .iter()
+        .find(|d| d.code == "bad-rule")
+        .expect("a bad-rule");
+    assert!(
+        too.message
+            .starts_with("`check` is too complex: 20004 operators and brackets"),
+        "{}",
+        too.message
+    );
+    let wide = format!(
+        "product.id in [{}] || product.description.matches(\"{}\")",
+        vec!["\"a.b\""; 2000].join(", "),
+        "(a|b)+.*".repeat(300)
+    );
+    let ds = run(&[("policies/p.toml", &rule(&wide))]);
+    assert!(ds.iter().all(|d| d.code != "bad-rule"), "{ds:?}");
+}

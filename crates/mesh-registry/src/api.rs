@@ -11,10 +11,10 @@ use mesh_plan::registry::{
     Compatibility, LiveSubject, RegisteredSchema, RegistryReader, RegistryWriter,
 };
 use reqwest::Method;
-use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
+use crate::reply::{CompatibilityReply, ConfigReply, RegisterReply, SchemaReply};
 use crate::{RegistryClient, RegistryError};
 
 /// Subject not found (also: every version soft-deleted).
@@ -25,51 +25,6 @@ const VERSION_NOT_FOUND: i64 = 40402;
 const SUBJECT_SOFT_DELETED: i64 = 40404;
 /// Confluent 7.x: the subject has no subject-level compatibility.
 const SUBJECT_LEVEL_NOT_SET: i64 = 40408;
-
-#[derive(Deserialize)]
-struct SchemaReply {
-    id: i32,
-    version: i32,
-    schema: String,
-    /// Absent for Avro.
-    #[serde(rename = "schemaType")]
-    schema_type: Option<String>,
-}
-
-impl From<SchemaReply> for RegisteredSchema {
-    fn from(r: SchemaReply) -> Self {
-        RegisteredSchema {
-            version: r.version,
-            id: r.id,
-            schema_type: r.schema_type.unwrap_or_else(|| "AVRO".to_owned()),
-            schema: r.schema,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct ConfigReply {
-    #[serde(rename = "compatibilityLevel")]
-    compatibility_level: Option<String>,
-    /// What `PUT /config` answers; accepted on reads too.
-    compatibility: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct CompatibilityReply {
-    is_compatible: bool,
-    /// Confluent (`verbose=true`).
-    #[serde(default)]
-    messages: Option<Vec<String>>,
-    /// Apicurio (`verbose=true`): one text, or `null`.
-    #[serde(default)]
-    reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RegisterReply {
-    id: i32,
-}
 
 fn is_code(e: &RegistryError, codes: &[i64]) -> bool {
     e.error_code().is_some_and(|c| codes.contains(&c))
@@ -227,7 +182,7 @@ impl RegistryClient {
             .send::<ConfigReply>(Method::GET, &["config", subject], &[], None)
             .await
         {
-            Ok(c) => Ok(c.compatibility_level.or(c.compatibility)),
+            Ok(c) => Ok(c.level()),
             Err(e) if is_code(&e, &[SUBJECT_NOT_FOUND, SUBJECT_LEVEL_NOT_SET]) => Ok(None),
             Err(e) => Err(e),
         }
@@ -268,15 +223,7 @@ impl RegistryClient {
                     .await;
             }
             match reply {
-                Ok(r) if r.is_compatible => Ok(compatible()),
-                Ok(r) => {
-                    let mut messages = r.messages.unwrap_or_default();
-                    messages.extend(r.reason.filter(|s| !s.trim().is_empty()));
-                    Ok(Compatibility {
-                        compatible: false,
-                        messages,
-                    })
-                }
+                Ok(r) => Ok(Compatibility::from(r)),
                 Err(e) if is_code(&e, &[SUBJECT_NOT_FOUND, VERSION_NOT_FOUND]) => Ok(compatible()),
                 Err(e) => Err(e),
             }
@@ -432,20 +379,5 @@ mod tests {
         assert!(!route_missing(&api(404, Some(40401))));
         assert!(!route_missing(&api(404, Some(40402))));
         assert!(!route_missing(&api(422, Some(42201))));
-    }
-
-    #[test]
-    fn both_verbose_shapes_are_read() {
-        let confluent: CompatibilityReply = serde_json::from_str(
-            r#"{"is_compatible":false,"messages":["READER_FIELD_MISSING_DEFAULT_VALUE"]}"#,
-        )
-        .unwrap();
-        assert_eq!(confluent.messages.unwrap().len(), 1);
-        let apicurio: CompatibilityReply =
-            serde_json::from_str(r#"{"is_compatible":false,"reason":"Causes: c at /fields/1"}"#)
-                .unwrap();
-        assert_eq!(apicurio.reason.as_deref(), Some("Causes: c at /fields/1"));
-        let bare: CompatibilityReply = serde_json::from_str(r#"{"is_compatible":true}"#).unwrap();
-        assert!(bare.is_compatible && bare.messages.is_none() && bare.reason.is_none());
     }
 }

@@ -323,25 +323,17 @@ impl RegistryClient {
             (status, bytes)
         };
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| RegistryError::InvalidResponse {
+            return crate::reply::decode(&bytes).map_err(|reason| RegistryError::InvalidResponse {
                 url: self.shown.clone(),
                 request,
-                reason: self.redact(format!("{e}; body: {}", excerpt(&bytes))),
+                reason: self.redact(reason),
             });
         }
         Err(self.failure(request, status, &bytes))
     }
 
     fn failure(&self, request: String, status: StatusCode, body: &[u8]) -> RegistryError {
-        #[derive(serde::Deserialize)]
-        struct ErrorBody {
-            error_code: Option<i64>,
-            message: Option<String>,
-        }
-        let (error_code, message) = match serde_json::from_slice::<ErrorBody>(body) {
-            Ok(b) => (b.error_code, b.message.unwrap_or_default()),
-            Err(_) => (None, excerpt(body)),
-        };
+        let (error_code, message) = crate::reply::failure(body);
         let message = self.redact(message);
         let url = self.shown.clone();
         match status {
@@ -425,17 +417,6 @@ fn describe_request(method: &Method, segments: &[&str], query: &[(&str, &str)]) 
         s.push_str(&format!("{k}={v}"));
     }
     s
-}
-
-/// A short, single-line excerpt of a body that is not the API's JSON.
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if text.chars().count() > 300 {
-        format!("{}…", text.chars().take(300).collect::<String>())
-    } else {
-        text
-    }
 }
 
 /// Hides `user:password@` in a URL that could not be parsed.

@@ -25,6 +25,7 @@
 mod api;
 mod client;
 mod error;
+pub mod reply;
 
 pub use client::{Auth, DEFAULT_CONCURRENCY, RegistryClient, Tls};
 pub use error::RegistryError;

@@ -73,7 +73,7 @@ pub(crate) fn change_policies(
 
 /// What a `change` rule sees as the product of a retirement: its last applied catalog record,
 /// with the live topic.
-fn retired_view(r: &mesh_plan::CatalogRecord, live: &LiveState) -> serde_json::Value {
+pub fn retired_view(r: &mesh_plan::CatalogRecord, live: &LiveState) -> serde_json::Value {
     let topic = live.topics.get(&r.topic);
     let config: BTreeMap<&str, &str> = topic
         .map(|t| {

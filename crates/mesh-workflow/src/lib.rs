@@ -30,6 +30,7 @@ mod references;
 mod retry;
 
 pub use apply::{Applied, ApplyRun, apply, settle_acls};
+pub use governance::retired_view;
 pub use plan::{
     Note, Planned, Readers, Step, WorkflowError, check_offline, plan, read_request, reread,
 };
