@@ -190,9 +190,86 @@ pub fn apply_until(
             break;
         }
     }
+    record_partial_products(plan, target, catalog_topic, now, &mut outcomes);
     ApplyReport {
         outcomes,
         interrupted,
+    }
+}
+
+/// After a failed or interrupted apply: the catalog records of new products whose topic was
+/// created, so that the catalog says what is really there (the topic is managed, and a product
+/// removed from the repo before the next apply is not forgotten). Each record's `applied` holds
+/// only what was done — ACLs and subjects whose actions did not go through are left out — so
+/// `drift` stays truthful; the next plan updates the record with the rest.
+fn record_partial_products(
+    plan: &Plan,
+    target: &Target<'_>,
+    catalog_topic: &str,
+    now: &str,
+    outcomes: &mut [Outcome],
+) {
+    let done = |i: usize| outcomes[i] == Outcome::Done;
+    let created: std::collections::BTreeSet<&str> = plan
+        .actions
+        .iter()
+        .enumerate()
+        .filter(|&(i, a)| done(i) && matches!(a, Action::CreateTopic { .. }))
+        .filter_map(|(_, a)| a.product())
+        .collect();
+    // ACL bindings and subjects the plan meant to change and did not.
+    let mut missed_acls = std::collections::BTreeSet::new();
+    let mut missed_subjects = std::collections::BTreeSet::new();
+    for (i, a) in plan.actions.iter().enumerate() {
+        if done(i) {
+            continue;
+        }
+        match a {
+            Action::CreateAcl { binding } => {
+                missed_acls.insert(binding);
+            }
+            Action::RegisterSchema { subject, .. } | Action::SetCompatibility { subject, .. } => {
+                missed_subjects.insert(subject.as_str());
+            }
+            _ => {}
+        }
+    }
+    let mut records = Vec::new();
+    let mut indices = Vec::new();
+    for (i, a) in plan.actions.iter().enumerate() {
+        let Action::UpsertCatalog {
+            product,
+            record,
+            previous: None,
+        } = a
+        else {
+            continue;
+        };
+        if outcomes[i] != Outcome::Skipped || !created.contains(product.as_str()) {
+            continue;
+        }
+        let mut record = CatalogRecord {
+            applied_at: now.to_string(),
+            ..(**record).clone()
+        };
+        if let Some(applied) = &mut record.applied {
+            applied.acls.retain(|b| !missed_acls.contains(b));
+            applied
+                .subjects
+                .retain(|s, _| !missed_subjects.contains(s.as_str()));
+        }
+        records.push((product.clone(), Some(record)));
+        indices.push(i);
+    }
+    if records.is_empty() {
+        return;
+    }
+    let result = target.cluster.write_catalog(catalog_topic, &records);
+    for i in indices {
+        outcomes[i] = match &result {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Failed(e.clone()),
+        };
     }
 }
 
