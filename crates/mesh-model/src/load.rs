@@ -538,6 +538,7 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
         .map(|s| s.value)
         .unwrap_or_default();
     domain.owners = read_owners(&mut r, true, ds).unwrap_or_default();
+    domain.contacts = read_contacts(&mut r, ds).unwrap_or_default();
     if let Some(principals) = r.table("principals", ds) {
         for (k, v) in &principals.table.entries {
             let Kind::Str(p) = &v.kind else {
@@ -675,6 +676,45 @@ fn read_owners(r: &mut Reader<'_>, required: bool, ds: &mut Diagnostics) -> Opti
     Some(owners.into_iter().map(|o| o.value).collect())
 }
 
+/// `contacts`: links a reader can follow to reach the owners. Only `mailto:`, `https://` and
+/// `http://` are accepted, so a catalog can render each as a link without guessing.
+fn read_contacts(r: &mut Reader<'_>, ds: &mut Diagnostics) -> Option<Vec<String>> {
+    let contacts = r.strings("contacts", ds, CONTACTS_EXAMPLE)?;
+    let mut ok = Vec::with_capacity(contacts.len());
+    for c in contacts {
+        if is_contact_link(&c.value) {
+            ok.push(c.value);
+        } else {
+            ds.push(
+                Diagnostic::error(
+                    "bad-contact",
+                    r.file,
+                    c.span.clone(),
+                    format!("contact `{}` is not a link", c.value),
+                )
+                .with_help(if c.value.contains('@') && !c.value.contains(':') {
+                    format!("did you mean \"mailto:{}\"?", c.value.trim())
+                } else {
+                    format!(
+                        "write a mailto:, https:// or http:// link, e.g. contacts = {CONTACTS_EXAMPLE}"
+                    )
+                }),
+            );
+        }
+    }
+    Some(ok)
+}
+
+const CONTACTS_EXAMPLE: &str =
+    "[\"mailto:team@example.com\", \"https://chat.example.com/channels/team\"]";
+
+fn is_contact_link(s: &str) -> bool {
+    let rest = ["mailto:", "https://", "http://"]
+        .iter()
+        .find_map(|scheme| s.strip_prefix(scheme));
+    rest.is_some_and(|r| !r.is_empty() && !r.chars().any(|c| c.is_whitespace() || c.is_control()))
+}
+
 fn choice<T>(
     r: &mut Reader<'_>,
     key: &'static str,
@@ -773,6 +813,7 @@ fn load_product(
         .map(|s| s.value)
         .unwrap_or_default();
     p.owners = read_owners(&mut r, false, ds).unwrap_or_else(|| domain.owners.clone());
+    p.contacts = read_contacts(&mut r, ds).unwrap_or_else(|| domain.contacts.clone());
     p.quality =
         choice(&mut r, "quality", Quality::ALL, Quality::parse, true, ds).unwrap_or_default();
     p.sla = choice(&mut r, "sla", Sla::ALL, Sla::parse, true, ds).unwrap_or_default();

@@ -155,6 +155,8 @@ pub struct Domain {
     pub dir: String,
     pub description: String,
     pub owners: Vec<String>,
+    /// How to reach the owners: `mailto:`, `https://` or `http://` links (chat channel, on-call page).
+    pub contacts: Vec<String>,
     /// Short name → Kafka principal (`User:…`).
     pub principals: BTreeMap<String, Spanned<String>>,
     pub consumes: Vec<Consume>,
@@ -237,6 +239,8 @@ pub struct Product {
     pub description: String,
     /// Resolved: the product's own owners, else its domain's.
     pub owners: Vec<String>,
+    /// Resolved: the product's own contacts, else its domain's.
+    pub contacts: Vec<String>,
     pub quality: Quality,
     pub sla: Sla,
     pub tags: Vec<String>,
