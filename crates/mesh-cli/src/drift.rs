@@ -50,7 +50,8 @@ pub fn run(report: &mesh_check::Report, format: DriftFormat) -> Result<ExitCode,
     let bootstrap = props.get("bootstrap.servers").cloned().unwrap_or_default();
     let catalog_topic = &mesh.settings.catalog_topic;
 
-    let cluster = KafkaCluster::connect(&props, live::TIMEOUT).map_err(|e| e.to_string())?;
+    let cluster =
+        KafkaCluster::connect(&props, live::kafka_timeout()).map_err(|e| e.to_string())?;
     // With no topics and no principals asked for, the reader reads the catalog and the topics
     // it records: exactly what was applied.
     let mut state = cluster

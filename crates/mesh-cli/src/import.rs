@@ -24,7 +24,8 @@ pub fn run(repo: &Path, env: &str, out: &Path) -> Result<ExitCode, String> {
     let props = live::client_settings(&environment, lookup)?;
     let registry = live::registry_of(&environment, lookup)?;
 
-    let cluster = KafkaCluster::connect(&props, live::TIMEOUT).map_err(|e| e.to_string())?;
+    let cluster =
+        KafkaCluster::connect(&props, live::kafka_timeout()).map_err(|e| e.to_string())?;
     let topics = cluster
         .all_topics(|t| !is_internal(t, &settings.catalog_topic))
         .map_err(|e| e.to_string())?;

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use mesh_kafka::KafkaCluster;
@@ -29,11 +30,42 @@ pub const RETRY_BUDGET: Duration = Duration::from_secs(30);
 /// How long connecting to the Schema Registry and each of its requests may take:
 /// `MESH_REGISTRY_TIMEOUT_SECONDS` (a whole number above 0), else [`TIMEOUT`].
 pub fn registry_timeout() -> Duration {
-    std::env::var("MESH_REGISTRY_TIMEOUT_SECONDS")
+    static CHOSEN: OnceLock<Duration> = OnceLock::new();
+    *CHOSEN.get_or_init(|| timeout_from_env("MESH_REGISTRY_TIMEOUT_SECONDS"))
+}
+
+/// How long connecting to Kafka and each of its requests may take:
+/// `MESH_KAFKA_TIMEOUT_SECONDS` (a whole number above 0), else [`TIMEOUT`].
+pub fn kafka_timeout() -> Duration {
+    static CHOSEN: OnceLock<Duration> = OnceLock::new();
+    *CHOSEN.get_or_init(|| timeout_from_env("MESH_KAFKA_TIMEOUT_SECONDS"))
+}
+
+/// `var` as a whole number of seconds above 0; [`TIMEOUT`] when unset, and when set to anything
+/// else (with a warning naming the variable, once per run).
+fn timeout_from_env(var: &str) -> Duration {
+    let Ok(value) = std::env::var(var) else {
+        return TIMEOUT;
+    };
+    match parse_seconds(&value) {
+        Some(d) => d,
+        None => {
+            eprintln!(
+                "warning: {var}={value:?} is not a whole number of seconds above 0; using {} s",
+                TIMEOUT.as_secs()
+            );
+            TIMEOUT
+        }
+    }
+}
+
+fn parse_seconds(value: &str) -> Option<Duration> {
+    value
+        .trim()
+        .parse::<u64>()
         .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|&s| s > 0)
-        .map_or(TIMEOUT, Duration::from_secs)
+        .map(Duration::from_secs)
 }
 
 /// The run's retry pauses: real sleeps, refused once [`RETRY_BUDGET`] is spent.
@@ -246,7 +278,7 @@ pub fn plan(
     let desired = mesh_plan::desired(mesh, revision);
     // Settings problems first: they are found without touching the network.
     let registry = registry_client(env, !desired.subjects.is_empty(), |v| std::env::var(v).ok())?;
-    let cluster = KafkaCluster::connect(&props, TIMEOUT).map_err(|e| e.to_string())?;
+    let cluster = KafkaCluster::connect(&props, kafka_timeout()).map_err(|e| e.to_string())?;
     let lock = match lock_for {
         Some(command) => Some(crate::lock::acquire(
             &props,
@@ -544,6 +576,14 @@ pub fn rfc3339(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_are_whole_seconds_above_zero() {
+        assert_eq!(parse_seconds(" 5 "), Some(Duration::from_secs(5)));
+        for bad in ["0", "-1", "2.5", "5s", ""] {
+            assert_eq!(parse_seconds(bad), None, "{bad}");
+        }
+    }
 
     fn env() -> mesh_model::Environment {
         let mut e = mesh_model::Environment {

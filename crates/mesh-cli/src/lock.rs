@@ -130,8 +130,9 @@ pub fn acquire(
 ) -> Result<Held, String> {
     let lease = lease()?;
     // A connection of its own: the heartbeat thread uses it while the apply uses the other.
-    let cluster =
-        Arc::new(KafkaCluster::connect(props, crate::live::TIMEOUT).map_err(|e| e.to_string())?);
+    let cluster = Arc::new(
+        KafkaCluster::connect(props, crate::live::kafka_timeout()).map_err(|e| e.to_string())?,
+    );
     let topic = lock_topic(catalog_topic);
     cluster
         .ensure_lock_topic(&topic)
@@ -226,7 +227,8 @@ pub fn acquire(
 
 /// `mesh unlock`: force-releases the lock and says who held it.
 pub fn unlock(props: &BTreeMap<String, String>, catalog_topic: &str) -> Result<String, String> {
-    let cluster = KafkaCluster::connect(props, crate::live::TIMEOUT).map_err(|e| e.to_string())?;
+    let cluster =
+        KafkaCluster::connect(props, crate::live::kafka_timeout()).map_err(|e| e.to_string())?;
     let topic = lock_topic(catalog_topic);
     if !cluster
         .lock_topic_exists(&topic)

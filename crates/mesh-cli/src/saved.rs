@@ -118,7 +118,8 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
     let registry = live::registry_client(env, !saved.read.subjects.is_empty(), |v| {
         std::env::var(v).ok()
     })?;
-    let cluster = KafkaCluster::connect(&props, live::TIMEOUT).map_err(|e| e.to_string())?;
+    let cluster =
+        KafkaCluster::connect(&props, live::kafka_timeout()).map_err(|e| e.to_string())?;
     let request = saved.read.request.clone();
     let lock = crate::lock::acquire(
         &props,

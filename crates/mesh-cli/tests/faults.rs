@@ -18,7 +18,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use mesh_sandbox::faults::{Fault, FaultProxy, Rule};
-use mesh_sandbox::{Ephemeral, KafkaTool, Listener, Options, SandboxConfig};
+use mesh_sandbox::{Ephemeral, KafkaTool, Options, SandboxConfig};
 
 const ENV: &str = "local-3";
 
@@ -30,13 +30,25 @@ fn mesh_command(repo: &Path, timeout: u64, args: &[&str]) -> Command {
         .arg(repo)
         .env("NO_COLOR", "1")
         .env("MESH_REGISTRY_TIMEOUT_SECONDS", timeout.to_string())
+        .env_remove("MESH_KAFKA_TIMEOUT_SECONDS")
         .env_remove("MESH_LOCAL_PASSWORD")
         .env_remove("MESH_TODAY");
     c
 }
 
 fn run(repo: &Path, timeout: u64, args: &[&str]) -> (Option<i32>, String) {
+    run_with(repo, timeout, &[], args)
+}
+
+/// `mesh` with extra environment variables.
+fn run_with(
+    repo: &Path,
+    timeout: u64,
+    vars: &[(&str, &str)],
+    args: &[&str],
+) -> (Option<i32>, String) {
     let o: Output = mesh_command(repo, timeout, args)
+        .envs(vars.iter().copied())
         .output()
         .expect("mesh runs");
     (o.status.code(), text(&o))
@@ -44,7 +56,16 @@ fn run(repo: &Path, timeout: u64, args: &[&str]) -> (Option<i32>, String) {
 
 /// `mesh apply`; what it said goes to the test's stderr too (for the fault × outcome table).
 fn apply(repo: &Path, timeout: u64) -> (Option<i32>, String) {
-    let (code, out) = run(repo, timeout, &["apply", "--env", ENV, "--auto-approve"]);
+    apply_with(repo, timeout, &[])
+}
+
+fn apply_with(repo: &Path, timeout: u64, vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let (code, out) = run_with(
+        repo,
+        timeout,
+        vars,
+        &["apply", "--env", ENV, "--auto-approve"],
+    );
     let said: Vec<&str> = out
         .lines()
         .filter(|l| {
@@ -75,9 +96,9 @@ fn converged(repo: &Path) {
     assert!(last.contains("No changes"), "{last}");
 }
 
-/// The example's `local-3` environment pointed at this sandbox's three nodes, and every
-/// environment's registry at `registry`.
-fn repo_for(sb: &Ephemeral, registry: &str) -> PathBuf {
+/// The example's `local-3` environment pointed at `bootstrap` (this sandbox's three nodes
+/// through the Kafka fault proxy), and every environment's registry at `registry`.
+fn repo_for(sb: &Ephemeral, bootstrap: &str, registry: &str) -> PathBuf {
     let repo = example_for(&sb.cfg, sb.scratch());
     let mesh_toml = repo.join("mesh.toml");
     let text = std::fs::read_to_string(&mesh_toml).unwrap();
@@ -85,9 +106,8 @@ fn repo_for(sb: &Ephemeral, registry: &str) -> PathBuf {
     let line = start + text[start..].find("bootstrap_servers").unwrap();
     let end = line + text[line..].find('\n').unwrap();
     let text = format!(
-        "{}bootstrap_servers = \"{}\"{}",
+        "{}bootstrap_servers = \"{bootstrap}\"{}",
         &text[..line],
-        sb.bootstrap(Listener::SaslPlaintext),
         &text[end..]
     )
     .replace(&sb.cfg.registry_url(), registry);
@@ -183,11 +203,27 @@ fn injected(proxy: &FaultProxy, fault: &Fault) -> usize {
         .count()
 }
 
+/// How many requests of Kafka API `api` met `fault`.
+fn injected_into(proxy: &FaultProxy, api: &str, fault: &Fault) -> usize {
+    proxy
+        .seen()
+        .iter()
+        .filter(|s| s.method == api && s.fault.as_ref() == Some(fault))
+        .count()
+}
+
+/// A topic's partition count and its non-default configs, as `kafka-topics --describe` says.
+fn describe(cfg: &SandboxConfig, topic: &str) -> String {
+    admin_tool(cfg, KafkaTool::Topics, &["--describe", "--topic", topic])
+}
+
 #[test]
 fn faults_during_apply_converge_on_the_next_run_and_lose_nothing() {
     let started = Instant::now();
-    let sb = Ephemeral::start_with(&Options::default().brokers(3), &mut |l| eprintln!("{l}"))
-        .expect("three-node sandbox starts");
+    let sb = Ephemeral::start_with(&Options::default().brokers(3).relay(), &mut |l| {
+        eprintln!("{l}")
+    })
+    .expect("three-node sandbox starts");
     eventually("every server answers", || sb.status().is_up());
     let cfg = &sb.cfg;
     let registry_url = cfg.registry_url();
@@ -197,8 +233,12 @@ fn faults_during_apply_converge_on_the_next_run_and_lose_nothing() {
         .unwrap();
     let upstream: SocketAddr = authority.parse().unwrap();
     let proxy = FaultProxy::http(upstream).unwrap();
+    // Every Kafka connection of mesh goes through `kafka`: the repo bootstraps from the relay
+    // listeners, which advertise the proxy's ports.
+    let kafka = FaultProxy::kafka(&sb.relay_brokers()).unwrap();
     let repo = repo_for(
         &sb,
+        &sb.relay_bootstrap(),
         &registry_url.replace(authority, &proxy.addr().to_string()),
     );
     eprintln!("sandbox up after {:?}", started.elapsed());
@@ -364,7 +404,137 @@ fn faults_during_apply_converge_on_the_next_run_and_lose_nothing() {
 
     eprintln!("case 5 done after {:?}", started.elapsed());
 
-    // 6. A broker stops in the middle of an apply: the apply is held at its first registration
+    // 6. Kafka: the topic create is carried out but its answer is lost (the broker's connection
+    //    closes instead): the topics are read, found as planned, and the apply goes on.
+    assert!(
+        kafka.seen().iter().any(|s| s.method == "CreateTopics"),
+        "mesh reached Kafka through the proxy"
+    );
+    add_product(&repo, "e");
+    let lost = Fault::DropAfterForward;
+    kafka.forget();
+    kafka.inject(Rule::always(lost.clone()).method("CreateTopics").times(1));
+    let (code, out) = apply(&repo, 30);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(injected_into(&kafka, "CreateTopics", &lost), 1);
+    assert!(
+        out.contains("create topics failed") && out.contains("trying again"),
+        "{out}"
+    );
+    assert!(describe(cfg, "sales.orders-e").contains("PartitionCount: 3"));
+    converged(&repo);
+
+    eprintln!("case 6 done after {:?}", started.elapsed());
+
+    // 7. Kafka: an ACL create is never answered (the request is swallowed; a 4 s timeout): the
+    //    principals' ACLs are read, found missing, and created again.
+    edit(
+        &repo,
+        "domains/sales/products/orders-e.toml",
+        "producers = [\"order-service\"]",
+        "producers = [\"order-service\", \"storefront\"]",
+    );
+    let swallowed = Fault::Hold;
+    kafka.forget();
+    kafka.inject(
+        Rule::always(swallowed.clone())
+            .method("CreateAcls")
+            .times(1),
+    );
+    let acls_before = acls_on(cfg, "sales.orders-e");
+    let (code, out) = apply_with(&repo, 30, &[("MESH_KAFKA_TIMEOUT_SECONDS", "4")]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(injected_into(&kafka, "CreateAcls", &swallowed), 1);
+    assert!(out.contains("timed out after 4s"), "{out}");
+    assert!(acls_on(cfg, "sales.orders-e") > acls_before);
+    converged(&repo);
+
+    eprintln!("case 7 done after {:?}", started.elapsed());
+
+    // 8. Kafka: a partition increase carried out, answer lost; a config change whose connection
+    //    drops before it is sent; the lock's and catalog's first write dropped likewise. The
+    //    partitions are read (at the total: done), the config sent again, the records resent
+    //    by the producer.
+    edit(
+        &repo,
+        "domains/sales/products/orders-e.toml",
+        "partitions = 3",
+        "partitions = 4",
+    );
+    edit(
+        &repo,
+        "domains/sales/products/orders-e.toml",
+        "\"retention.ms\" = \"30d\"",
+        "\"retention.ms\" = \"31d\"",
+    );
+    // (sales.orders-e is keyed: its owners accept the partition increase.)
+    std::fs::create_dir_all(repo.join("domains/sales/policies")).unwrap();
+    std::fs::write(
+        repo.join("domains/sales/policies/exemptions.toml"),
+        "[[exemption]]\nrule = \"change.partitions-keyed-or-compacted\"\n\
+         product = \"sales.orders-e\"\nreason = \"no consumers yet\"\nexpires = 2099-01-01\n",
+    )
+    .unwrap();
+    kafka.forget();
+    kafka.inject(
+        Rule::always(lost.clone())
+            .method("CreatePartitions")
+            .times(1),
+    );
+    kafka.inject(
+        Rule::always(Fault::Drop)
+            .method("IncrementalAlterConfigs")
+            .times(1),
+    );
+    kafka.inject(Rule::always(Fault::Drop).method("Produce").times(1));
+    let (code, out) = apply(&repo, 30);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(injected_into(&kafka, "CreatePartitions", &lost), 1);
+    assert_eq!(
+        injected_into(&kafka, "IncrementalAlterConfigs", &Fault::Drop),
+        1
+    );
+    assert_eq!(injected_into(&kafka, "Produce", &Fault::Drop), 1);
+    let d = describe(cfg, "sales.orders-e");
+    assert!(
+        d.contains("PartitionCount: 4") && d.contains("retention.ms=2678400000"),
+        "{d}"
+    );
+    converged(&repo);
+
+    eprintln!("case 8 done after {:?}", started.elapsed());
+
+    // 9. Kafka: every broker goes silent (connections open, nothing moves): the plan gives up
+    //    after its timeouts and says so; nothing is changed. An unusable timeout setting is
+    //    named and the default used.
+    kafka.pause(true);
+    let (code, out) = run_with(
+        &repo,
+        30,
+        &[("MESH_KAFKA_TIMEOUT_SECONDS", "3")],
+        &["plan", "--env", ENV],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("timed out") || out.contains("no broker answered"),
+        "{out}"
+    );
+    kafka.pause(false);
+    let (code, out) = run_with(
+        &repo,
+        30,
+        &[("MESH_KAFKA_TIMEOUT_SECONDS", "soon")],
+        &["plan", "--env", ENV, "--detailed-exitcode"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("MESH_KAFKA_TIMEOUT_SECONDS=\"soon\" is not a whole number of seconds"),
+        "{out}"
+    );
+
+    eprintln!("case 9 done after {:?}", started.elapsed());
+
+    // 10. A broker stops in the middle of an apply: the apply is held at its first registration
     //    (the proxy's gate) while node 2 stops, then goes on with two of three brokers.
     add_product(&repo, "d");
     proxy.forget();
@@ -406,7 +576,7 @@ fn faults_during_apply_converge_on_the_next_run_and_lose_nothing() {
         .filter(|t| !baseline_topics.contains(t))
         .collect();
     new_topics.sort();
-    let cases = ["a", "b", "c", "d"];
+    let cases = ["a", "b", "c", "d", "e"];
     assert_eq!(
         new_topics,
         cases.map(|c| format!("sales.orders-{c}")),

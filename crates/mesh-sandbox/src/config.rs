@@ -2,7 +2,6 @@
 //! of its files goes.
 
 use std::ffi::OsString;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -322,6 +321,18 @@ pub struct SandboxConfig {
     pub mvn: PathBuf,
     /// How long `up` waits for each server to answer.
     pub ready_timeout: Duration,
+    /// Relay listeners (index 0 is node 1), for fault tests; empty: none (`mesh dev` has none).
+    pub relays: Vec<Relay>,
+}
+
+/// An extra SASL_PLAINTEXT (PLAIN) listener `RELAY` on one node that listens on `listen` but
+/// advertises `advertised`, where a test puts a [`crate::faults::FaultProxy::kafka`] port that
+/// forwards to `listen`. Clients bootstrapping from the advertised addresses then reach every
+/// broker through the proxy, not only the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relay {
+    pub listen: u16,
+    pub advertised: u16,
 }
 
 impl SandboxConfig {
@@ -342,6 +353,7 @@ impl SandboxConfig {
             java: PathBuf::from("java"),
             mvn: PathBuf::from("mvn"),
             ready_timeout: Duration::from_secs(120),
+            relays: Vec::new(),
         }
     }
 
@@ -413,19 +425,8 @@ impl SandboxConfig {
     /// probed, not held, so a race with another process is possible but unlikely. All
     /// [`MAX_BROKERS`] nodes get ports, so `brokers` may be changed afterwards.
     pub fn use_free_ports(&mut self) -> Result<(), SandboxError> {
-        // Hold all listeners until every port is chosen so they are distinct.
         let wanted = 5 * usize::from(MAX_BROKERS) + 3;
-        let mut held = Vec::new();
-        for _ in 0..wanted {
-            let listener = TcpListener::bind(("127.0.0.1", 0))
-                .map_err(|e| SandboxError::io("bind a free port on", "127.0.0.1", e))?;
-            let port = listener
-                .local_addr()
-                .map_err(|e| SandboxError::io("read the address of", "127.0.0.1", e))?
-                .port();
-            held.push((listener, port));
-        }
-        let mut ports = held.iter().map(|(_, p)| *p);
+        let mut ports = crate::net::free_ports(wanted)?.into_iter();
         let mut next = || ports.next().expect("enough ports were bound");
         self.nodes = (1..=MAX_BROKERS)
             .map(|_| NodePorts {

@@ -1,6 +1,7 @@
 //! Throw-away sandboxes for tests and benchmarks: a fresh folder on free ports, stopped and
 //! removed when dropped, even when the test panics, so no JVM outlives it.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -20,6 +21,8 @@ pub struct Options {
     pub kafka_version: Option<String>,
     /// Extra users (name, password): PLAIN and SCRAM logins and a client certificate each.
     pub users: Vec<(String, String)>,
+    /// A relay listener on every node (see [`crate::Relay`]), for a Kafka fault proxy.
+    pub relay: bool,
 }
 
 impl Options {
@@ -38,6 +41,13 @@ impl Options {
     /// An extra user.
     pub fn user(mut self, name: &str, password: &str) -> Self {
         self.users.push((name.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// A relay listener on every node, advertised at a free port where the test puts a
+    /// [`crate::faults::FaultProxy::kafka`] (see [`Ephemeral::relay_brokers`]).
+    pub fn relay(mut self) -> Self {
+        self.relay = true;
         self
     }
 }
@@ -84,10 +94,38 @@ impl Ephemeral {
         if let Some(version) = &options.kafka_version {
             cfg.kafka_version = version.clone();
         }
+        if options.relay {
+            let mut ports = crate::net::free_ports(2 * usize::from(cfg.brokers))?.into_iter();
+            while let (Some(listen), Some(advertised)) = (ports.next(), ports.next()) {
+                cfg.relays.push(crate::Relay { listen, advertised });
+            }
+        }
         // Built before `up`, so a failed start is cleaned up by the same drop.
         let sandbox = Ephemeral { cfg, root };
         up(&sandbox.cfg, progress)?;
         Ok(sandbox)
+    }
+
+    /// For [`crate::faults::FaultProxy::kafka`]: each node's relay as (where the proxy must
+    /// listen: the advertised address, where it forwards: the relay listener). Empty without
+    /// [`Options::relay`].
+    pub fn relay_brokers(&self) -> Vec<(SocketAddr, SocketAddr)> {
+        let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        self.cfg
+            .relays
+            .iter()
+            .map(|r| (at(r.advertised), at(r.listen)))
+            .collect()
+    }
+
+    /// `bootstrap.servers` through the relay (the proxy's addresses), SASL_PLAINTEXT/PLAIN.
+    pub fn relay_bootstrap(&self) -> String {
+        self.cfg
+            .relays
+            .iter()
+            .map(|r| format!("127.0.0.1:{}", r.advertised))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// A folder next to the sandbox's own, for the test's files; removed with it.

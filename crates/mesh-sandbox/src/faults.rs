@@ -11,12 +11,20 @@
 //!   carried out, its answer lost).
 //! - **TCP** ([`FaultProxy::tcp`]): bytes both ways; faults are whole-proxy: stop forwarding
 //!   (connections stay open, nothing moves), reset every open connection.
-//! - Both: refuse new connections ([`FaultProxy::refuse`]: the listening socket is closed, so a
+//! - **Kafka** ([`FaultProxy::kafka`]): one proxy for a whole cluster, a port per broker, each
+//!   bound where the sandbox's relay listener advertises that broker (see
+//!   [`crate::Options::relay`]), so every connection a client makes — bootstrap and after —
+//!   goes through it. It reads the Kafka protocol's framing (a size, then the request header:
+//!   API key, version, correlation id), so a [`Rule`] names an API (`"CreateTopics"`,
+//!   `"CreateAcls"`, `"Produce"`; see [`api_name`]) and its fault hits exactly one request:
+//!   swallow it (the client's request times out, the connection lives on), close the
+//!   connection before forwarding it, forward it and close the connection when its answer
+//!   comes back (carried out, answer lost), delay it, or gate it. The whole-proxy faults of TCP
+//!   mode apply too.
+//! - All: refuse new connections ([`FaultProxy::refuse`]: the listening socket is closed, so a
 //!   client gets "connection refused"; the same port is bound again afterwards).
 //!
-//! Plain std threads and blocking sockets; everything stops when the handle is dropped. Kafka
-//! brokers advertise their own addresses, so a TCP proxy in front of a broker carries only the
-//! bootstrap connection: stop a broker (`stop_node`) to take one away.
+//! Plain std threads and blocking sockets; everything stops when the handle is dropped.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -29,11 +37,13 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Answered with this HTTP status (500, 502, 503, …) and a short text body; not forwarded.
+    /// (HTTP only: a Kafka request meeting it is forwarded as it is.)
     Status(u16),
     /// Forwarded; the answer is held back this long (a slow server, or, beyond the client's
     /// timeout, a request carried out whose answer never arrives in time).
     Slow(Duration),
-    /// Not forwarded and never answered: held until the client gives up and closes.
+    /// Not forwarded and never answered: held until the client gives up and closes. (Kafka:
+    /// the request is swallowed; the connection goes on carrying the client's other requests.)
     Hold,
     /// The connection is closed without forwarding or answering.
     Drop,
@@ -48,7 +58,8 @@ pub enum Fault {
 /// Which requests get a fault, and how many of them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rule {
-    /// `GET`, `POST`, … (`None`: any).
+    /// `GET`, `POST`, …, or a Kafka API's name (`CreateTopics`; see [`api_name`]), in any
+    /// case (`None`: any).
     pub method: Option<String>,
     /// A text the request's path (with its query) must contain (`None`: any).
     pub path: Option<String>,
@@ -88,12 +99,16 @@ impl Rule {
 
     fn matches(&self, method: &str, path: &str) -> bool {
         self.times != Some(0)
-            && self.method.as_deref().is_none_or(|m| m == method)
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
             && self.path.as_deref().is_none_or(|p| path.contains(p))
     }
 }
 
-/// A request the HTTP proxy saw, and the fault it got (`None`: forwarded as it was).
+/// A request the proxy saw, and the fault it got (`None`: forwarded as it was). Kafka mode:
+/// `method` is the API's name ([`api_name`]), `path` the broker's address it went to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Seen {
     pub method: String,
@@ -105,11 +120,11 @@ pub struct Seen {
 enum Mode {
     Http,
     Tcp,
+    Kafka,
 }
 
 struct Shared {
     mode: Mode,
-    upstream: SocketAddr,
     rules: Mutex<Vec<Rule>>,
     seen: Mutex<Vec<Seen>>,
     refusing: AtomicBool,
@@ -126,30 +141,33 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A running proxy; stops (and closes its port) when dropped.
+/// A running proxy; stops (and closes its ports) when dropped.
 pub struct FaultProxy {
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     shared: Arc<Shared>,
-    acceptor: Option<JoinHandle<()>>,
+    acceptors: Vec<JoinHandle<()>>,
 }
 
 impl FaultProxy {
     /// An HTTP proxy to `upstream` on a free loopback port.
     pub fn http(upstream: SocketAddr) -> io::Result<FaultProxy> {
-        Self::start(Mode::Http, upstream)
+        Self::start(Mode::Http, &[(free(), upstream)])
     }
 
     /// A TCP proxy to `upstream` on a free loopback port.
     pub fn tcp(upstream: SocketAddr) -> io::Result<FaultProxy> {
-        Self::start(Mode::Tcp, upstream)
+        Self::start(Mode::Tcp, &[(free(), upstream)])
     }
 
-    fn start(mode: Mode, upstream: SocketAddr) -> io::Result<FaultProxy> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
+    /// A Kafka proxy for a cluster: for each `(listen, upstream)` pair, a port `listen` that
+    /// forwards to the broker at `upstream`. Rules, faults and what was seen are shared by all.
+    pub fn kafka(brokers: &[(SocketAddr, SocketAddr)]) -> io::Result<FaultProxy> {
+        Self::start(Mode::Kafka, brokers)
+    }
+
+    fn start(mode: Mode, pairs: &[(SocketAddr, SocketAddr)]) -> io::Result<FaultProxy> {
         let shared = Arc::new(Shared {
             mode,
-            upstream,
             rules: Mutex::new(Vec::new()),
             seen: Mutex::new(Vec::new()),
             refusing: AtomicBool::new(false),
@@ -158,25 +176,38 @@ impl FaultProxy {
             releases: std::sync::atomic::AtomicU64::new(0),
             open: Mutex::new(Vec::new()),
         });
-        let s = Arc::clone(&shared);
-        let acceptor = std::thread::Builder::new()
-            .name("fault-proxy".into())
-            .spawn(move || accept_loop(listener, addr, &s))?;
-        Ok(FaultProxy {
-            addr,
+        let mut proxy = FaultProxy {
+            addrs: Vec::new(),
             shared,
-            acceptor: Some(acceptor),
-        })
+            acceptors: Vec::new(),
+        };
+        // On an error here, dropping `proxy` stops the acceptors already started.
+        for &(listen, upstream) in pairs {
+            let listener = TcpListener::bind(listen)?;
+            let addr = listener.local_addr()?;
+            let s = Arc::clone(&proxy.shared);
+            let acceptor = std::thread::Builder::new()
+                .name("fault-proxy".into())
+                .spawn(move || accept_loop(listener, addr, upstream, &s))?;
+            proxy.addrs.push(addr);
+            proxy.acceptors.push(acceptor);
+        }
+        Ok(proxy)
     }
 
-    /// Where clients connect.
+    /// Where clients connect (the first port of a Kafka proxy).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs[0]
+    }
+
+    /// Every port, in the order given (one per broker for a Kafka proxy).
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// `http://127.0.0.1:PORT` of the proxy.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// Adds a rule; the first matching rule (in the order added) applies to a request.
@@ -203,19 +234,19 @@ impl FaultProxy {
         self.shared.releases.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// TCP mode: stops (or resumes) moving bytes on every connection.
+    /// TCP and Kafka modes: stops (or resumes) moving bytes on every connection.
     pub fn pause(&self, paused: bool) {
         self.shared.paused.store(paused, Ordering::SeqCst);
     }
 
-    /// TCP mode: closes every open connection at once, both ways.
+    /// TCP and Kafka modes: closes every open connection at once, both ways.
     pub fn reset_connections(&self) {
         for s in lock(&self.shared.open).drain(..) {
             let _ = s.shutdown(Shutdown::Both);
         }
     }
 
-    /// Every request the HTTP proxy saw so far, in order of arrival.
+    /// Every request the HTTP or Kafka proxy saw so far, in order of arrival.
     pub fn seen(&self) -> Vec<Seen> {
         lock(&self.shared.seen).clone()
     }
@@ -230,7 +261,7 @@ impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.reset_connections();
-        if let Some(a) = self.acceptor.take() {
+        for a in self.acceptors.drain(..) {
             let _ = a.join();
         }
     }
@@ -238,7 +269,17 @@ impl Drop for FaultProxy {
 
 const POLL: Duration = Duration::from_millis(10);
 
-fn accept_loop(listener: TcpListener, addr: SocketAddr, shared: &Arc<Shared>) {
+/// A free loopback port's address (port 0: the system picks one at bind).
+fn free() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+fn accept_loop(
+    listener: TcpListener,
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    shared: &Arc<Shared>,
+) {
     let mut listener = Some(listener);
     while !shared.stop.load(Ordering::SeqCst) {
         if shared.refusing.load(Ordering::SeqCst) {
@@ -266,9 +307,9 @@ fn accept_loop(listener: TcpListener, addr: SocketAddr, shared: &Arc<Shared>) {
                     .name("fault-proxy-conn".into())
                     .spawn(move || match s.mode {
                         Mode::Http => {
-                            let _ = serve_http(client, &s);
+                            let _ = serve_http(client, upstream, &s);
                         }
-                        Mode::Tcp => pipe(client, &s),
+                        Mode::Tcp | Mode::Kafka => pipe(client, upstream, &s),
                     });
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
@@ -278,7 +319,7 @@ fn accept_loop(listener: TcpListener, addr: SocketAddr, shared: &Arc<Shared>) {
 }
 
 /// One HTTP request: read it, apply the first matching rule, answer.
-fn serve_http(client: TcpStream, shared: &Shared) -> io::Result<()> {
+fn serve_http(client: TcpStream, upstream: SocketAddr, shared: &Shared) -> io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let Some((head, body)) = read_message(&mut reader, true)? else {
         return Ok(());
@@ -289,23 +330,7 @@ fn serve_http(client: TcpStream, shared: &Shared) -> io::Result<()> {
     let method = parts.next().unwrap_or_default().to_ascii_uppercase();
     let path = parts.next().unwrap_or_default().to_owned();
     let generation = shared.releases.load(Ordering::SeqCst);
-    let fault = {
-        let mut rules = lock(&shared.rules);
-        rules
-            .iter_mut()
-            .find(|r| r.matches(&method, &path))
-            .map(|r| {
-                if let Some(n) = &mut r.times {
-                    *n -= 1;
-                }
-                r.fault.clone()
-            })
-    };
-    lock(&shared.seen).push(Seen {
-        method,
-        path,
-        fault: fault.clone(),
-    });
+    let fault = shared.fault_for(method, path);
     match fault {
         Some(Fault::Status(status)) => {
             let text = format!("fault proxy: injected HTTP {status}");
@@ -346,7 +371,7 @@ fn serve_http(client: TcpStream, shared: &Shared) -> io::Result<()> {
                     std::thread::sleep(POLL);
                 }
             }
-            let answer = forward(&head, &body, shared.upstream)?;
+            let answer = forward(&head, &body, upstream)?;
             match other {
                 Some(Fault::DropAfterForward) => return client.shutdown(Shutdown::Both),
                 Some(Fault::Slow(d)) => std::thread::sleep(d),
@@ -452,9 +477,46 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// TCP mode: copies bytes both ways until either side closes.
-fn pipe(client: TcpStream, shared: &Arc<Shared>) {
-    let Ok(upstream) = TcpStream::connect(shared.upstream) else {
+impl Shared {
+    /// The fault of the first rule matching a request (counting it against the rule's
+    /// `times`), recorded with the request in `seen`.
+    fn fault_for(&self, method: String, path: String) -> Option<Fault> {
+        let fault = {
+            let mut rules = lock(&self.rules);
+            rules
+                .iter_mut()
+                .find(|r| r.matches(&method, &path))
+                .map(|r| {
+                    if let Some(n) = &mut r.times {
+                        *n -= 1;
+                    }
+                    r.fault.clone()
+                })
+        };
+        lock(&self.seen).push(Seen {
+            method,
+            path,
+            fault: fault.clone(),
+        });
+        fault
+    }
+
+    /// Waits while the proxy is paused; false once it is stopping.
+    fn wait_unpaused(&self) -> bool {
+        while self.paused.load(Ordering::SeqCst) {
+            if self.stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            std::thread::sleep(POLL);
+        }
+        !self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// TCP and Kafka modes: copies bytes both ways until either side closes (Kafka mode: frame by
+/// frame, with the rules applied to each request).
+fn pipe(client: TcpStream, upstream_addr: SocketAddr, shared: &Arc<Shared>) {
+    let Ok(upstream) = TcpStream::connect(upstream_addr) else {
         let _ = client.shutdown(Shutdown::Both);
         return;
     };
@@ -470,9 +532,150 @@ fn pipe(client: TcpStream, shared: &Arc<Shared>) {
         return;
     };
     let s = Arc::clone(shared);
+    if shared.mode == Mode::Kafka {
+        let lose = Arc::new(Mutex::new(Vec::new()));
+        let l = Arc::clone(&lose);
+        let back = std::thread::spawn(move || kafka_answers(u2, c2, &l, &s));
+        kafka_requests(client, upstream, upstream_addr, &lose, shared);
+        let _ = back.join();
+        return;
+    }
     let back = std::thread::spawn(move || copy(u2, c2, &s));
     copy(client, upstream, shared);
     let _ = back.join();
+}
+
+/// One Kafka frame: its 4-byte size and the bytes it counts. `None` at the end of the stream.
+fn read_frame(from: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
+    let mut size = [0u8; 4];
+    match from.read_exact(&mut size) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let n = usize::try_from(i32::from_be_bytes(size))
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "negative frame size"))?;
+    // Kafka's own default limit on a request (socket.request.max.bytes) is 100 MiB.
+    if n > 100 << 20 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
+    }
+    let mut frame = Vec::with_capacity(4 + n);
+    frame.extend_from_slice(&size);
+    frame.resize(4 + n, 0);
+    from.read_exact(&mut frame[4..])?;
+    Ok(Some(frame))
+}
+
+/// Client to broker: each request frame meets the rules (by API name) and is forwarded,
+/// swallowed, delayed, gated, or ends the connection.
+fn kafka_requests(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    broker: SocketAddr,
+    lose: &Mutex<Vec<i32>>,
+    shared: &Shared,
+) {
+    let end = |from: &TcpStream, to: &TcpStream| {
+        let _ = from.shutdown(Shutdown::Both);
+        let _ = to.shutdown(Shutdown::Both);
+    };
+    while let Ok(Some(frame)) = read_frame(&mut from) {
+        if !shared.wait_unpaused() {
+            break;
+        }
+        // Request header: api_key i16, api_version i16, correlation_id i32 (after the size).
+        let (api_key, correlation) = match frame.get(4..12) {
+            Some(h) => (
+                i16::from_be_bytes([h[0], h[1]]),
+                i32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+            ),
+            None => (-1, -1),
+        };
+        let generation = shared.releases.load(Ordering::SeqCst);
+        match shared.fault_for(api_name(api_key), broker.to_string()) {
+            Some(Fault::Hold) => continue,
+            Some(Fault::Drop) => {
+                end(&from, &to);
+                return;
+            }
+            Some(Fault::DropAfterForward) => lock(lose).push(correlation),
+            Some(Fault::Slow(d)) => std::thread::sleep(d),
+            Some(Fault::Gate) => {
+                while shared.releases.load(Ordering::SeqCst) == generation
+                    && !shared.stop.load(Ordering::SeqCst)
+                {
+                    std::thread::sleep(POLL);
+                }
+            }
+            Some(Fault::Status(_)) | None => {}
+        }
+        if to.write_all(&frame).is_err() {
+            break;
+        }
+    }
+    end(&from, &to);
+}
+
+/// Broker to client: each answer frame is passed on, unless it answers a request whose answer
+/// is to be lost — then the connection ends instead.
+fn kafka_answers(mut from: TcpStream, mut to: TcpStream, lose: &Mutex<Vec<i32>>, shared: &Shared) {
+    while let Ok(Some(frame)) = read_frame(&mut from) {
+        if !shared.wait_unpaused() {
+            break;
+        }
+        let correlation = frame
+            .get(4..8)
+            .map_or(-1, |c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+        let lost = {
+            let mut lose = lock(lose);
+            let at = lose.iter().position(|&c| c == correlation);
+            at.map(|i| lose.remove(i)).is_some()
+        };
+        if lost || to.write_all(&frame).is_err() {
+            break;
+        }
+    }
+    let _ = from.shutdown(Shutdown::Both);
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+/// The name of a Kafka API by its key, as rules name it (`"ApiKey<n>"` for one not listed).
+pub fn api_name(key: i16) -> String {
+    let name = match key {
+        0 => "Produce",
+        1 => "Fetch",
+        2 => "ListOffsets",
+        3 => "Metadata",
+        8 => "OffsetCommit",
+        9 => "OffsetFetch",
+        10 => "FindCoordinator",
+        11 => "JoinGroup",
+        12 => "Heartbeat",
+        13 => "LeaveGroup",
+        14 => "SyncGroup",
+        15 => "DescribeGroups",
+        16 => "ListGroups",
+        17 => "SaslHandshake",
+        18 => "ApiVersions",
+        19 => "CreateTopics",
+        20 => "DeleteTopics",
+        22 => "InitProducerId",
+        29 => "DescribeAcls",
+        30 => "CreateAcls",
+        31 => "DeleteAcls",
+        32 => "DescribeConfigs",
+        33 => "AlterConfigs",
+        36 => "SaslAuthenticate",
+        37 => "CreatePartitions",
+        44 => "IncrementalAlterConfigs",
+        60 => "DescribeCluster",
+        69 => "ConsumerGroupDescribe",
+        _ => return format!("ApiKey{key}"),
+    };
+    name.to_owned()
 }
 
 fn copy(mut from: TcpStream, mut to: TcpStream, shared: &Shared) {
@@ -481,10 +684,7 @@ fn copy(mut from: TcpStream, mut to: TcpStream, shared: &Shared) {
         match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                while shared.paused.load(Ordering::SeqCst) && !shared.stop.load(Ordering::SeqCst) {
-                    std::thread::sleep(POLL);
-                }
-                if to.write_all(&buf[..n]).is_err() {
+                if !shared.wait_unpaused() || to.write_all(&buf[..n]).is_err() {
                     break;
                 }
             }
@@ -646,6 +846,107 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
         p.clear();
         assert!(get(&p, "GET", "/back").unwrap().contains("ok:/back"));
+    }
+
+    /// A Kafka-framed upstream: answers every request frame with its correlation id and the
+    /// API key it saw; returns the address and the API keys received.
+    fn kafka_upstream() -> (SocketAddr, Arc<Mutex<Vec<i16>>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let g = Arc::clone(&got);
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { continue };
+                let g = Arc::clone(&g);
+                std::thread::spawn(move || {
+                    while let Ok(Some(f)) = read_frame(&mut s) {
+                        let key = i16::from_be_bytes([f[4], f[5]]);
+                        g.lock().unwrap().push(key);
+                        let mut answer = 6i32.to_be_bytes().to_vec();
+                        answer.extend_from_slice(&f[8..12]);
+                        answer.extend_from_slice(&key.to_be_bytes());
+                        if s.write_all(&answer).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (addr, got)
+    }
+
+    fn kafka_request(s: &mut TcpStream, key: i16, correlation: i32) {
+        let mut f = 8i32.to_be_bytes().to_vec();
+        f.extend_from_slice(&key.to_be_bytes());
+        f.extend_from_slice(&0i16.to_be_bytes());
+        f.extend_from_slice(&correlation.to_be_bytes());
+        s.write_all(&f).unwrap();
+    }
+
+    /// The correlation id of the next answer, or the error (end of stream: `UnexpectedEof`).
+    fn kafka_answer(s: &mut TcpStream) -> io::Result<i32> {
+        let f = read_frame(s)?.ok_or(io::ErrorKind::UnexpectedEof)?;
+        Ok(i32::from_be_bytes([f[4], f[5], f[6], f[7]]))
+    }
+
+    #[test]
+    fn kafka_mode_faults_hit_one_request_by_api() {
+        let (up, got) = kafka_upstream();
+        let p = FaultProxy::kafka(&[(free(), up)]).unwrap();
+        let connect = || {
+            let s = TcpStream::connect(p.addr()).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s
+        };
+        // Swallowed: the create gets no answer; the connection carries the next request.
+        p.inject(Rule::always(Fault::Hold).method("createtopics").times(1));
+        let mut s = connect();
+        kafka_request(&mut s, 3, 1);
+        kafka_request(&mut s, 19, 2);
+        kafka_request(&mut s, 19, 3);
+        assert_eq!(kafka_answer(&mut s).unwrap(), 1);
+        assert_eq!(kafka_answer(&mut s).unwrap(), 3, "request 2 was swallowed");
+        assert_eq!(*got.lock().unwrap(), [3, 19]);
+
+        // Carried out, answer lost: forwarded, then the connection ends instead of the answer.
+        p.inject(
+            Rule::always(Fault::DropAfterForward)
+                .method("CreateAcls")
+                .times(1),
+        );
+        kafka_request(&mut s, 30, 4);
+        assert_eq!(
+            kafka_answer(&mut s).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        assert_eq!(*got.lock().unwrap(), [3, 19, 30]);
+
+        // Dropped before forwarding: the connection ends; the broker never saw it.
+        p.inject(Rule::always(Fault::Drop).method("Produce").times(1));
+        let mut s = connect();
+        kafka_request(&mut s, 0, 5);
+        assert!(kafka_answer(&mut s).is_err());
+        assert_eq!(got.lock().unwrap().len(), 3);
+
+        // Rules used up: everything passes, and the proxy saw each request by name.
+        let mut s = connect();
+        kafka_request(&mut s, 0, 6);
+        assert_eq!(kafka_answer(&mut s).unwrap(), 6);
+        let seen: Vec<(String, Option<Fault>)> =
+            p.seen().into_iter().map(|x| (x.method, x.fault)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("Metadata".to_owned(), None),
+                ("CreateTopics".to_owned(), Some(Fault::Hold)),
+                ("CreateTopics".to_owned(), None),
+                ("CreateAcls".to_owned(), Some(Fault::DropAfterForward)),
+                ("Produce".to_owned(), Some(Fault::Drop)),
+                ("Produce".to_owned(), None),
+            ]
+        );
+        assert_eq!(api_name(-3), "ApiKey-3");
     }
 
     #[test]

@@ -86,21 +86,34 @@ pub(crate) fn render_server_properties(cfg: &SandboxConfig, node: u8, layout: &L
     let keystore = path(&layout.broker_keystore);
     let truststore = path(&layout.ca_cert);
     let scram_login = "org.apache.kafka.common.security.scram.ScramLoginModule required;";
+    // A fault test's relay listener: PLAIN like CLIENT, advertised where the test's proxy is.
+    let relay = cfg.relays.get(usize::from(node) - 1);
+    let (relay_listen, relay_advertised, relay_protocol, relay_sasl) = match relay {
+        Some(r) => (
+            format!(",RELAY://127.0.0.1:{}", r.listen),
+            format!(",RELAY://127.0.0.1:{}", r.advertised),
+            ",RELAY:SASL_PLAINTEXT".to_owned(),
+            format!(
+                "listener.name.relay.sasl.enabled.mechanisms=PLAIN\nlistener.name.relay.plain.sasl.jaas.config={jaas}\n"
+            ),
+        ),
+        None => Default::default(),
+    };
     let mut text = format!(
         "# Written by `mesh dev up`; rewritten on every start of this node.
 process.roles=broker,controller
 node.id={node}
 controller.quorum.voters={voters}
-listeners=INTERNAL://127.0.0.1:{internal},CONTROLLER://127.0.0.1:{controller},CLIENT://127.0.0.1:{client},SCRAM://127.0.0.1:{scram},MTLS://127.0.0.1:{mtls}
+listeners=INTERNAL://127.0.0.1:{internal},CONTROLLER://127.0.0.1:{controller},CLIENT://127.0.0.1:{client},SCRAM://127.0.0.1:{scram},MTLS://127.0.0.1:{mtls}{relay_listen}
 # The controller listener is not advertised; clients use CLIENT, SCRAM or MTLS.
-advertised.listeners=INTERNAL://127.0.0.1:{internal},CLIENT://127.0.0.1:{client},SCRAM://127.0.0.1:{scram},MTLS://127.0.0.1:{mtls}
-listener.security.protocol.map=INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,CLIENT:SASL_PLAINTEXT,SCRAM:SASL_SSL,MTLS:SSL
+advertised.listeners=INTERNAL://127.0.0.1:{internal},CLIENT://127.0.0.1:{client},SCRAM://127.0.0.1:{scram},MTLS://127.0.0.1:{mtls}{relay_advertised}
+listener.security.protocol.map=INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,CLIENT:SASL_PLAINTEXT,SCRAM:SASL_SSL,MTLS:SSL{relay_protocol}
 inter.broker.listener.name=INTERNAL
 controller.listener.names=CONTROLLER
 sasl.enabled.mechanisms=PLAIN
 listener.name.client.sasl.enabled.mechanisms=PLAIN
 listener.name.client.plain.sasl.jaas.config={jaas}
-# SCRAM credentials live in the cluster metadata (added at format time or by `up` afterwards).
+{relay_sasl}# SCRAM credentials live in the cluster metadata (added at format time or by `up` afterwards).
 listener.name.scram.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
 listener.name.scram.scram-sha-512.sasl.jaas.config={scram_login}
 listener.name.scram.scram-sha-256.sasl.jaas.config={scram_login}
@@ -576,6 +589,38 @@ mod tests {
         assert_eq!(replication(1), (1, 1));
         assert_eq!(replication(2), (2, 1));
         assert_eq!(replication(3), (3, 2));
+    }
+
+    #[test]
+    fn a_relay_listener_is_advertised_where_the_proxy_listens() {
+        let mut cfg = cfg();
+        assert!(!render_server_properties(&cfg, 1, &layout(&cfg)).contains("RELAY"));
+        cfg.brokers = 2;
+        cfg.relays = vec![
+            crate::Relay {
+                listen: 7001,
+                advertised: 8001,
+            },
+            crate::Relay {
+                listen: 7002,
+                advertised: 8002,
+            },
+        ];
+        let text = render_server_properties(&cfg, 2, &layout(&cfg));
+        let get = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(get("listeners").ends_with(",RELAY://127.0.0.1:7002"));
+        assert!(get("advertised.listeners").ends_with(",RELAY://127.0.0.1:8002"));
+        assert!(get("listener.security.protocol.map").ends_with(",RELAY:SASL_PLAINTEXT"));
+        assert_eq!(get("listener.name.relay.sasl.enabled.mechanisms"), "PLAIN");
+        assert_eq!(
+            get("listener.name.relay.plain.sasl.jaas.config"),
+            get("listener.name.client.plain.sasl.jaas.config")
+        );
     }
 
     #[test]

@@ -53,7 +53,7 @@ use std::path::Path;
 pub use config::{
     ADMIN_PASSWORD, ADMIN_USER, CCOMPAT_PATH, DEPENDENCY_PLUGIN_VERSION, KAFKA_3_VERSION,
     KAFKA_VERSION, KafkaSeries, LOG4J2_VERSION, Listener, MAX_BROKERS, NodePorts, RegistryDist,
-    SLF4J_BINDING, SandboxConfig, default_cache_dir, default_state_dir,
+    Relay, SLF4J_BINDING, SandboxConfig, default_cache_dir, default_state_dir,
 };
 pub use ephemeral::{Ephemeral, Options};
 pub use error::SandboxError;

@@ -48,6 +48,22 @@ pub(crate) fn parse_response(raw: &[u8]) -> Option<(u16, String)> {
     Some((code, body.to_owned()))
 }
 
+/// `n` distinct ports that were free a moment ago (all held at once while choosing, then
+/// released: a race with another process is possible but unlikely).
+pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>, crate::SandboxError> {
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .map_err(|e| crate::SandboxError::io("bind a free port on", "127.0.0.1", e))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| crate::SandboxError::io("read the address of", "127.0.0.1", e))?
+            .port();
+        held.push((listener, port));
+    }
+    Ok(held.into_iter().map(|(_, p)| p).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
