@@ -10,6 +10,11 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "setup: '$1' is required: $2"
 
 missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+# javac, for the tests only (scripts/test.sh sets MESH_SETUP_FOR_TESTS): they build a small
+# Kafka Streams application (crates/mesh-cli/tests/apps).
+if [ -n "${MESH_SETUP_FOR_TESTS:-}" ]; then
+  command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
+fi
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
@@ -22,6 +27,7 @@ fi
 need cargo "install Rust with rustup (https://rustup.rs)"
 need java "install Java 17+ (e.g. apt-get install openjdk-17-jre-headless)"
 need mvn "install Maven (e.g. apt-get install maven)"
+[ -z "${MESH_SETUP_FOR_TESTS:-}" ] || need javac "install a JDK 17+ (e.g. apt-get install openjdk-17-jdk-headless)"
 need cmake "install cmake (e.g. apt-get install cmake)"
 need pkg-config "install pkg-config (e.g. apt-get install pkg-config)"
 need git "install git"

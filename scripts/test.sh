@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-source scripts/setup.sh
+MESH_SETUP_FOR_TESTS=1 source scripts/setup.sh
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 cargo build --workspace --all-targets

@@ -5,6 +5,9 @@
 //!
 //! The rules, in the order they apply:
 //! - Topics whose name starts with `_`, and the catalog topic, are internal: not imported.
+//!   Neither are Kafka Streams applications' internal topics, recognised by Streams' naming
+//!   (`…-changelog`, `…-repartition`, foreign-key join `…-SUBSCRIPTION-…-topic`; see
+//!   [`streams_internal`]); each is named in the notes.
 //! - A topic `<domain>.<rest>` becomes product `<rest>` of domain `<domain>`; a topic without a
 //!   prefix goes to domain [`NO_PREFIX_DOMAIN`]. Names that are not legal mesh names are made
 //!   legal (lower case; anything but `a-z0-9` becomes `-`; a leading non-letter gets `t-`; at
@@ -107,6 +110,27 @@ pub fn is_internal(topic: &str, catalog_topic: &str) -> bool {
     topic.starts_with('_') || topic == catalog_topic
 }
 
+/// What kind of Kafka Streams internal topic `topic` is named like (`"changelog"`,
+/// `"repartition"`, `"foreign-key join subscription"`), if any. Streams names them
+/// `<application.id>-<store or operator name>-changelog` / `-repartition`, and a foreign-key
+/// join's `<application.id>-KTABLE-FK-JOIN-SUBSCRIPTION-{REGISTRATION,RESPONSE}-<n>-topic`.
+pub fn streams_internal(topic: &str) -> Option<&'static str> {
+    let has_prefix = |suffix: &str| {
+        topic
+            .strip_suffix(suffix)
+            .is_some_and(|rest| rest.contains('-'))
+    };
+    if has_prefix("-changelog") {
+        Some("changelog")
+    } else if has_prefix("-repartition") {
+        Some("repartition")
+    } else if topic.contains("-KTABLE-FK-JOIN-SUBSCRIPTION-") && topic.ends_with("-topic") {
+        Some("foreign-key join subscription")
+    } else {
+        None
+    }
+}
+
 /// The generated repo.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Imported {
@@ -141,6 +165,14 @@ pub fn import(inv: &Inventory, settings: &Settings) -> Imported {
     let mut by_topic: BTreeMap<String, String> = BTreeMap::new();
     for (name, topic) in &inv.topics {
         if is_internal(name, &settings.catalog_topic) {
+            continue;
+        }
+        if let Some(kind) = streams_internal(name) {
+            out.notes.push(format!(
+                "topic {name} not imported: named like a Kafka Streams application's {kind} \
+                 topic, which belongs to the application (declare its principal with kind = \
+                 \"streams\"); if it is a data product, declare it by hand"
+            ));
             continue;
         }
         if let Some(problem) = mesh_model::topic_name_problem(name) {

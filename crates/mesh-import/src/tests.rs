@@ -372,3 +372,45 @@ fn a_consumer_without_a_group_or_a_producer_without_describe_stays_unmanaged() {
     );
     assert!(!out.files["domains/s/domain.toml"].contains("[principals]"));
 }
+
+#[test]
+fn streams_internal_topics_are_left_to_their_application() {
+    assert_eq!(
+        streams_internal("sales.enricher-counts-store-changelog"),
+        Some("changelog")
+    );
+    assert_eq!(
+        streams_internal("sales.enricher-KSTREAM-AGGREGATE-STATE-STORE-0000000003-repartition"),
+        Some("repartition")
+    );
+    assert_eq!(
+        streams_internal("app-KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000006-topic"),
+        Some("foreign-key join subscription")
+    );
+    for product_like in [
+        "changelog",
+        "sales.changelog",
+        "sales.orders",
+        "orders-topic",
+    ] {
+        assert_eq!(streams_internal(product_like), None, "{product_like}");
+    }
+    let mut inv = Inventory::default();
+    for name in ["sales.orders", "sales.enricher-counts-changelog"] {
+        inv.topics.insert(name.into(), topic(name, 3, &[]));
+    }
+    let out = import(&inv, &settings());
+    assert_eq!(out.products, 1);
+    assert!(
+        !out.files.keys().any(|f| f.contains("changelog")),
+        "{:?}",
+        out.files.keys()
+    );
+    assert!(
+        out.notes.iter().any(|n| n.contains(
+            "topic sales.enricher-counts-changelog not imported: named like a Kafka Streams"
+        )),
+        "{:?}",
+        out.notes
+    );
+}

@@ -541,21 +541,42 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
     domain.contacts = read_contacts(&mut r, ds).unwrap_or_default();
     if let Some(principals) = r.table("principals", ds) {
         for (k, v) in &principals.table.entries {
-            let Kind::Str(p) = &v.kind else {
-                ds.push(
-                    Diagnostic::error(
-                        "wrong-type",
-                        &domain_file,
-                        v.span.clone(),
-                        format!(
-                            "principal `{}` must be a string like \"User:{}\"",
-                            k.name, k.name
-                        ),
-                    )
-                    .with_help("principals are Kafka principals: \"User:<name>\""),
-                );
-                continue;
+            let (p, p_span) = match &v.kind {
+                Kind::Str(p) => (p.clone(), v.span.clone()),
+                Kind::Table(t) => {
+                    let path = format!("principals.{}", k.name);
+                    let mut pr = Reader::new(&domain_file, t, v.span.clone(), &path);
+                    let spec = read_principal_spec(&mut pr, ds);
+                    let principal = pr.required_string("principal", ds, "\"User:sales-enricher\"");
+                    pr.finish(ds);
+                    let Some(principal) = principal else { continue };
+                    if let Some(spec) = spec {
+                        domain.principal_specs.insert(k.name.clone(), spec);
+                    }
+                    (principal.value, principal.span)
+                }
+                _ => {
+                    ds.push(
+                        Diagnostic::error(
+                            "wrong-type",
+                            &domain_file,
+                            v.span.clone(),
+                            format!(
+                                "principal `{}` must be a string like \"User:{}\", or a table",
+                                k.name, k.name
+                            ),
+                        )
+                        .with_help(format!(
+                            "principals are Kafka principals: \"User:<name>\"; an application \
+                             with more to declare is a table: {{ principal = \"User:{}\", kind = \
+                             \"streams\", application_id = \"…\" }}",
+                            k.name
+                        )),
+                    );
+                    continue;
+                }
             };
+            let p = &p;
             if !is_valid_name(&k.name) {
                 ds.push(
                     Diagnostic::error(
@@ -572,7 +593,7 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
                     Diagnostic::error(
                         "bad-principal",
                         &domain_file,
-                        v.span.clone(),
+                        p_span.clone(),
                         format!("`{p}` is not a Kafka principal"),
                     )
                     .with_help("write it as <type>:<name>, e.g. \"User:sales-order-service\""),
@@ -580,13 +601,42 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
             }
             domain
                 .principals
-                .insert(k.name.clone(), Spanned::new(p.clone(), v.span.clone()));
+                .insert(k.name.clone(), Spanned::new(p.clone(), p_span));
         }
     }
     for mut c in r.tables("consumes", ds) {
         let product = c.required_string("product", ds, "\"marketing.campaigns\"");
         let principal = c.required_string("principal", ds, "\"revenue-job\"");
-        let group = c.required_string("group", ds, "\"sales.revenue-job\"");
+        // A Streams application's group is its application id: `group` may be left out.
+        let streams_group = principal
+            .as_ref()
+            .and_then(|p| domain.principal_specs.get(&p.value))
+            .and_then(|spec| spec.application_id.clone());
+        let group = match &streams_group {
+            Some(app) => match c.string("group", ds, "\"sales.revenue-job\"") {
+                Some(g) if g.value != app.value => {
+                    ds.push(
+                        Diagnostic::error(
+                            "bad-group",
+                            &domain_file,
+                            g.span.clone(),
+                            format!(
+                                "the consumer group of a streams principal is its application_id `{}`, not `{}`",
+                                app.value, g.value
+                            ),
+                        )
+                        .with_help(format!(
+                            "remove `group` (it defaults to \"{}\"), or change the principal's application_id",
+                            app.value
+                        )),
+                    );
+                    None
+                }
+                Some(g) => Some(g),
+                None => Some(Spanned::new(app.value.clone(), c.span.clone())),
+            },
+            None => c.required_string("group", ds, "\"sales.revenue-job\""),
+        };
         let purpose = c
             .string("purpose", ds, "\"why this domain reads it\"")
             .map(|s| s.value);
@@ -674,6 +724,103 @@ fn read_owners(r: &mut Reader<'_>, required: bool, ds: &mut Diagnostics) -> Opti
         }
     }
     Some(owners.into_iter().map(|o| o.value).collect())
+}
+
+/// The kind-specific keys of a principal written as a table (`kind`, `application_id`,
+/// `transactional_id`), checked against each other. `None` when they contradict each other.
+fn read_principal_spec(r: &mut Reader<'_>, ds: &mut Diagnostics) -> Option<PrincipalSpec> {
+    let kind_node = r.node("kind").map(|n| n.span.clone());
+    let kind = choice(
+        r,
+        "kind",
+        PrincipalKind::ALL,
+        PrincipalKind::parse,
+        false,
+        ds,
+    );
+    let application_id = r.string("application_id", ds, "\"sales.enricher\"");
+    let transactional_id = r.string("transactional_id", ds, "\"sales.payments-*\"");
+    let kind = match (kind, kind_node) {
+        (Some(k), _) => k,
+        // A bad `kind` was reported; don't pile up more about the rest.
+        (None, Some(_)) => return None,
+        (None, None) => PrincipalKind::Client,
+    };
+    let mut ok = true;
+    match (kind, &application_id) {
+        (PrincipalKind::Streams, None) => {
+            ds.push(r.missing("application_id", "\"sales.enricher\""));
+            ok = false;
+        }
+        (PrincipalKind::Streams, Some(app)) => {
+            if !is_application_id(&app.value) {
+                ds.push(
+                    Diagnostic::error(
+                        "bad-application-id",
+                        r.file,
+                        app.span.clone(),
+                        format!("application_id `{}` is not a valid Kafka Streams application id", app.value),
+                    )
+                    .with_help("use letters, digits, '.', '_' and '-' only (it prefixes topic names), e.g. \"sales.enricher\""),
+                );
+                ok = false;
+            }
+            if let Some(t) = &transactional_id {
+                ds.push(
+                    Diagnostic::error(
+                        "bad-transactional-id",
+                        r.file,
+                        t.span.clone(),
+                        "a streams principal's transactional ids are its application_id followed by '-'; it declares none of its own",
+                    )
+                    .with_help(format!("remove transactional_id: `{}-*` is derived", app.value)),
+                );
+                ok = false;
+            }
+        }
+        (PrincipalKind::Client, Some(app)) => {
+            ds.push(
+                Diagnostic::error(
+                    "bad-application-id",
+                    r.file,
+                    app.span.clone(),
+                    "application_id is for Kafka Streams applications",
+                )
+                .with_help("add kind = \"streams\", or remove application_id"),
+            );
+            ok = false;
+        }
+        (PrincipalKind::Client, None) => {}
+    }
+    if let Some(t) = &transactional_id {
+        let body = t.value.strip_suffix('*').unwrap_or(&t.value);
+        if body.is_empty() || body.contains('*') || body.chars().any(char::is_whitespace) {
+            ds.push(
+                Diagnostic::error(
+                    "bad-transactional-id",
+                    r.file,
+                    t.span.clone(),
+                    format!("transactional id `{}` is not valid", t.value),
+                )
+                .with_help("name a transactional id, or a prefix ending in a single trailing '*' (e.g. \"sales.payments-*\")"),
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(PrincipalSpec {
+        kind,
+        application_id,
+        transactional_id,
+    })
+}
+
+/// Kafka Streams' rule for `application.id` (it becomes part of topic names): letters,
+/// digits, '.', '_' and '-', at most 200 characters here (topic names stop at 249).
+fn is_application_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 200
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// `contacts`: links a reader can follow to reach the owners. Only `mailto:`, `https://` and

@@ -159,7 +159,29 @@ pub struct Domain {
     pub contacts: Vec<String>,
     /// Short name → Kafka principal (`User:…`).
     pub principals: BTreeMap<String, Spanned<String>>,
+    /// Short name → what a principal written as a table declares beyond its name (its kind, a
+    /// Streams application id, a transactional id). Principals written as a plain string are
+    /// `client`s with nothing more and are not listed.
+    pub principal_specs: BTreeMap<String, PrincipalSpec>,
     pub consumes: Vec<Consume>,
+}
+
+impl Domain {
+    /// What principal `name` declares (a plain `client` when it is written as a string).
+    pub fn principal_spec(&self, name: &str) -> PrincipalSpec {
+        self.principal_specs.get(name).cloned().unwrap_or_default()
+    }
+}
+
+/// A principal's kind and what the kind needs (SPEC §1 "Principal kinds").
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PrincipalSpec {
+    pub kind: PrincipalKind,
+    /// `streams`: the application's `application.id`: its consumer group, and the prefix
+    /// (`<application_id>-`) of its internal topics and transactional ids.
+    pub application_id: Option<Spanned<String>>,
+    /// A transactional id the principal produces under; a trailing `*` makes it a prefix.
+    pub transactional_id: Option<Spanned<String>>,
 }
 
 /// One `[[consumes]]` entry of a domain.
@@ -191,6 +213,11 @@ macro_rules! choice {
 choice!(Quality { Raw = "raw", Curated = "curated", Authoritative = "authoritative" });
 choice!(Sla { Tier1 = "tier-1", Tier2 = "tier-2", Tier3 = "tier-3" });
 choice!(Status { Active = "active", Deprecated = "deprecated" });
+choice!(
+    /// What kind of application a principal is: a plain `client`, or a Kafka Streams
+    /// application (`streams`) with its own group, internal topics and transactional ids.
+    PrincipalKind { Client = "client", Streams = "streams" }
+);
 choice!(
     /// Who may consume a product. Public by default: products exist to be used; `restricted` and
     /// `private` narrow that on purpose.

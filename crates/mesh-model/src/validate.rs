@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 
 use mesh_diagnostics::{Diagnostic, Diagnostics};
 
-use crate::doc::did_you_mean;
+use crate::doc::{Spanned, did_you_mean};
 use crate::model::*;
 
 pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
     unique_ids_and_topics(mesh, ds);
+    streams_applications(mesh, ds);
     let ids: Vec<&str> = mesh.products.iter().map(|p| p.id.as_str()).collect();
     // `None` when the product's file exists but could not be read: that error is already reported.
     // `referrer` is never suggested (a product is not its own input or replacement).
@@ -335,6 +336,85 @@ fn unique_ids_and_topics(mesh: &Mesh, ds: &mut Diagnostics) {
                 )
                 .with_help("each product owns its own topic; set a different [topic] name"),
             );
+        }
+    }
+}
+
+/// Kafka Streams applications own `<application_id>-*`: no two share an application id, and no
+/// product's topic lies under one's prefix (the application would hold ALL on it, and mesh
+/// would treat it as the application's internal topic).
+fn streams_applications(mesh: &Mesh, ds: &mut Diagnostics) {
+    let mut seen: BTreeMap<&str, (&Domain, &Spanned<String>)> = BTreeMap::new();
+    for d in &mesh.domains {
+        for (name, spec) in &d.principal_specs {
+            let produces = mesh
+                .products
+                .iter()
+                .any(|p| p.domain == d.name && p.producers.iter().any(|x| &x.value == name));
+            let consumes = d.consumes.iter().any(|c| &c.principal.value == name);
+            if let Some(t) = &spec.transactional_id
+                && !produces
+            {
+                ds.push(
+                    Diagnostic::warning(
+                        "unused-principal",
+                        &d.file,
+                        t.span.clone(),
+                        format!("principal `{name}` declares a transactional id but produces no product"),
+                    )
+                    .with_help("list it in the `producers` of the products it writes, or remove transactional_id"),
+                );
+            }
+            let Some(app) = &spec.application_id else {
+                continue;
+            };
+            if !produces && !consumes {
+                ds.push(
+                    Diagnostic::warning(
+                        "unused-principal",
+                        &d.file,
+                        app.span.clone(),
+                        format!("streams application `{name}` neither consumes nor produces a product"),
+                    )
+                    .with_help("add the [[consumes]] it reads and list it in the `producers` of what it writes"),
+                );
+            }
+            if let Some((first_domain, first)) = seen.insert(&app.value, (d, app)) {
+                ds.push(
+                    Diagnostic::error(
+                        "duplicate-application-id",
+                        &d.file,
+                        app.span.clone(),
+                        format!(
+                            "application_id `{}` of principal `{name}` is also declared in domain {}",
+                            app.value, first_domain.name
+                        ),
+                    )
+                    .with_related(&first_domain.file, first.span.clone(), "declared here first")
+                    .with_help("each Kafka Streams application has its own application_id"),
+                );
+                continue;
+            }
+            let prefix = format!("{}-", app.value);
+            for p in mesh
+                .products
+                .iter()
+                .filter(|p| p.topic.name.starts_with(&prefix))
+            {
+                ds.push(
+                    Diagnostic::error(
+                        "topic-under-application",
+                        &p.file,
+                        p.topic.name_span.clone(),
+                        format!(
+                            "topic `{}` lies under `{prefix}`, the internal-topic prefix of streams application `{}` ({}/{name})",
+                            p.topic.name, app.value, d.name
+                        ),
+                    )
+                    .with_related(&d.file, app.span.clone(), "the application id")
+                    .with_help("give the product a topic name outside the application's prefix, or change the application_id"),
+                );
+            }
         }
     }
 }

@@ -1,8 +1,8 @@
 //! From a validated `Mesh` to the `DesiredState`: topics, derived ACLs (SPEC §1) and catalog records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use mesh_model::{Mesh, Status};
+use mesh_model::{Mesh, PrincipalKind, Status};
 
 use crate::state::*;
 
@@ -26,6 +26,9 @@ pub fn desired(mesh: &Mesh, revision: Option<&str>) -> DesiredState {
                 },
             );
         }
+    }
+    for domain in &mesh.domains {
+        application_acls(domain, &mut d.acls);
     }
     for p in &mesh.products {
         d.topics.insert(
@@ -119,6 +122,59 @@ pub fn desired(mesh: &Mesh, revision: Option<&str>) -> DesiredState {
     d
 }
 
+/// What a principal's kind and transactional id imply (SPEC §1): a `streams` application
+/// READs its group (the application id), holds ALL on its internal topics and WRITEs and
+/// DESCRIBEs its transactional ids (both prefixed `<application_id>-`); a declared
+/// `transactional_id` gets WRITE and DESCRIBE (prefixed for `name*`).
+fn application_acls(domain: &mesh_model::Domain, acls: &mut BTreeSet<AclBinding>) {
+    for (name, spec) in &domain.principal_specs {
+        let Some(principal) = domain.principals.get(name) else {
+            continue;
+        };
+        let mut allow = |resource, name: &str, pattern, op| {
+            acls.insert(AclBinding::allow(
+                &principal.value,
+                resource,
+                name,
+                pattern,
+                op,
+            ));
+        };
+        if let (PrincipalKind::Streams, Some(app)) = (spec.kind, &spec.application_id) {
+            let prefix = format!("{}-", app.value);
+            allow(
+                ResourceType::Group,
+                &app.value,
+                PatternType::Literal,
+                Operation::Read,
+            );
+            allow(
+                ResourceType::Topic,
+                &prefix,
+                PatternType::Prefixed,
+                Operation::All,
+            );
+            for op in [Operation::Write, Operation::Describe] {
+                allow(
+                    ResourceType::TransactionalId,
+                    &prefix,
+                    PatternType::Prefixed,
+                    op,
+                );
+            }
+        }
+        if let Some(t) = &spec.transactional_id {
+            let (id, pattern) = match t.value.strip_suffix('*') {
+                Some(prefix) => (prefix, PatternType::Prefixed),
+                None => (t.value.as_str(), PatternType::Literal),
+            };
+            for op in [Operation::Write, Operation::Describe] {
+                allow(ResourceType::TransactionalId, id, pattern, op);
+            }
+        }
+    }
+}
+
 fn record(p: &mesh_model::Product, revision: Option<&str>) -> CatalogRecord {
     let deprecation = (p.status == Status::Deprecated).then(|| {
         let mut m = BTreeMap::new();
@@ -154,5 +210,113 @@ fn record(p: &mesh_model::Product, revision: Option<&str>) -> CatalogRecord {
         revision: revision.map(str::to_string),
         applied_at: String::new(),
         applied: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mesh(domain_toml: &str) -> Mesh {
+        let files: BTreeMap<String, Vec<u8>> = [
+            (
+                "mesh.toml",
+                "[mesh]\nname = \"m\"\n[defaults.topic]\npartitions = 1\nreplication_factor = 1\n",
+            ),
+            ("domains/sales/domain.toml", domain_toml),
+            (
+                "domains/sales/products/orders.toml",
+                "description = \"d\"\nquality = \"raw\"\nsla = \"tier-3\"\nproducers = [\"pay\"]\n",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect();
+        let (mesh, ds) = mesh_model::load(&files, None);
+        assert!(!ds.has_errors(), "{ds:?}");
+        mesh
+    }
+
+    fn bindings(
+        d: &DesiredState,
+        principal: &str,
+    ) -> Vec<(ResourceType, String, PatternType, Operation)> {
+        d.acls
+            .iter()
+            .filter(|b| b.principal == principal)
+            .map(|b| {
+                (
+                    b.resource_type,
+                    b.resource_name.clone(),
+                    b.pattern,
+                    b.operation,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn streams_applications_and_transactional_ids_get_exactly_their_acls() {
+        let m = mesh(
+            r#"name = "sales"
+owners = ["@a/sales"]
+[principals]
+app = { principal = "User:app", kind = "streams", application_id = "sales.app" }
+pay = { principal = "User:pay", transactional_id = "sales.pay-*" }
+one = { principal = "User:one", transactional_id = "sales.one" }
+[[consumes]]
+product = "sales.orders"
+principal = "app"
+"#,
+        );
+        let d = desired(&m, None);
+        use Operation::*;
+        use PatternType::*;
+        use ResourceType::*;
+        let s = |x: &str| x.to_string();
+        assert_eq!(
+            bindings(&d, "User:app"),
+            [
+                (Topic, s("sales.app-"), Prefixed, All),
+                (Topic, s("sales.orders"), Literal, Read),
+                (Topic, s("sales.orders"), Literal, Describe),
+                (Group, s("sales.app"), Literal, Read),
+                (TransactionalId, s("sales.app-"), Prefixed, Write),
+                (TransactionalId, s("sales.app-"), Prefixed, Describe),
+            ]
+        );
+        assert_eq!(
+            bindings(&d, "User:pay"),
+            [
+                (Topic, s("sales.orders"), Literal, Write),
+                (Topic, s("sales.orders"), Literal, Describe),
+                (TransactionalId, s("sales.pay-"), Prefixed, Write),
+                (TransactionalId, s("sales.pay-"), Prefixed, Describe),
+            ]
+        );
+        assert_eq!(
+            bindings(&d, "User:one"),
+            [
+                (TransactionalId, s("sales.one"), Literal, Write),
+                (TransactionalId, s("sales.one"), Literal, Describe),
+            ]
+        );
+        assert!(d.principals.contains("User:app") && d.principals.contains("User:one"));
+        // What apply records for drift: the applications' bindings beyond the topic, with the
+        // product they read or write.
+        let applied = &d.catalog["sales.orders"].applied.as_ref().unwrap().acls;
+        for (principal, resource, name) in [
+            ("User:app", Topic, "sales.app-"),
+            ("User:app", Group, "sales.app"),
+            ("User:app", TransactionalId, "sales.app-"),
+            ("User:pay", TransactionalId, "sales.pay-"),
+        ] {
+            assert!(
+                applied.iter().any(|b| b.principal == principal
+                    && b.resource_type == resource
+                    && b.resource_name == name),
+                "{principal} {resource:?} {name}: {applied:?}"
+            );
+        }
     }
 }

@@ -48,11 +48,19 @@ pub fn schema_fingerprint(schema: &str, schema_type: &str) -> String {
 pub fn record_applied(d: &mut DesiredState) {
     let mut by_product: BTreeMap<String, Applied> = BTreeMap::new();
     for t in d.topics.values() {
-        // Principals that READ the topic: their group bindings belong to it too.
+        // Principals that READ the topic: their group bindings belong to it too. Principals
+        // that read or write it: so do the bindings their kind implies beyond any one topic
+        // (a transactional id, a Streams application's internal-topic prefix).
         let readers: BTreeSet<&str> = d
             .acls
             .iter()
             .filter(|b| on_topic(b, &t.name) && b.operation == Operation::Read)
+            .map(|b| b.principal.as_str())
+            .collect();
+        let users: BTreeSet<&str> = d
+            .acls
+            .iter()
+            .filter(|b| on_topic(b, &t.name))
             .map(|b| b.principal.as_str())
             .collect();
         let acls = d
@@ -62,6 +70,10 @@ pub fn record_applied(d: &mut DesiredState) {
                 on_topic(b, &t.name)
                     || (b.resource_type == ResourceType::Group
                         && readers.contains(b.principal.as_str()))
+                    || ((b.resource_type == ResourceType::TransactionalId
+                        || (b.resource_type == ResourceType::Topic
+                            && b.pattern == PatternType::Prefixed))
+                        && users.contains(b.principal.as_str()))
             })
             .cloned()
             .collect();

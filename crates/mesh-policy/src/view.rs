@@ -52,6 +52,7 @@ pub fn consumer(d: &Domain, c: &Consume) -> Value {
         "product": c.product.value,
         "principal": c.principal.value,
         "principal_name": d.principals.get(&c.principal.value).map(|p| &p.value),
+        "principal_kind": d.principal_spec(&c.principal.value).kind.as_str(),
         "group": c.group.value,
         "purpose": c.purpose.clone().unwrap_or_default(),
         "domain": d.name,
@@ -64,12 +65,28 @@ pub fn domain(mesh: &Mesh, d: &Domain) -> Value {
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.value.clone())))
         .collect();
+    let kinds: Map<String, Value> = d
+        .principals
+        .keys()
+        .map(|k| {
+            let spec = d.principal_spec(k);
+            let text =
+                |s: &Option<mesh_model::doc::Spanned<String>>| s.as_ref().map(|s| s.value.clone());
+            let v = json!({
+                "kind": spec.kind.as_str(),
+                "application_id": text(&spec.application_id),
+                "transactional_id": text(&spec.transactional_id),
+            });
+            (k.clone(), v)
+        })
+        .collect();
     json!({
         "name": d.name,
         "description": d.description,
         "owners": d.owners,
         "contacts": d.contacts,
         "principals": principals,
+        "principal_kinds": kinds,
         "consumes": d.consumes.iter().map(|c| consumer(d, c)).collect::<Vec<_>>(),
         "products": mesh.products.iter().filter(|p| p.domain == d.name).map(|p| &p.id).collect::<Vec<_>>(),
     })
@@ -99,6 +116,7 @@ const CONSUMER: Shape = Object(&[
     ("product", Scalar),
     ("principal", Scalar),
     ("principal_name", Scalar),
+    ("principal_kind", Scalar),
     ("group", Scalar),
     ("purpose", Scalar),
     ("domain", Scalar),
@@ -157,6 +175,7 @@ pub const DOMAIN: Shape = Object(&[
     ("owners", List(&Scalar)),
     ("contacts", List(&Scalar)),
     ("principals", Map),
+    ("principal_kinds", Map),
     ("consumes", List(&CONSUMER)),
     ("products", List(&Scalar)),
 ]);

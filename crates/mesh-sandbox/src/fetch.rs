@@ -196,6 +196,71 @@ pub(crate) fn ensure_registry(
 }
 
 /// Whether everything `up` would fetch is already in the cache.
+/// Makes sure the runtime jars of `artifacts` (`group:artifact:version` each, with their
+/// dependencies) are in the cache folder `name`, fetching them with Maven on first use, and
+/// returns the folder holding the jars. For the applications tests run against a sandbox (a
+/// Kafka Streams application, a Connect worker) with the same caching rules as Kafka's jars.
+pub fn fetch_jars(
+    cfg: &SandboxConfig,
+    name: &str,
+    artifacts: &[&str],
+    progress: &mut dyn FnMut(&str),
+) -> Result<PathBuf, SandboxError> {
+    let home = cfg.cache_dir.join(name);
+    let mut deps = String::new();
+    for a in artifacts {
+        let mut parts = a.split(':');
+        let (Some(group), Some(artifact), Some(version), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(SandboxError::FetchFailed {
+                what: (*a).to_owned(),
+                status: "not a group:artifact:version coordinate".to_owned(),
+                tail: String::new(),
+                log: home.clone(),
+            });
+        };
+        deps.push_str(&dependency(group, artifact, version));
+        deps.push('\n');
+    }
+    let what = artifacts.join(", ");
+    ensure(cfg, &home, &what, progress, |staging, log| {
+        let pom = staging.join("pom.xml");
+        let text = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<!-- Written by mesh-sandbox: resolves {what}. -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>mesh.sandbox</groupId>
+  <artifactId>jars</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+{deps}  </dependencies>
+  <build><plugins><plugin>
+    <groupId>org.apache.maven.plugins</groupId>
+    <artifactId>maven-dependency-plugin</artifactId>
+    <version>{DEPENDENCY_PLUGIN_VERSION}</version>
+  </plugin></plugins></build>
+</project>
+"#
+        );
+        fs::write(&pom, text).map_err(|e| SandboxError::io("write", &pom, e))?;
+        run_maven(
+            cfg,
+            &what,
+            staging,
+            log,
+            &[
+                "dependency:copy-dependencies".to_owned(),
+                "-DincludeScope=runtime".to_owned(),
+                format!("-DoutputDirectory={}", staging.join("libs").display()),
+            ],
+        )
+    })?;
+    Ok(home.join("libs"))
+}
+
 pub(crate) fn is_cached(layout: &Layout) -> bool {
     layout.kafka_home.join(COMPLETE).is_file() && layout.registry_home.join(COMPLETE).is_file()
 }

@@ -57,6 +57,7 @@ pub use config::{
 };
 pub use ephemeral::{Ephemeral, Options};
 pub use error::SandboxError;
+pub use fetch::fetch_jars;
 pub use java::parse_java_major;
 pub use kafka::{
     render_client_properties, render_scram_client_properties, render_ssl_client_properties,
