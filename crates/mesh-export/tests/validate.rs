@@ -1,0 +1,158 @@
+//! The exports of `mesh-repo-example` checked by validators nobody here wrote:
+//! - ODCS: the JSON Schema shipped by the `open-data-contract-standard` package (PyPI) applied
+//!   by the `jsonschema` package, plus that package's pydantic model (`validators/odcs.py`);
+//! - Backstage: `@backstage/catalog-model` (npm), the entity policies and kind validators the
+//!   Backstage catalog itself runs on ingestion (`validators/backstage.js`).
+//!
+//! The tools are installed on first use, pinned, into a cache folder (`$XDG_CACHE_HOME` or
+//! `~/.cache`, under `mesh/export-validators/`): a Python venv from PyPI, an npm prefix from the
+//! npm registry. Python 3 with venv and Node.js with npm are needed (scripts/setup.sh installs
+//! them). When a validator cannot be installed or run, the test fails: it never skips.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PY_PINS: &[&str] = &["jsonschema==4.26.0", "open-data-contract-standard==3.2.0"];
+
+fn example(env: Option<&str>) -> mesh_model::Mesh {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mesh-repo-example");
+    let files = mesh_repo::from_dir(&dir).expect("the example repo reads");
+    mesh_model::load(&files.files, env).0
+}
+
+fn cache() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .expect("HOME or XDG_CACHE_HOME is set");
+    base.join("mesh").join("export-validators")
+}
+
+fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "{what}: cannot run {cmd:?}: {e} (scripts/setup.sh installs what the export tests need)"
+        )
+    });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{text}",
+        out.status
+    );
+    text
+}
+
+/// A folder prepared once by `make` (in a temporary sibling, then renamed into place, so a
+/// half-made one is never used and two test processes do not trip over each other).
+fn prepared(name: &str, make: impl FnOnce(&Path)) -> PathBuf {
+    let dir = cache().join(name);
+    if dir.join(".ready").exists() {
+        return dir;
+    }
+    std::fs::create_dir_all(cache()).expect("the cache folder");
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let tmp = cache().join(format!("{name}.tmp-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    make(&tmp);
+    std::fs::write(tmp.join(".ready"), "").expect("the ready mark");
+    let _ = std::fs::remove_dir_all(&dir);
+    if std::fs::rename(&tmp, &dir).is_err() {
+        // Another process made it meanwhile.
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    assert!(
+        dir.join(".ready").exists(),
+        "{} is not ready",
+        dir.display()
+    );
+    dir
+}
+
+fn python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(make_python).clone()
+}
+
+fn make_python() -> PathBuf {
+    let name = format!("py-{}", PY_PINS.join("-").replace(['=', '.'], ""));
+    let venv = prepared(&name, |tmp| {
+        run(
+            Command::new("python3").args(["-m", "venv"]).arg(tmp),
+            "creating a Python venv",
+        );
+        run(
+            Command::new(tmp.join("bin/python"))
+                .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+                .args(PY_PINS),
+            "installing the ODCS validators from PyPI",
+        );
+    });
+    venv.join("bin/python")
+}
+
+fn write_all(dir: &Path, files: &[(String, String)]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .map(|(name, text)| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("writing an export file");
+            path
+        })
+        .collect()
+}
+
+fn validator(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/validators")
+        .join(name)
+}
+
+#[test]
+fn odcs_contracts_are_valid_against_the_published_schema() {
+    let python = python();
+    for env in [Some("prod"), None] {
+        let files = mesh_export::odcs(&example(env));
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let paths = write_all(dir.path(), &files);
+        let out = run(
+            Command::new(&python).arg(validator("odcs.py")).args(&paths),
+            "the ODCS validation",
+        );
+        assert!(
+            out.contains(&format!("checked {} contract(s)", files.len()))
+                && out.contains(": 0 problem(s)"),
+            "{out}"
+        );
+    }
+}
+
+/// The validator is not vacuous: it refuses a contract with an unknown key and a wrong type.
+#[test]
+fn the_odcs_validator_refuses_a_broken_contract() {
+    let python = python();
+    let files = mesh_export::odcs(&example(Some("prod")));
+    let broken = files[0]
+        .1
+        .replacen(
+            "kind: \"DataContract\"",
+            "kind: \"DataContract\"\nowner: \"nobody\"",
+            1,
+        )
+        .replacen("required: true", "required: \"yes\"", 1);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let paths = write_all(dir.path(), &[("broken.odcs.yaml".into(), broken)]);
+    let out = Command::new(&python)
+        .arg(validator("odcs.py"))
+        .args(&paths)
+        .output()
+        .expect("python runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("owner"), "{text}");
+}
