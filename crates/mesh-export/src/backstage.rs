@@ -19,39 +19,31 @@ use crate::{Files, fnv, schema_text, yaml};
 const API_VERSION: &str = "backstage.io/v1alpha1";
 const MAX_NAME: usize = 63;
 
-/// A valid Backstage entity name for `raw`: 1 to 63 characters, runs of `[A-Za-z0-9]` separated
-/// by single `-`, `_` or `.`. Other characters become `-`, runs of separators shrink to their
-/// first, separators at either end go; a name longer than 63 keeps its first 54 characters and
-/// ends with `-` and 8 hex digits of a hash of `raw`, so shortened names stay distinct.
+/// A valid Backstage entity name for `raw` (catalog-model's `isValidObjectName`: 1 to 63
+/// characters of `[A-Za-z0-9-_.]`, beginning and ending with a letter or digit). Other
+/// characters become `-` and anything but letters and digits goes from either end; a name
+/// longer than 63 keeps its first 54 characters and ends with `-` and 8 hex digits of a hash of
+/// `raw`, so shortened names stay distinct.
 pub fn entity_name(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut pending: Option<char> = None;
-    for c in raw.chars() {
-        let c = if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-            c
-        } else {
-            '-'
-        };
-        if c.is_ascii_alphanumeric() {
-            if let Some(sep) = pending.take()
-                && !out.is_empty()
-            {
-                out.push(sep);
+    let mapped: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
             }
-            out.push(c);
-        } else if pending.is_none() {
-            pending = Some(c);
-        }
-    }
+        })
+        .collect();
+    let mut out = mapped
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_owned();
     if out.is_empty() {
         out.push_str("unnamed");
     }
     if out.len() > MAX_NAME {
         // All ASCII: any byte index is a character boundary.
-        let mut head = out[..54].to_owned();
-        while head.ends_with(['-', '_', '.']) {
-            head.pop();
-        }
+        let head = out[..54].trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
         out = format!("{head}-{:08x}", fnv(raw.as_bytes()) as u32);
     }
     out
@@ -340,36 +332,25 @@ pub fn backstage(mesh: &Mesh) -> Files {
 mod tests {
     use super::*;
 
-    /// Backstage's rule for entity names (catalog-model's `isValidObjectName`).
-    pub(crate) fn is_valid_name(s: &str) -> bool {
-        let words_ok = {
-            let mut prev_sep = true;
-            let mut ok = true;
-            for c in s.chars() {
-                if c.is_ascii_alphanumeric() {
-                    prev_sep = false;
-                } else if matches!(c, '-' | '_' | '.') {
-                    if prev_sep {
-                        ok = false;
-                    }
-                    prev_sep = true;
-                } else {
-                    ok = false;
-                }
-            }
-            ok && !prev_sep
-        };
-        !s.is_empty() && s.len() <= 63 && words_ok
+    /// Backstage's rule for entity names: catalog-model's `isValidObjectName`, the regular
+    /// expression `^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$` and 1 to 63 characters.
+    fn is_valid_name(s: &str) -> bool {
+        let b = s.as_bytes();
+        (1..=63).contains(&b.len())
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
     }
 
     #[test]
     fn entity_names_follow_backstages_rules() {
         assert_eq!(entity_name("sales.orders"), "sales.orders");
         assert_eq!(group_name("@acme/sales-data"), "acme-sales-data");
-        assert_eq!(entity_name("a--b..c-"), "a-b.c");
+        assert_eq!(entity_name("a--b..c-"), "a--b..c");
         assert_eq!(entity_name("-x"), "x");
         assert_eq!(entity_name("@@@"), "unnamed");
-        assert_eq!(entity_name("ünï code"), "n-code");
+        assert_eq!(entity_name("ünï code"), "n--code");
         let long = format!("{}.{}", "d".repeat(64), "p".repeat(64));
         let a = entity_name(&long);
         let b = entity_name(&format!("{}.{}q", "d".repeat(64), "p".repeat(63)));

@@ -10,9 +10,10 @@
 //! them). When a validator cannot be installed or run, the test fails: it never skips.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 const PY_PINS: &[&str] = &["jsonschema==4.26.0", "open-data-contract-standard==3.2.0"];
+const NPM_PINS: &[&str] = &["@backstage/catalog-model@1.10.3", "yaml@2.9.1"];
 
 fn example(env: Option<&str>) -> mesh_model::Mesh {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mesh-repo-example");
@@ -96,6 +97,36 @@ fn make_python() -> PathBuf {
     venv.join("bin/python")
 }
 
+/// The `node_modules` folder holding Backstage's catalog model.
+fn node_modules() -> PathBuf {
+    static MODULES: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    MODULES
+        .get_or_init(|| {
+            let name = format!("npm-{}", NPM_PINS.join("-").replace(['@', '/', '.'], ""));
+            prepared(&name, |tmp| {
+                std::fs::create_dir_all(tmp).expect("the npm prefix");
+                run(
+                    Command::new("npm")
+                        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+                        .arg(tmp)
+                        .args(NPM_PINS),
+                    "installing @backstage/catalog-model from npm",
+                );
+            })
+            .join("node_modules")
+        })
+        .clone()
+}
+
+fn backstage_check(paths: &[PathBuf]) -> Output {
+    Command::new("node")
+        .arg(validator("backstage.js"))
+        .args(paths)
+        .env("NODE_PATH", node_modules())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node: {e} (scripts/setup.sh installs Node.js)"))
+}
+
 fn write_all(dir: &Path, files: &[(String, String)]) -> Vec<PathBuf> {
     files
         .iter()
@@ -155,4 +186,45 @@ fn the_odcs_validator_refuses_a_broken_contract() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("owner"), "{text}");
+}
+
+#[test]
+fn backstage_entities_pass_the_catalogs_own_validators() {
+    let files = mesh_export::backstage(&example(None));
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let paths = write_all(dir.path(), &files);
+    let out = backstage_check(&paths);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Domains, systems, groups, components, resources and APIs of the example.
+    let count = files[0].1.matches("\n---\n").count();
+    assert!(
+        text.contains(&format!("checked {count} entities")) && count > 50,
+        "{text}"
+    );
+}
+
+/// The check is not vacuous: a name against Backstage's rules and a dangling relation fail.
+#[test]
+fn the_backstage_check_refuses_broken_entities() {
+    let files = mesh_export::backstage(&example(None));
+    let broken = files[0]
+        .1
+        .replacen("name: \"sales.orders\"", "name: \"sales.orders-\"", 1)
+        .replacen(
+            "owner: \"group:default/acme-sales-data\"",
+            "owner: \"group:default/nobody\"",
+            1,
+        );
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let paths = write_all(dir.path(), &[("catalog-info.yaml".into(), broken)]);
+    let out = backstage_check(&paths);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("sales.orders-:"), "{text}");
+    assert!(text.contains("group:default/nobody"), "{text}");
 }
