@@ -79,3 +79,50 @@ fn without_env_every_cluster_is_a_server_with_env_only_its_own() {
         one[0].1
     );
 }
+
+#[test]
+fn openlineage_jobs_read_the_inputs_and_write_the_topic() {
+    let files = mesh_export::openlineage(&example(Some("prod")), TIME).unwrap();
+    let events: Vec<serde_json::Value> = files[0]
+        .1
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let job = |name: &str| {
+        events
+            .iter()
+            .find(|e| e["job"]["name"] == name)
+            .unwrap_or_else(|| panic!("no job {name}"))
+    };
+    let names = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                assert_eq!(d["namespace"], "kafka://kafka-1.prod.acme.internal:9093");
+                d["name"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    };
+    let orders = job("sales.orders");
+    assert_eq!(orders["job"]["namespace"], "acme");
+    assert_eq!(
+        names(&orders["inputs"]),
+        ["sales.checkout-events", "customers.profiles"]
+    );
+    assert_eq!(names(&orders["outputs"]), ["sales.orders"]);
+    let fields = &orders["outputs"][0]["facets"]["schema"]["fields"];
+    assert!(
+        fields
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "lines" && f["fields"][0]["name"] == "sku"),
+        "{fields}"
+    );
+    // A reading principal: what it consumes in, what it produces out.
+    let reader = job("sales/order-service");
+    assert!(names(&reader["inputs"]).contains(&"customers.profiles".to_owned()));
+    assert_eq!(names(&reader["outputs"]), ["sales.orders"]);
+    assert!(events.iter().all(|e| e["eventTime"] == TIME));
+}

@@ -1,6 +1,9 @@
 //! The exports of `mesh-repo-example` checked by validators nobody here wrote:
 //! - ODCS: the JSON Schema shipped by the `open-data-contract-standard` package (PyPI) applied
 //!   by the `jsonschema` package, plus that package's pydantic model (`validators/odcs.py`);
+//! - OpenLineage: the project's Python client `openlineage-python` (PyPI), whose classes are
+//!   generated from the spec's JSON Schemas: each event is rebuilt with them, facet schema URLs
+//!   compared, and the client's serialisation must equal the line (`validators/openlineage_events.py`);
 //! - Backstage: `@backstage/catalog-model` (npm), the entity policies and kind validators the
 //!   Backstage catalog itself runs on ingestion (`validators/backstage.js`).
 //!
@@ -12,7 +15,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const PY_PINS: &[&str] = &["jsonschema==4.26.0", "open-data-contract-standard==3.2.0"];
+const PY_PINS: &[&str] = &[
+    "jsonschema==4.26.0",
+    "open-data-contract-standard==3.2.0",
+    "openlineage-python==1.54.0",
+];
 const NPM_PINS: &[&str] = &["@backstage/catalog-model@1.10.3", "yaml@2.9.1"];
 
 fn example(env: Option<&str>) -> mesh_model::Mesh {
@@ -91,7 +98,7 @@ fn make_python() -> PathBuf {
             Command::new(tmp.join("bin/python"))
                 .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
                 .args(PY_PINS),
-            "installing the ODCS validators from PyPI",
+            "installing the ODCS and OpenLineage validators from PyPI",
         );
     });
     venv.join("bin/python")
@@ -227,4 +234,48 @@ fn the_backstage_check_refuses_broken_entities() {
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("sales.orders-:"), "{text}");
     assert!(text.contains("group:default/nobody"), "{text}");
+}
+
+fn lineage_check(path: &Path) -> Output {
+    Command::new(python())
+        .arg(validator("openlineage_events.py"))
+        .arg(path)
+        .output()
+        .expect("python runs")
+}
+
+#[test]
+fn openlineage_events_are_what_the_openlineage_client_writes() {
+    let files = mesh_export::openlineage(&example(Some("prod")), "2026-11-05T10:00:00Z")
+        .expect("the export");
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let paths = write_all(dir.path(), &files);
+    let out = lineage_check(&paths[0]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let count = files[0].1.lines().count();
+    assert!(
+        text.contains(&format!("checked {count} event(s)")) && count > 20,
+        "{text}"
+    );
+}
+
+/// The check is not vacuous: a facet with a field its class does not have fails.
+#[test]
+fn the_openlineage_check_refuses_a_broken_event() {
+    let files = mesh_export::openlineage(&example(Some("prod")), "2026-11-05T10:00:00Z")
+        .expect("the export");
+    let broken = files[0]
+        .1
+        .replacen("\"processingType\"", "\"processing\"", 1);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let paths = write_all(dir.path(), &[("openlineage.jsonl".into(), broken)]);
+    let out = lineage_check(&paths[0]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains(":1: TypeError"), "{text}");
 }
