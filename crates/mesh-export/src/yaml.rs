@@ -52,8 +52,29 @@ fn inline(v: &Value) -> String {
 }
 
 fn quoted(s: &str) -> String {
-    // serde_json's escaping of a string is valid YAML double-quoted text; it cannot fail.
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+    // serde_json's escaping of a string is valid YAML double-quoted text (it cannot fail)...
+    let json = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
+    // ...except for the characters JSON leaves as they are and YAML may not: those outside
+    // YAML's printable set (DEL, C1 controls, U+FFFE/U+FFFF), and those YAML 1.1 takes for line
+    // breaks (U+0085, U+2028, U+2029) or a byte order mark (U+FEFF).
+    let needs = |c: char| {
+        matches!(
+            c,
+            '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+        )
+    };
+    if !json.contains(needs) {
+        return json;
+    }
+    json.chars()
+        .map(|c| {
+            if needs(c) {
+                format!("\\u{:04x}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn key(k: &str) -> String {
@@ -161,6 +182,10 @@ empty: {}
 "#
         );
         assert_eq!(inline(&json!(1e300)), "1.0e+300");
+        assert_eq!(
+            quoted("a\u{2028}b\u{85}c\u{7f}\u{feff}é\t"),
+            r#""a\u2028b\u0085c\u007f\ufeffé\t""#
+        );
         assert_eq!(inline(&json!(-2.5e-7)), "-2.5e-7");
     }
 }

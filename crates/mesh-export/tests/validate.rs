@@ -170,6 +170,78 @@ fn odcs_contracts_are_valid_against_the_published_schema() {
     }
 }
 
+/// Strings a YAML 1.1 reader (PyYAML, as the datacontract CLI uses) takes for dates, booleans,
+/// numbers or line breaks when they are written plain stay strings, unchanged.
+#[test]
+fn odcs_strings_survive_a_yaml_1_1_reader() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let repo = dir.path().join("repo");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../mesh-repo-example"),
+        &repo,
+    );
+    let orders = repo.join("domains/sales/products/orders.toml");
+    let text = std::fs::read_to_string(&orders).expect("orders.toml");
+    let tricky = "yes";
+    let text = text
+        .replacen(
+            "tags = [\"finance-relevant\"]",
+            "tags = [\"on\", \"2027-03-01\", \"1:20\", \"0x1F\", \"~\", \"1_000\", \"y\"]",
+            1,
+        )
+        .replacen(
+            "description = \"Every order",
+            "description = \"yes\\u2028no\\u0085.\" # Every order",
+            1,
+        );
+    std::fs::write(&orders, text).expect("orders.toml");
+    let files = mesh_repo::from_dir(&repo).expect("the repo reads");
+    let (mesh, ds) = mesh_model::load(&files.files, Some("prod"));
+    assert!(!ds.iter().any(|d| d.is_error()), "{ds:?}");
+    let p = mesh.product("sales.orders").expect("sales.orders");
+    assert_eq!(p.tags.len(), 7);
+    assert!(p.description.starts_with(tricky));
+    let contracts = mesh_export::odcs(&mesh);
+    let out = tempfile::tempdir().expect("a temporary folder");
+    let paths = write_all(out.path(), &contracts);
+    let orders = paths
+        .iter()
+        .find(|p| p.ends_with("sales.orders.odcs.yaml"))
+        .expect("the contract");
+    let check = r#"
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1], encoding="utf-8"))
+assert doc["tags"] == ["on", "2027-03-01", "1:20", "0x1F", "~", "1_000", "y"], doc["tags"]
+assert doc["description"]["purpose"] == "yes\u2028no\u0085.", repr(doc["description"]["purpose"])
+print("strings intact")
+"#;
+    let out = run(
+        Command::new(python()).args(["-c", check]).arg(orders),
+        "reading the contract with PyYAML",
+    );
+    assert!(out.contains("strings intact"), "{out}");
+    let out = run(
+        Command::new(python())
+            .arg(validator("odcs.py"))
+            .args(&paths),
+        "the ODCS validation",
+    );
+    assert!(out.contains(": 0 problem(s)"), "{out}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("a folder");
+    for e in std::fs::read_dir(from).expect("a folder") {
+        let e = e.expect("an entry");
+        let dest = to.join(e.file_name());
+        if e.file_type().expect("a type").is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).expect("a copy");
+        }
+    }
+}
+
 /// The validator is not vacuous: it refuses a contract with an unknown key and a wrong type.
 #[test]
 fn the_odcs_validator_refuses_a_broken_contract() {
