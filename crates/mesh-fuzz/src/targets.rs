@@ -411,6 +411,19 @@ fn check_and_plan(files: &BTreeMap<String, Vec<u8>>, choice: u64) -> u64 {
         for p in &report.mesh.products {
             let _ = l.impact(&p.id);
         }
+        // `mesh export`: every format; OpenLineage's lines are JSON.
+        let _ = mesh_export::odcs(&report.mesh);
+        let _ = mesh_export::backstage(&report.mesh);
+        if let Ok(files) = mesh_export::openlineage(&report.mesh, "1970-01-01T00:00:00Z") {
+            for (_, text) in files {
+                for line in text.lines() {
+                    assert!(
+                        serde_json::from_str::<serde_json::Value>(line).is_ok(),
+                        "an OpenLineage line is not JSON: {line}"
+                    );
+                }
+            }
+        }
     }
     if !report.has_errors() && env.is_some() {
         let desired = mesh_plan::desired(&report.mesh, Some("fuzz"));
