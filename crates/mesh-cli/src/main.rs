@@ -3,6 +3,7 @@
 
 mod dev;
 mod drift;
+mod export;
 mod import;
 mod lifecycle;
 mod live;
@@ -127,6 +128,16 @@ enum Command {
         repo: RepoArgs,
         #[arg(long, value_enum, default_value_t = drift::DriftFormat::Human)]
         format: drift::DriftFormat,
+    },
+    /// Write the mesh for other tools: ODCS data contracts, Backstage entities, OpenLineage lineage
+    Export {
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[arg(long, value_enum)]
+        format: export::ExportFormat,
+        /// The folder to write: new, empty, or one an earlier export wrote (replaced whole)
+        #[arg(long)]
+        out: PathBuf,
     },
     /// A local sandbox: real Apache Kafka and a Confluent-compatible Schema Registry
     Dev {
@@ -479,6 +490,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Import { env, out, repo } => import::run(&repo, &env, &out),
         Command::Drift { repo, format } => drift::run(&check(&repo)?, format),
+        Command::Export { repo, format, out } => export::run(&repo, format, &out),
         Command::Dev { action } => dev::run(action),
     }
 }

@@ -280,6 +280,23 @@ pub fn read_at(dir: &Path, rev: &str, path: &str) -> Result<Option<Vec<u8>>, Rep
     Ok(Some(blob.content().to_vec()))
 }
 
+/// The committer time of the commit `rev` names, in seconds since the Unix epoch: a
+/// timestamp that is the same on every run over the same revision (`mesh export`).
+pub fn commit_time(dir: &Path, rev: &str) -> Result<i64, RepoError> {
+    let repo = git2::Repository::discover(dir).map_err(|_| RepoError::NotGit {
+        path: dir.display().to_string(),
+    })?;
+    let commit = repo
+        .revparse_single(rev)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|e| RepoError::BadRevision {
+            rev: rev.to_string(),
+            repo: dir.display().to_string(),
+            message: e.message().to_string(),
+        })?;
+    Ok(commit.time().seconds())
+}
+
 /// One committed version of a file: the first commit (oldest first) that held this content.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileVersion {
@@ -464,6 +481,30 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let e = from_git(t.path(), "HEAD").unwrap_err().to_string();
         assert!(e.contains("not a git repository"), "{e}");
+    }
+
+    #[test]
+    fn commit_time_is_the_committer_time_of_the_revision() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        write(root, "mesh.toml", "[mesh]\n");
+        git(root, &["add", "."]);
+        let out = std::process::Command::new("git")
+            .args(["commit", "-q", "-m", "one"])
+            .current_dir(root)
+            .env("GIT_COMMITTER_DATE", "2026-11-05T10:00:00Z")
+            .env("GIT_AUTHOR_DATE", "2026-11-05T10:00:00Z")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .status()
+            .unwrap();
+        assert!(out.success());
+        assert_eq!(commit_time(root, "main").unwrap(), 1_793_872_800);
+        let e = commit_time(root, "nope").unwrap_err().to_string();
+        assert!(e.contains("`nope`"), "{e}");
     }
 
     #[test]
