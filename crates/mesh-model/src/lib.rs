@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod config;
+pub mod connector;
 pub mod doc;
 mod load;
 pub mod model;

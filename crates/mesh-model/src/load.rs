@@ -99,6 +99,7 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diag
     }
     mesh.domains.sort_by(|a, b| a.name.cmp(&b.name));
     mesh.products.sort_by(|a, b| a.id.cmp(&b.id));
+    mesh.connectors.sort_by(|a, b| a.name.cmp(&b.name));
     (mesh, ds)
 }
 
@@ -450,17 +451,19 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
     let dir = format!("domains/{dir_name}");
     let domain_file = format!("{dir}/domain.toml");
     let mut product_files = Vec::new();
+    let mut connector_files = Vec::new();
     for path in paths {
         let rest = &path[dir.len() + 1..];
         let parts: Vec<&str> = rest.split('/').collect();
         match parts.as_slice() {
             ["domain.toml"] => {}
             ["products", f] if f.ends_with(".toml") => product_files.push(path.clone()),
+            ["connectors", f] if f.ends_with(".toml") => connector_files.push(path.clone()),
             ["schemas", ..] => {}
             ["policies", f] if f.ends_with(".toml") => {}
             _ => ds.push(
                 Diagnostic::warning("ignored-file", path, 0..0, format!("{path} is not a file mesh reads and is ignored"))
-                    .with_help(format!("products go in {dir}/products/<name>.toml, schemas under {dir}/schemas/, rules in {dir}/policies/*.toml")),
+                    .with_help(format!("products go in {dir}/products/<name>.toml, connectors in {dir}/connectors/<name>.toml, schemas under {dir}/schemas/, rules in {dir}/policies/*.toml")),
             ),
         }
     }
@@ -665,6 +668,14 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
     for path in product_files {
         if let Some(p) = load_product(mesh, &domain, &path, ds) {
             mesh.products.push(p);
+        }
+    }
+    connector_files.sort();
+    for path in connector_files {
+        if let Some(table) = parse_file(mesh, &path, ds)
+            && let Some(c) = crate::connector::read(&domain, &path, &table, ds)
+        {
+            mesh.connectors.push(c);
         }
     }
     mesh.domains.push(domain);

@@ -15,6 +15,9 @@ pub struct Mesh {
     pub domains: Vec<Domain>,
     /// Sorted by id.
     pub products: Vec<Product>,
+    /// Kafka Connect connectors of every domain, sorted by name (a Connect cluster's names are
+    /// one namespace).
+    pub connectors: Vec<Connector>,
     /// The environment whose overrides were applied, if any.
     pub env: Option<String>,
     /// The text of every file read, for rendering diagnostics; secrets are marked for redaction.
@@ -182,6 +185,55 @@ pub struct PrincipalSpec {
     pub application_id: Option<Spanned<String>>,
     /// A transactional id the principal produces under; a trailing `*` makes it a prefix.
     pub transactional_id: Option<Spanned<String>>,
+}
+
+/// `domains/<d>/connectors/<name>.toml`: a Kafka Connect connector the domain runs (SPEC §1).
+#[derive(Clone, Debug)]
+pub struct Connector {
+    /// The connector's name on Connect: `name`, else the file stem.
+    pub name: String,
+    pub domain: String,
+    pub file: String,
+    /// The connector class (`connector.class`).
+    pub class: Spanned<String>,
+    /// A principal of the domain, by short name: the worker runs the connector as it.
+    pub principal: Spanned<String>,
+    /// The product it reads (a sink) or writes (a source).
+    pub flow: ConnectorFlow,
+    pub purpose: Option<String>,
+    /// `tasks.max` (1 when not given).
+    pub tasks_max: i64,
+    /// Everything else passed to Connect as written (numbers and booleans as text). Connect's
+    /// own `${provider:path:key}` references pass through untouched; mesh's `${VAR}` ones are
+    /// expanded when applying.
+    pub config: BTreeMap<String, Spanned<String>>,
+}
+
+/// Which way data flows through a connector, and the product at mesh's end of it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConnectorFlow {
+    /// A sink connector consumes this product (like a `[[consumes]]`).
+    Sink(Spanned<String>),
+    /// A source connector produces this product (of its own domain).
+    Source(Spanned<String>),
+}
+
+impl Connector {
+    /// The product at mesh's end of the connector.
+    pub fn product(&self) -> &Spanned<String> {
+        match &self.flow {
+            ConnectorFlow::Sink(p) | ConnectorFlow::Source(p) => p,
+        }
+    }
+
+    pub fn is_sink(&self) -> bool {
+        matches!(self.flow, ConnectorFlow::Sink(_))
+    }
+
+    /// The consumer group Connect gives a sink connector: `connect-<name>`.
+    pub fn group(&self) -> String {
+        format!("connect-{}", self.name)
+    }
 }
 
 /// One `[[consumes]]` entry of a domain.

@@ -10,6 +10,7 @@ use crate::model::*;
 pub(crate) fn cross_check(mesh: &Mesh, ds: &mut Diagnostics) {
     unique_ids_and_topics(mesh, ds);
     streams_applications(mesh, ds);
+    connectors(mesh, ds);
     let ids: Vec<&str> = mesh.products.iter().map(|p| p.id.as_str()).collect();
     // `None` when the product's file exists but could not be read: that error is already reported.
     // `referrer` is never suggested (a product is not its own input or replacement).
@@ -414,6 +415,107 @@ fn streams_applications(mesh: &Mesh, ds: &mut Diagnostics) {
                     .with_related(&d.file, app.span.clone(), "the application id")
                     .with_help("give the product a topic name outside the application's prefix, or change the application_id"),
                 );
+            }
+        }
+    }
+}
+
+/// Each connector: a unique name, a principal of its domain, an existing product it may read
+/// (a sink, under the same access rules as a `[[consumes]]`) or that its domain owns (a
+/// source), and for a sink, `topics` (when set) naming that product's topic.
+fn connectors(mesh: &Mesh, ds: &mut Diagnostics) {
+    let mut names: BTreeMap<&str, &Connector> = BTreeMap::new();
+    for c in &mesh.connectors {
+        if let Some(first) = names.insert(&c.name, c) {
+            ds.push(
+                Diagnostic::error(
+                    "duplicate-connector",
+                    &c.file,
+                    0..0,
+                    format!("connector `{}` is declared twice", c.name),
+                )
+                .with_related(&first.file, 0..0, "first declared here")
+                .with_help("connector names are one namespace on the Connect cluster; rename one"),
+            );
+        }
+        let Some(domain) = mesh.domain(&c.domain) else {
+            continue;
+        };
+        if !domain.principals.contains_key(&c.principal.value) {
+            ds.push(unknown_principal(
+                domain,
+                &c.file,
+                c.principal.span.clone(),
+                &c.principal.value,
+            ));
+        }
+        let wanted = c.product();
+        let Some(product) = mesh.product(&wanted.value) else {
+            if !mesh.unreadable_products.contains(&wanted.value) {
+                let d = Diagnostic::error(
+                    "unknown-product",
+                    &c.file,
+                    wanted.span.clone(),
+                    format!(
+                        "connector `{}` names `{}`, which does not exist",
+                        c.name, wanted.value
+                    ),
+                );
+                let ids = mesh.products.iter().map(|p| p.id.as_str());
+                ds.push(match did_you_mean(&wanted.value, ids) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help("name an existing product as <domain>.<name>"),
+                });
+            }
+            continue;
+        };
+        match &c.flow {
+            ConnectorFlow::Sink(_) => {
+                if let Some(reason) = access_denied(product, &domain.name) {
+                    ds.push(denied(
+                        product,
+                        &domain.name,
+                        (&c.file, wanted.span.clone()),
+                        format!(
+                            "sink connector `{}` consumes {}, which {reason}",
+                            c.name, product.id
+                        ),
+                        "remove this connector",
+                    ));
+                }
+                for key in ["topics", "topics.regex"] {
+                    let Some(v) = c.config.get(key) else { continue };
+                    if key == "topics.regex" || v.value.trim() != product.topic.name {
+                        ds.push(
+                            Diagnostic::error(
+                                "bad-connector",
+                                &c.file,
+                                v.span.clone(),
+                                format!(
+                                    "a sink connector reads exactly its product's topic `{}`; `{key}` says otherwise",
+                                    product.topic.name
+                                ),
+                            )
+                            .with_help("remove it: mesh sets `topics` from `consumes`"),
+                        );
+                    }
+                }
+            }
+            ConnectorFlow::Source(_) => {
+                if product.domain != domain.name {
+                    ds.push(
+                        Diagnostic::error(
+                            "bad-connector",
+                            &c.file,
+                            wanted.span.clone(),
+                            format!(
+                                "source connector `{}` produces {}, a product of domain {}",
+                                c.name, product.id, product.domain
+                            ),
+                        )
+                        .with_help("a domain's connectors produce its own products; move the connector to that domain"),
+                    );
+                }
             }
         }
     }

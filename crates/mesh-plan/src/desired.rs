@@ -118,8 +118,56 @@ pub fn desired(mesh: &Mesh, revision: Option<&str>) -> DesiredState {
             Operation::Read,
         ));
     }
+    for c in &mesh.connectors {
+        connector_acls(mesh, c, &mut d);
+    }
     crate::drift::record_applied(&mut d);
     d
+}
+
+/// A connector's principal reads (sink: topic and the group `connect-<name>`) or writes
+/// (source) its product's topic; a sink is a consumer of the product, for retirement blockers
+/// and impact.
+fn connector_acls(mesh: &Mesh, c: &mesh_model::Connector, d: &mut DesiredState) {
+    let (Some(domain), Some(product)) = (mesh.domain(&c.domain), mesh.product(&c.product().value))
+    else {
+        return;
+    };
+    let Some(principal) = domain.principals.get(&c.principal.value) else {
+        return;
+    };
+    let ops: &[Operation] = if c.is_sink() {
+        &[Operation::Read, Operation::Describe]
+    } else {
+        &[Operation::Write, Operation::Describe]
+    };
+    for &op in ops {
+        d.acls.insert(AclBinding::allow(
+            &principal.value,
+            ResourceType::Topic,
+            &product.topic.name,
+            PatternType::Literal,
+            op,
+        ));
+    }
+    if c.is_sink() {
+        d.acls.insert(AclBinding::allow(
+            &principal.value,
+            ResourceType::Group,
+            &c.group(),
+            PatternType::Literal,
+            Operation::Read,
+        ));
+        d.consumers.push(DesiredConsumer {
+            product: product.id.clone(),
+            domain: domain.name.clone(),
+            principal: c.principal.value.clone(),
+            group: c.group(),
+            owners: domain.owners.clone(),
+            file: c.file.clone(),
+            line: 1,
+        });
+    }
 }
 
 /// What a principal's kind and transactional id imply (SPEC §1): a `streams` application

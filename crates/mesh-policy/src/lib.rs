@@ -26,7 +26,7 @@ pub fn pack_path(name: &str) -> String {
 }
 
 /// The kinds of subject a rule can be about.
-pub const SUBJECTS: &[&str] = &["product", "domain", "consumer", "change"];
+pub const SUBJECTS: &[&str] = &["product", "domain", "consumer", "connector", "change"];
 
 /// Where a rule binds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -626,6 +626,17 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
                 span: c.span.clone(),
             });
         }
+    }
+    for c in &mesh.connectors {
+        let json = view::connector(mesh, c);
+        eval(Subject {
+            kind: "connector",
+            domain: &c.domain,
+            product_id: Some(&c.product().value),
+            json,
+            file: &c.file,
+            span: 0..0,
+        });
     }
     for (i, e) in policies.exemptions.iter().enumerate() {
         // An exemption from a `change` rule is used at plan time, not here.

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use mesh_model::{Consume, Domain, Mesh, Product, SchemaRef};
+use mesh_model::{Connector, Consume, Domain, Mesh, Product, SchemaRef};
 
 pub fn product(p: &Product) -> Value {
     let schema_ref = |r: &Option<SchemaRef>| r.as_ref().map(|r| r.path.value.clone());
@@ -56,6 +56,25 @@ pub fn consumer(d: &Domain, c: &Consume) -> Value {
         "group": c.group.value,
         "purpose": c.purpose.clone().unwrap_or_default(),
         "domain": d.name,
+    })
+}
+
+/// A connector (SPEC §1): its fields, `config` as written (references unexpanded), and the
+/// product it reads or writes, as a `product` rule sees it (`null` when it does not exist).
+pub fn connector(mesh: &Mesh, c: &Connector) -> Value {
+    let domain = mesh.domain(&c.domain);
+    json!({
+        "name": c.name,
+        "domain": c.domain,
+        "class": c.class.value,
+        "kind": if c.is_sink() { "sink" } else { "source" },
+        "principal": c.principal.value,
+        "principal_name": domain.and_then(|d| d.principals.get(&c.principal.value)).map(|p| &p.value),
+        "product_id": c.product().value,
+        "product": mesh.product(&c.product().value).map(product),
+        "purpose": c.purpose.clone().unwrap_or_default(),
+        "tasks_max": c.tasks_max,
+        "config": c.config.iter().map(|(k, v)| (k.clone(), Value::String(v.value.clone()))).collect::<Map<String, Value>>(),
     })
 }
 
@@ -169,6 +188,20 @@ pub const PRODUCT: Shape = Object(&[
     ),
 ]);
 
+pub const CONNECTOR: Shape = Object(&[
+    ("name", Scalar),
+    ("domain", Scalar),
+    ("class", Scalar),
+    ("kind", Scalar),
+    ("principal", Scalar),
+    ("principal_name", Scalar),
+    ("product_id", Scalar),
+    ("product", PRODUCT),
+    ("purpose", Scalar),
+    ("tasks_max", Scalar),
+    ("config", Map),
+]);
+
 pub const DOMAIN: Shape = Object(&[
     ("name", Scalar),
     ("description", Scalar),
@@ -198,6 +231,7 @@ pub fn variables(subject: &str) -> Vec<(&'static str, &'static Shape)> {
         "product" => vars.push(("product", &PRODUCT)),
         "domain" => vars.push(("domain", &DOMAIN)),
         "consumer" => vars.push(("consumer", &CONSUMER)),
+        "connector" => vars.push(("connector", &CONNECTOR)),
         "change" => vars.push(("change", &CHANGE)),
         _ => {}
     }
