@@ -59,21 +59,21 @@ pub const ALL: &[Target] = &[
     },
     Target {
         name: "avro",
-        about: "an Avro schema file: check, normal form, diff, local compatibility both ways",
+        about: "an Avro schema file: check, normal form, diff, field tree, local compatibility both ways",
         kind: Kind::Json,
         seeds: seeds_avro,
         run: avro,
     },
     Target {
         name: "json-schema",
-        about: "a JSON Schema file: check, normal form, diff",
+        about: "a JSON Schema file: check, normal form, diff, field tree",
         kind: Kind::Json,
         seeds: seeds_json_schema,
         run: json_schema,
     },
     Target {
         name: "protobuf",
-        about: "a Protobuf schema file: check, normal form, diff",
+        about: "a Protobuf schema file: check, normal form, diff, field tree",
         kind: Kind::Text,
         seeds: seeds_protobuf,
         run: protobuf,
@@ -687,11 +687,35 @@ fn schema_common(data: &[u8], format: mesh_schema::Format, ext: &str) -> (String
     let normal = mesh_schema::compat::normalise(&text, format);
     mesh_schema::compat::normalise(&normal, format);
     mesh_schema::diff::unified(&original, &text, "before", "after");
+    // The field tree (catalog site, exports): every path extends its parent's.
+    let tree = mesh_schema::fields(format, &text);
+    if let Ok(fields) = &tree {
+        fn walk(fields: &[mesh_schema::Field], parent: &str) -> usize {
+            fields
+                .iter()
+                .map(|f| {
+                    let expected = if parent.is_empty() {
+                        f.name.clone()
+                    } else {
+                        format!("{parent}.{}", f.name)
+                    };
+                    assert_eq!(f.path, expected, "a field's path");
+                    1 + walk(&f.children, &f.path)
+                })
+                .sum()
+        }
+        let n = walk(fields, "");
+        assert!(
+            n <= mesh_schema::fields::MAX_FIELDS + mesh_schema::fields::MAX_DEPTH,
+            "{n} fields"
+        );
+    }
     let behaviour = hash_of(|h| {
         for d in &ds {
             d.code.hash(h);
             d.message.hash(h);
         }
+        tree.as_ref().map(Vec::len).hash(h);
     });
     (text, original, behaviour)
 }

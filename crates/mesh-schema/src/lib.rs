@@ -8,6 +8,9 @@ pub mod avro_names;
 pub mod avro_resolve;
 pub mod compat;
 pub mod diff;
+pub mod fields;
+
+pub use fields::{Field, fields};
 
 use mesh_diagnostics::{Diagnostic, offset_of};
 
