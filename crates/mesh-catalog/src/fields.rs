@@ -22,9 +22,20 @@ pub struct FieldView {
 
 /// The fields of a schema text, or why they cannot be listed.
 pub fn schema_fields(format: mesh_schema::Format, text: &str) -> Result<Vec<FieldView>, String> {
-    // Placeholder until mesh_schema::fields lands (branch `export`): no field listing yet.
-    let _ = (format, text);
-    Err("field listing is not available in this build".into())
+    mesh_schema::fields::fields(format, text).map(|fs| fs.into_iter().map(view).collect())
+}
+
+fn view(f: mesh_schema::fields::Field) -> FieldView {
+    FieldView {
+        name: f.name,
+        path: f.path,
+        type_name: f.type_name,
+        doc: f.doc,
+        default: f.default,
+        optional: f.optional,
+        symbols: f.symbols,
+        children: f.children.into_iter().map(view).collect(),
+    }
 }
 
 /// Every field of a tree, depth first.

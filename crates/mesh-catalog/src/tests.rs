@@ -165,6 +165,12 @@ fn a_product_page_has_what_a_consumer_needs() {
         "sales.orders-value",
         "Raw value schema",
         "&quot;name&quot;: &quot;order_id&quot;",
+        // fields, readably: nested records, enums, docs, defaults
+        "data-path=\"order_id\"",
+        "data-path=\"lines.sku\"",
+        "enum OrderStatus",
+        "<code>PLACED</code>",
+        "Order total including tax.",
         // consumers with their purpose
         "Issue exactly one invoice per order once the order is confirmed.",
         "finance.billing-service",
@@ -262,6 +268,24 @@ fn catalog_json_has_the_documented_shape() {
             .any(|c| c["group"] == "finance.billing-service")
     );
     assert_eq!(orders["schema"]["value"]["subject"], "sales.orders-value");
+    let fields = orders["schema"]["value"]["fields"].as_array().unwrap();
+    let status = fields.iter().find(|f| f["name"] == "status").unwrap();
+    assert_eq!(status["type"], "enum OrderStatus");
+    assert!(
+        status["symbols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "PLACED")
+    );
+    let lines = fields.iter().find(|f| f["name"] == "lines").unwrap();
+    assert!(
+        lines["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"] == "lines.sku")
+    );
     let domains = doc["domains"].as_array().unwrap();
     assert!(domains.iter().any(|d| d["name"] == "sales"));
 }
@@ -347,6 +371,11 @@ fn the_index_and_graph_data_cover_every_product() {
             p.id
         );
     }
+    assert!(
+        index.contains("total_amount"),
+        "schema field names are searchable"
+    );
+    assert!(index.contains("lines.sku"));
     let html = text(&site, "index.html");
     assert!(html.contains("data/index.js") && html.contains("assets/catalog.js"));
     assert!(
