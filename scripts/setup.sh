@@ -2,7 +2,8 @@
 # What building and running mesh needs on a fresh machine, installed with apt-get when run as
 # root on Debian/Ubuntu, else named: Java 17+ and Maven (the sandbox's Kafka and Schema Registry),
 # and for the Kafka client built into mesh (librdkafka with TLS and OIDC): cmake, pkg-config and
-# the system's OpenSSL headers. The system OpenSSL, rather than a vendored copy, so mesh trusts the
+# the system's OpenSSL headers; and Chromium (Debian's `chromium`) for the catalog site's browser
+# test and benchmark (optional elsewhere: without it those are skipped with a note). The system OpenSSL, rather than a vendored copy, so mesh trusts the
 # system's CA roots and gets its security updates from the distribution.
 # Sourced by scripts/test.sh and scripts/demo.sh.
 
@@ -15,6 +16,7 @@ command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openssl; } || missing+=(libssl-dev)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing ${missing[*]} (apt-get)" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -154,7 +154,7 @@
   }
 
   var SVG = 'http://www.w3.org/2000/svg';
-  var MAX_PER_LAYER = 24, NODE_W = 210, NODE_H = 26, GAP_X = 70, GAP_Y = 10;
+  var MAX_PER_LAYER = 24, NODE_W = 236, NODE_H = 26, GAP_X = 70, GAP_Y = 10;
 
   function svgEl(tag, attrs) {
     var e = document.createElementNS(SVG, tag);
@@ -210,10 +210,18 @@
       g.down[a].forEach(function (b) {
         if (!pos[b]) return;
         var x1 = pos[a].x + NODE_W, y1 = pos[a].y + NODE_H / 2, x2 = pos[b].x, y2 = pos[b].y + NODE_H / 2;
-        var mid = (x1 + x2) / 2;
+        var d;
+        if (pos[a].col === pos[b].col) {
+          // Both in one column: a loop out to the right and back in, rather than through it.
+          x2 = x1;
+          d = 'M' + x1 + ',' + y1 + ' C' + (x1 + 45) + ',' + y1 + ' ' + (x1 + 45) + ',' + y2 + ' ' + x2 + ',' + y2;
+        } else {
+          var mid = (x1 + x2) / 2;
+          d = 'M' + x1 + ',' + y1 + ' C' + mid + ',' + y1 + ' ' + mid + ',' + y2 + ' ' + x2 + ',' + y2;
+        }
         edges.appendChild(svgEl('path', {
           'class': 'edge' + (a === focus || b === focus ? ' near' : ''),
-          d: 'M' + x1 + ',' + y1 + ' C' + mid + ',' + y1 + ' ' + mid + ',' + y2 + ' ' + x2 + ',' + y2,
+          d: d,
           'marker-end': 'url(#arrow)'
         }));
       });

@@ -21,7 +21,9 @@ pub fn run(repo: &RepoArgs, out: &Path) -> Result<ExitCode, String> {
     let facts = report.mesh.environment().map(|env| {
         let facts = read_live(&report, env);
         if let Some(reason) = &facts.unavailable {
-            eprintln!("warning: live facts unavailable: {reason}; the catalog is written without them");
+            eprintln!(
+                "warning: live facts unavailable: {reason}; the catalog is written without them"
+            );
         }
         for note in &facts.notes {
             eprintln!("warning: {note}");
