@@ -23,6 +23,8 @@ pub struct Catalog {
     pub connection: Option<Connection>,
     /// `None` without `--env`.
     pub live: Option<LiveStatus>,
+    /// Every product rule in force (global, and each domain's own), by id; products name theirs.
+    pub rules: Vec<PolicyView>,
     pub domains: Vec<DomainView>,
     pub products: Vec<ProductView>,
 }
@@ -89,7 +91,8 @@ pub struct ProductView {
     pub inputs: Vec<String>,
     pub downstream: Vec<String>,
     pub acls: Vec<AclView>,
-    pub policies: Vec<PolicyView>,
+    /// Ids of the product rules that bind it (see `Catalog::rules`).
+    pub policies: Vec<String>,
     pub exemptions: Vec<ExemptionView>,
     /// Validation warnings about its file (errors never reach a catalog).
     pub findings: Vec<String>,
@@ -152,8 +155,10 @@ pub struct PolicyView {
     pub rule: String,
     pub description: String,
     pub severity: String,
-    /// `global`, or the domain whose own rule it is.
+    /// `global`, or `domain` for a domain's own rule.
     pub scope: String,
+    /// The domain a `domain` rule binds.
+    pub domain: Option<String>,
     pub exemptible: bool,
 }
 
@@ -211,6 +216,7 @@ impl Catalog {
             }
         }
         let live = input.live.filter(|l| l.unavailable.is_none());
+        let rules = product_rules(&report.policies);
         let mut products: Vec<ProductView> = mesh
             .products
             .iter()
@@ -228,7 +234,7 @@ impl Catalog {
                         .get(p.id.as_str())
                         .map(|s| s.iter().map(|s| s.to_string()).collect())
                         .unwrap_or_default(),
-                    policies: policies_of(&report.policies, p),
+                    policies: policies_of(&rules, p),
                     exemptions: report
                         .policies
                         .exemptions
@@ -291,6 +297,7 @@ impl Catalog {
                 reason: l.unavailable.clone(),
                 notes: l.notes.clone(),
             }),
+            rules,
             domains,
             products,
         }
@@ -342,15 +349,12 @@ fn serde_name<T: Serialize>(v: &T) -> String {
     }
 }
 
-fn policies_of(policies: &mesh_policy::Policies, p: &Product) -> Vec<PolicyView> {
+/// The rules about products, sorted by id.
+fn product_rules(policies: &mesh_policy::Policies) -> Vec<PolicyView> {
     let mut out: Vec<PolicyView> = policies
         .rules
         .iter()
         .filter(|r| r.applies_to == "product")
-        .filter(|r| match &r.scope {
-            mesh_policy::Scope::Global => true,
-            mesh_policy::Scope::Domain(d) => *d == p.domain,
-        })
         .map(|r| PolicyView {
             rule: r.id.clone(),
             description: r.description.clone(),
@@ -360,13 +364,26 @@ fn policies_of(policies: &mesh_policy::Policies, p: &Product) -> Vec<PolicyView>
             },
             scope: match &r.scope {
                 mesh_policy::Scope::Global => "global".into(),
-                mesh_policy::Scope::Domain(d) => d.clone(),
+                mesh_policy::Scope::Domain(_) => "domain".into(),
+            },
+            domain: match &r.scope {
+                mesh_policy::Scope::Global => None,
+                mesh_policy::Scope::Domain(d) => Some(d.clone()),
             },
             exemptible: r.exemptible,
         })
         .collect();
     out.sort_by(|a, b| a.rule.cmp(&b.rule));
     out
+}
+
+/// The ids of the rules that bind a product: the global ones and its domain's own.
+fn policies_of(rules: &[PolicyView], p: &Product) -> Vec<String> {
+    rules
+        .iter()
+        .filter(|r| r.domain.as_ref().is_none_or(|d| *d == p.domain))
+        .map(|r| r.rule.clone())
+        .collect()
 }
 
 fn product_live(l: &LiveFacts, p: &Product) -> ProductLive {

@@ -508,7 +508,11 @@ fn product(c: &Catalog, p: &ProductView) -> String {
         b.push_str("<p class=\"muted\">None.</p>\n");
     } else {
         b.push_str("<table class=\"grid\"><thead><tr><th>Rule</th><th>Description</th><th>Severity</th><th>Scope</th><th>Exemption</th></tr></thead><tbody>\n");
-        for r in &p.policies {
+        for r in p
+            .policies
+            .iter()
+            .filter_map(|id| c.rules.iter().find(|r| &r.rule == id))
+        {
             let ex = p.exemptions.iter().find(|e| e.rule == r.rule);
             let _ = writeln!(
                 b,
@@ -516,7 +520,7 @@ fn product(c: &Catalog, p: &ProductView) -> String {
                 esc(&r.rule),
                 esc(&r.description),
                 esc(&r.severity),
-                esc(&r.scope),
+                esc(r.domain.as_deref().map_or("global", |d| d)),
                 match ex {
                     Some(e) => format!(
                         "<span class=\"exemption\">exempt until {}: {}</span>",
@@ -533,7 +537,7 @@ fn product(c: &Catalog, p: &ProductView) -> String {
     for e in p
         .exemptions
         .iter()
-        .filter(|e| !p.policies.iter().any(|r| r.rule == e.rule))
+        .filter(|e| !p.policies.contains(&e.rule))
     {
         let _ = writeln!(
             b,

@@ -286,6 +286,19 @@ fn catalog_json_has_the_documented_shape() {
             .iter()
             .any(|c| c["path"] == "lines.sku")
     );
+    let rules = doc["rules"].as_array().unwrap();
+    assert!(
+        rules
+            .iter()
+            .any(|r| r["rule"] == "durability.authoritative" && r["scope"] == "global")
+    );
+    assert!(
+        orders["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "durability.authoritative")
+    );
     let domains = doc["domains"].as_array().unwrap();
     assert!(domains.iter().any(|d| d["name"] == "sales"));
 }
