@@ -286,7 +286,7 @@ fn domain(c: &Catalog, d: &crate::model::DomainView) -> String {
         }
     }
     b.push_str("</tbody></table>\n");
-    let _ = write!(b, "<h2>Consumes ({})</h2>\n", d.consumes.len());
+    let _ = writeln!(b, "<h2>Consumes ({})</h2>", d.consumes.len());
     if d.consumes.is_empty() {
         b.push_str("<p class=\"muted\">This domain declares no <code>[[consumes]]</code>.</p>\n");
     } else {
@@ -332,9 +332,9 @@ fn product(c: &Catalog, p: &ProductView) -> String {
             .collect::<String>()
     );
     if let Some(dep) = &p.deprecation {
-        let _ = write!(
+        let _ = writeln!(
             b,
-            "<div class=\"banner deprecated\" id=\"deprecation\" role=\"alert\"><strong>Deprecated</strong>{}{}.{}{}</div>\n",
+            "<div class=\"banner deprecated\" id=\"deprecation\" role=\"alert\"><strong>Deprecated</strong>{}{}.{}{}</div>",
             dep.since
                 .as_ref()
                 .map(|s| format!(" since {}", esc(s)))

@@ -199,7 +199,9 @@ fn plan_and_apply_converge_on_a_real_cluster() {
     let value = &orders["live"]["subjects"]["sales.orders-value"];
     assert!(value["version"].as_i64().unwrap() >= 1, "{orders}");
     assert!(
-        value["registered_at"].as_str().is_some_and(|t| t.ends_with('Z')),
+        value["registered_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
         "the apply's time from the catalog record: {orders}"
     );
     assert!(orders["live"]["groups"].is_array(), "{orders}");
