@@ -122,7 +122,7 @@ pub fn page(depth: Depth, title: &str, mesh: &str, body: &str, scripts: &[&str])
     out.push_str(&format!(
         "<header class=\"top\"><a class=\"brand\" href=\"{root}index.html\">{} data catalog</a>\
          <nav><a href=\"{root}index.html\">Products</a> <a href=\"{root}domains.html\">Domains</a> \
-         <a href=\"{root}lineage.html\">Lineage</a></nav></header>\n<main>\n",
+         <a href=\"{root}lineage.html\">Lineage</a> <a href=\"{root}policies.html\">Policies</a></nav></header>\n<main>\n",
         esc(mesh)
     ));
     out.push_str(body);

@@ -19,6 +19,7 @@ pub fn all(c: &Catalog) -> Vec<(String, String)> {
         ("index.html".to_string(), index(c)),
         ("domains.html".to_string(), domains(c)),
         ("lineage.html".to_string(), lineage(c)),
+        ("policies.html".to_string(), policies(c)),
         ("data/index.js".to_string(), index_data(c)),
         ("data/graph.js".to_string(), graph_data(c)),
     ];
@@ -222,6 +223,51 @@ fn graph_block(depth: Depth, focus: &str, follow_hash: bool) -> String {
         depth.root(),
         if follow_hash { " data-hash=\"1\"" } else { "" }
     )
+}
+
+fn policies(c: &Catalog) -> String {
+    let mut b = String::from(
+        "<h1>Policies</h1>\n<p class=\"summary\">The rules about products in force in this mesh: global ones bind every domain, a domain's own bind only its products.</p>\n\
+         <table class=\"grid\"><thead><tr><th>Rule</th><th>Description</th><th>Severity</th><th>Binds</th><th>Exemptible</th></tr></thead><tbody>\n",
+    );
+    for r in &c.rules {
+        let _ = writeln!(
+            b,
+            "<tr id=\"rule-{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            attr(&r.rule),
+            esc(&r.rule),
+            esc(&r.description),
+            esc(&r.severity),
+            match &r.domain {
+                Some(d) => format!("domain {}", domain_link(Depth::Root, d)),
+                None => "every domain".into(),
+            },
+            if r.exemptible { "yes" } else { "no" }
+        );
+    }
+    b.push_str("</tbody></table>\n<h2>Exemptions</h2>\n");
+    let exemptions: Vec<(&str, &crate::model::ExemptionView)> = c
+        .products
+        .iter()
+        .flat_map(|p| p.exemptions.iter().map(move |e| (p.id.as_str(), e)))
+        .collect();
+    if exemptions.is_empty() {
+        b.push_str("<p class=\"muted\">None.</p>\n");
+    } else {
+        b.push_str("<table class=\"grid\"><thead><tr><th>Product</th><th>Rule</th><th>Until</th><th>Reason</th></tr></thead><tbody>\n");
+        for (id, e) in exemptions {
+            let _ = writeln!(
+                b,
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                product_link(Depth::Root, id),
+                esc(&e.rule),
+                esc(&e.expires),
+                esc(&e.reason)
+            );
+        }
+        b.push_str("</tbody></table>\n");
+    }
+    page(Depth::Root, "Policies", &c.mesh, &b, &[])
 }
 
 fn domains(c: &Catalog) -> String {
@@ -502,50 +548,46 @@ fn product(c: &Catalog, p: &ProductView) -> String {
     }
     b.push_str("</section>\n");
 
-    // Policies.
-    b.push_str("<section id=\"policies\"><h2>Policies</h2>\n<p>The product rules in force for this product (global ones and its domain's own); each rule's <code>when</code> decides whether it checks it.</p>\n");
-    if p.policies.is_empty() {
-        b.push_str("<p class=\"muted\">None.</p>\n");
-    } else {
-        b.push_str("<table class=\"grid\"><thead><tr><th>Rule</th><th>Description</th><th>Severity</th><th>Scope</th><th>Exemption</th></tr></thead><tbody>\n");
-        for r in p
-            .policies
-            .iter()
-            .filter_map(|id| c.rules.iter().find(|r| &r.rule == id))
-        {
-            let ex = p.exemptions.iter().find(|e| e.rule == r.rule);
-            let _ = writeln!(
-                b,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&r.rule),
-                esc(&r.description),
-                esc(&r.severity),
-                esc(r.domain.as_deref().map_or("global", |d| d)),
-                match ex {
-                    Some(e) => format!(
-                        "<span class=\"exemption\">exempt until {}: {}</span>",
-                        esc(&e.expires),
-                        esc(&e.reason)
-                    ),
-                    None if r.exemptible => "exemptible".into(),
-                    None => String::new(),
-                }
-            );
-        }
-        b.push_str("</tbody></table>\n");
-    }
-    for e in p
-        .exemptions
-        .iter()
-        .filter(|e| !p.policies.contains(&e.rule))
-    {
+    // Policies: the exemptions in full, the rules as links into policies.html (their
+    // descriptions once there, rather than on every one of 2,000 pages).
+    b.push_str("<section id=\"policies\"><h2>Policies</h2>\n");
+    for e in &p.exemptions {
         let _ = writeln!(
             b,
-            "<p class=\"exemption\">Exempt from <code>{}</code> until {}: {}</p>",
+            "<p class=\"exemption\">Exempt from <a href=\"../policies.html#rule-{}\"><code>{}</code></a> until {}: {}</p>",
+            attr(&e.rule),
             esc(&e.rule),
             esc(&e.expires),
             esc(&e.reason)
         );
+    }
+    if p.policies.is_empty() {
+        b.push_str("<p class=\"muted\">No product rule is in force.</p>\n");
+    } else {
+        let _ = write!(
+            b,
+            "<p>{} product rules are in force (global ones and its domain's own; each rule's <code>when</code> decides whether it checks this product): ",
+            p.policies.len()
+        );
+        let links: Vec<String> = p
+            .policies
+            .iter()
+            .filter_map(|id| c.rules.iter().find(|r| &r.rule == id))
+            .map(|r| {
+                format!(
+                    "<a class=\"rule severity-{}\" href=\"../policies.html#rule-{}\"><code>{}</code></a>{}",
+                    attr(&r.severity),
+                    attr(&r.rule),
+                    esc(&r.rule),
+                    match &r.domain {
+                        Some(d) => format!(" <span class=\"muted\">({}'s own)</span>", esc(d)),
+                        None => String::new(),
+                    }
+                )
+            })
+            .collect();
+        b.push_str(&links.join(", "));
+        b.push_str(".</p>\n");
     }
     if !p.findings.is_empty() {
         b.push_str("<h3>Warnings</h3><ul>");

@@ -126,6 +126,7 @@ fn output_is_deterministic() {
         "index.html",
         "domains.html",
         "lineage.html",
+        "policies.html",
         "catalog.json",
         "data/index.js",
         "data/graph.js",
@@ -184,8 +185,9 @@ fn a_product_page_has_what_a_consumer_needs() {
         // lineage centred on the product
         "class=\"lineage\" data-focus=\"sales.orders\"",
         "../products/sales.checkout-events.html",
-        // policies
+        // policies, linked to their descriptions
         "id=\"policies\"",
+        "href=\"../policies.html#rule-durability.authoritative\"",
         "live facts",
     ] {
         assert!(page.contains(must), "the page lacks {must:?}");
@@ -212,6 +214,10 @@ fn exemptions_show_with_their_expiry() {
     let page = text(&site, &format!("products/{}.html", e.product));
     assert!(page.contains(&format!("until {}", e.expires)), "{page}");
     assert!(page.contains(&esc(&e.reason)));
+    let all = text(&site, "policies.html");
+    assert!(all.contains(&format!("id=\"rule-{}\"", e.rule)), "{all}");
+    assert!(all.contains(&esc(&e.reason)));
+    assert!(all.contains("id=\"rule-durability.authoritative\""));
 }
 
 #[test]
