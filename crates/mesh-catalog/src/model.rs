@@ -287,7 +287,10 @@ impl Catalog {
             connection: environment.and_then(|e| {
                 Some(Connection {
                     bootstrap_servers: e.bootstrap_servers.as_ref()?.value.clone(),
-                    schema_registry_url: e.schema_registry_url.as_ref().map(|u| u.value.clone()),
+                    schema_registry_url: e
+                        .schema_registry_url
+                        .as_ref()
+                        .map(|u| without_userinfo(&u.value)),
                     security_protocol: e.kafka.get("security.protocol").map(|v| v.value.clone()),
                     sasl_mechanism: e.kafka.get("sasl.mechanism").map(|v| v.value.clone()),
                 })
@@ -301,6 +304,18 @@ impl Catalog {
             domains,
             products,
         }
+    }
+}
+
+/// A URL without any `user:password@` part: the site is for everyone, credentials are not.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
     }
 }
 
@@ -525,5 +540,17 @@ fn schema_part(mesh: &Mesh, r: &mesh_model::SchemaRef, subject: &str) -> SchemaP
         fields,
         fields_error,
         raw,
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    #[test]
+    fn urls_lose_their_credentials() {
+        use super::without_userinfo as w;
+        assert_eq!(w("https://u:p@sr.example/apis"), "https://sr.example/apis");
+        assert_eq!(w("https://sr.example/a@b"), "https://sr.example/a@b");
+        assert_eq!(w("http://127.0.0.1:18081"), "http://127.0.0.1:18081");
+        assert_eq!(w("${SR_URL}"), "${SR_URL}");
     }
 }

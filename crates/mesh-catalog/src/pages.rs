@@ -521,9 +521,10 @@ fn product(c: &Catalog, p: &ProductView) -> String {
     // Lineage.
     let _ = write!(
         b,
-        "<section id=\"lineage\"><h2>Lineage</h2>\n<p>Upstream: {}. Downstream: {}.</p>\n{}</section>\n",
+        "<section id=\"lineage\"><h2>Lineage</h2>\n<p>Upstream: {}. Downstream: {}. <a href=\"../lineage.html#{}\">Whole-mesh view</a>.</p>\n{}</section>\n",
         id_list(dd, &p.inputs),
         id_list(dd, &p.downstream),
+        attr(&p.id),
         graph_block(dd, &p.id, false)
     );
 
