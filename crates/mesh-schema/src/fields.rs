@@ -445,9 +445,16 @@ mod json {
                     };
                 }
                 Value::Object(o) => o,
-                _ => {
+                Value::Bool(false) => {
                     return Shape {
                         type_name: "never".to_owned(),
+                        ..Shape::default()
+                    };
+                }
+                // Not a schema (a draft-4 tuple `items: [...]`, a stray value): nothing known.
+                _ => {
+                    return Shape {
+                        type_name: "any".to_owned(),
                         ..Shape::default()
                     };
                 }
@@ -1161,6 +1168,10 @@ mod tests {
         let f = fields(Format::Json, text).unwrap();
         assert!(!find(&f, "a").optional);
         assert!(find(&f, "b").optional);
+        let text = r#"{"properties": {"t": {"type": "array", "items": [{"type": "string"}]}, "n": false}}"#;
+        let f = fields(Format::Json, text).unwrap();
+        assert_eq!(find(&f, "t").type_name, "array<any>");
+        assert_eq!(find(&f, "n").type_name, "never");
     }
 
     #[test]
