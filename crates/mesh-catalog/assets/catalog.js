@@ -154,7 +154,7 @@
   }
 
   var SVG = 'http://www.w3.org/2000/svg';
-  var MAX_PER_LAYER = 24, NODE_W = 236, NODE_H = 26, GAP_X = 70, GAP_Y = 10;
+  var MAX_PER_LAYER = 24, NODE_W = 220, NODE_H = 26, GAP_X = 50, GAP_Y = 10;
 
   function svgEl(tag, attrs) {
     var e = document.createElementNS(SVG, tag);
@@ -195,7 +195,7 @@
       tallest = Math.max(tallest, list.length);
       list.forEach(function (v, row) { pos[v] = { x: 10 + col * (NODE_W + GAP_X), y: 10 + row * (NODE_H + GAP_Y), col: col, row: row }; });
     });
-    var width = 20 + layers.length * NODE_W + (layers.length - 1) * GAP_X;
+    var width = 20 + layers.length * NODE_W + (layers.length - 1) * GAP_X + 50; // + room for same-column loops
     var height = 20 + tallest * (NODE_H + GAP_Y);
     // Centre shorter columns vertically.
     layers.forEach(function (l) {
@@ -203,7 +203,10 @@
       var offset = (tallest - list.length) * (NODE_H + GAP_Y) / 2;
       list.forEach(function (v) { pos[v].y += offset; });
     });
-    var svg = svgEl('svg', { width: width, height: height, viewBox: '0 0 ' + width + ' ' + height, role: 'img', 'aria-label': 'Lineage of ' + focusId });
+    // Scale a slightly too wide graph down to fit; scroll a much wider one (more hops).
+    var room = box.clientWidth - 2;
+    var scale = room > 0 && width > room && width < room * 1.6 ? room / width : 1;
+    var svg = svgEl('svg', { width: Math.round(width * scale), height: Math.round(height * scale), viewBox: '0 0 ' + width + ' ' + height, role: 'img', 'aria-label': 'Lineage of ' + focusId });
     var edges = svgEl('g', { 'class': 'edges' });
     Object.keys(pos).forEach(function (k) {
       var a = +k;
