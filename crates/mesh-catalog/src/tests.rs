@@ -444,6 +444,19 @@ fn write_site_replaces_a_site_whole_and_refuses_what_is_not_one() {
     assert!(e.contains("refusing to replace it"), "{e}");
     assert!(precious.join("thesis.txt").is_file());
 
+    // The site's own folder named through `..`: replaced in place, nothing left inside or
+    // next to it.
+    let via_dots = out.join("products").join("..");
+    write_site(&site, &via_dots).unwrap();
+    assert!(out.join("index.html").is_file());
+    for folder in [&out, &tmp.path().to_path_buf()] {
+        let names: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+    }
+
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     write_site(&site, &empty).unwrap();

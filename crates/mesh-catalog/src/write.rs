@@ -31,6 +31,15 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
 
 /// Writes `site` to `dir`: creates it, or replaces a site written there before.
 pub fn write_site(site: &Site, dir: &Path) -> Result<(), WriteError> {
+    // `.`, `..` or a symlink: work on the real folder, so the temporary folder lands next to
+    // it, never inside it.
+    let real;
+    let dir = if dir.exists() {
+        real = std::fs::canonicalize(dir).map_err(io(dir))?;
+        real.as_path()
+    } else {
+        dir
+    };
     if dir.is_file() {
         return Err(WriteError::NotAFolder(dir.to_path_buf()));
     }
@@ -41,10 +50,9 @@ pub fn write_site(site: &Site, dir: &Path) -> Result<(), WriteError> {
             return Err(WriteError::NotACatalog(dir.to_path_buf()));
         }
     }
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "catalog".into());
+    let Some(name) = dir.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Err(WriteError::NotACatalog(dir.to_path_buf()));
+    };
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
