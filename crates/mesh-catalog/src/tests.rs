@@ -457,6 +457,9 @@ fn write_site_replaces_a_site_whole_and_refuses_what_is_not_one() {
         assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
     }
 
+    let e = write_site(&site, Path::new("/")).unwrap_err().to_string();
+    assert!(e.contains("refusing to replace it"), "{e}");
+
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     write_site(&site, &empty).unwrap();
