@@ -196,6 +196,16 @@ whenReady(function () {
 });
 "#;
 
+const CHECK_DOMAIN: &str = r#"
+whenReady(function () {
+  var links = Array.prototype.map.call(document.querySelectorAll('a.contact'), function (a) { return a.getAttribute('href'); });
+  check('the domain\'s contacts are links', links.indexOf('mailto:sales-data@acme.example') >= 0, links.join(','));
+  var products = Array.prototype.map.call(document.querySelectorAll('a[href^="../products/"]'), function (a) { return a.textContent; });
+  check('its products are one click away', products.indexOf('sales.orders') >= 0 && products.indexOf('sales.legacy-orders') >= 0, products.join(','));
+  check('what it consumes, and why', document.body.textContent.indexOf('Turn every completed checkout into an order.') >= 0, 'purpose missing');
+});
+"#;
+
 /// Writes an instrumented copy of `page` (relative to `site`) that loads the hooks first and
 /// `check` last; returns its path.
 fn instrument(site: &Path, page: &str, check: &str, name: &str) -> PathBuf {
