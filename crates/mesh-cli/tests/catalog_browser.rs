@@ -305,6 +305,7 @@ fn the_catalog_works_in_a_real_browser() {
             CHECK_LINEAGE,
             "lineage",
         ),
+        ("domains/sales.html", "", CHECK_DOMAIN, "domain"),
     ];
     let mut failures = Vec::new();
     for (page, fragment, check, name) in cases {
