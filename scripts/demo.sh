@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, for a newcomer: build mesh, start the local sandbox (a real Apache Kafka and a
 # Schema Registry, fetched with Maven on first use), then validate, plan and apply
-# mesh-repo-example against it. Run it twice: the second plan shows no changes.
+# mesh-repo-example against it, and write its catalog site (with live facts from the sandbox).
+# Run it twice: the second plan shows no changes.
 # `mesh dev down` stops the sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,3 +28,7 @@ step "mesh impact sales.orders --repo $repo"
 "$mesh" impact sales.orders --repo "$repo"
 step "mesh drift --repo $repo --env local   (nothing changed outside mesh)"
 "$mesh" drift --repo "$repo" --env local
+catalog=target/mesh-catalog
+step "mesh catalog --repo $repo --env local --out $catalog"
+"$mesh" catalog --repo "$repo" --env local --out "$catalog"
+echo "The catalog site is in $catalog: open file://$PWD/$catalog/index.html in a browser."

@@ -1,6 +1,7 @@
 //! The `mesh` binary: argument parsing, reading the repo (folder or git revision), and output.
 //! Only this crate knows about terminals, colours and output formats.
 
+mod catalog;
 mod dev;
 mod drift;
 mod export;
@@ -128,6 +129,14 @@ enum Command {
         repo: RepoArgs,
         #[arg(long, value_enum, default_value_t = drift::DriftFormat::Human)]
         format: drift::DriftFormat,
+    },
+    /// Write the static data-product catalog site (search, product and domain pages, lineage)
+    Catalog {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// The folder to write the site to (created, or replaced if it holds a catalog)
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Write the mesh for other tools: ODCS data contracts, Backstage entities, OpenLineage lineage
     Export {
@@ -491,6 +500,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Import { env, out, repo } => import::run(&repo, &env, &out),
         Command::Drift { repo, format } => drift::run(&check(&repo)?, format),
         Command::Export { repo, format, out } => export::run(&repo, format, &out),
+        Command::Catalog { repo, out } => catalog::run(&repo, &out),
         Command::Dev { action } => dev::run(action),
     }
 }

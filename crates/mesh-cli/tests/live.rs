@@ -173,6 +173,41 @@ fn plan_and_apply_converge_on_a_real_cluster() {
         "{denied}"
     );
 
+    // The catalog site with live facts: partition counts, registered schema versions (with the
+    // apply that recorded them), consumer groups.
+    let site = sb.scratch().join("catalog-site");
+    let o = mesh(
+        &repo,
+        &["catalog", "--env", "local", "--out", site.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("live facts unavailable"), "{}", text(&o));
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(site.join("catalog.json")).unwrap()).unwrap();
+    assert_eq!(doc["live"]["available"], true, "{}", doc["live"]);
+    let product = |id: &str| {
+        doc["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(product("marketing.campaigns")["live"]["partitions"], 3);
+    let orders = product("sales.orders");
+    let value = &orders["live"]["subjects"]["sales.orders-value"];
+    assert!(value["version"].as_i64().unwrap() >= 1, "{orders}");
+    assert!(
+        value["registered_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "the apply's time from the catalog record: {orders}"
+    );
+    assert!(orders["live"]["groups"].is_array(), "{orders}");
+    let page = std::fs::read_to_string(site.join("products/sales.orders.html")).unwrap();
+    assert!(page.contains("id=\"live-partitions\""), "{page}");
+
     // Change a config, add partitions, add a consumer, remove a consumer.
     edit(
         &repo,
