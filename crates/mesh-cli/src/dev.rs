@@ -35,6 +35,10 @@ pub(crate) struct DevArgs {
     /// Kafka release, 4.x or 3.9.x; default: what the folder has, else the newest supported 4.x
     #[arg(long = "kafka-version")]
     kafka_version: Option<String>,
+    /// Also run a Kafka Connect worker (REST on 127.0.0.1:18083, principal `connect`); a
+    /// sandbox that has one keeps it on later `up`s
+    #[arg(long)]
+    connect: bool,
     /// Output of `up` and `status`
     #[arg(long, value_enum, default_value_t = DevFormat::Human)]
     format: DevFormat,
@@ -61,6 +65,9 @@ pub(crate) fn run(action: DevAction) -> Result<ExitCode, String> {
     }
     if let Some(version) = args.kafka_version {
         config.kafka_version = version;
+    }
+    if args.connect {
+        config.connect = true;
     }
     for u in &args.users {
         let (name, password) = u.split_once(':').ok_or_else(|| {
@@ -165,5 +172,12 @@ pub(crate) fn status_json(st: &Status) -> Value {
             "https_url": st.registry_https_url(),
             "server": component(&st.registry),
         },
+        // null when the sandbox has no worker (no `--connect`).
+        "connect": st.connect.as_ref().map(|c| json!({
+            "url": c.endpoint,
+            "principal": mesh_sandbox::CONNECT_USER,
+            "group": mesh_sandbox::CONNECT_GROUP,
+            "server": component(c),
+        })),
     })
 }

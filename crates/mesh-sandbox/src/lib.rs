@@ -30,6 +30,7 @@
 //! of the mesh model, rdkafka, or terminals. It needs Linux (`/proc`) to recognise its servers.
 
 mod config;
+mod connect;
 mod ephemeral;
 mod error;
 pub mod faults;
@@ -51,10 +52,12 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 pub use config::{
-    ADMIN_PASSWORD, ADMIN_USER, CCOMPAT_PATH, DEPENDENCY_PLUGIN_VERSION, KAFKA_3_VERSION,
-    KAFKA_VERSION, KafkaSeries, LOG4J2_VERSION, Listener, MAX_BROKERS, NodePorts, RegistryDist,
-    Relay, SLF4J_BINDING, SandboxConfig, default_cache_dir, default_state_dir,
+    ADMIN_PASSWORD, ADMIN_USER, CCOMPAT_PATH, CONNECT_GROUP, CONNECT_PASSWORD, CONNECT_USER,
+    DEPENDENCY_PLUGIN_VERSION, KAFKA_3_VERSION, KAFKA_VERSION, KafkaSeries, LOG4J2_VERSION,
+    Listener, MAX_BROKERS, NodePorts, RegistryDist, Relay, SLF4J_BINDING, SandboxConfig,
+    default_cache_dir, default_state_dir,
 };
+pub use connect::worker_version;
 pub use ephemeral::{Ephemeral, Options};
 pub use error::SandboxError;
 pub use fetch::fetch_jars;
@@ -77,16 +80,19 @@ pub enum Component {
     Kafka(u8),
     /// The Confluent-compatible Schema Registry.
     Registry,
+    /// The Kafka Connect worker (distributed mode), only with `--connect`.
+    Connect,
 }
 
 impl Component {
     /// A short, stable identifier used in process markers and file names: `kafka` for node 1
-    /// (the name a one-node sandbox always had), `kafka-2`, `kafka-3`, and `registry`.
+    /// (the name a one-node sandbox always had), `kafka-2`, `kafka-3`, `registry` and `connect`.
     pub fn key(self) -> String {
         match self {
             Component::Kafka(node) if node <= 1 => "kafka".to_owned(),
             Component::Kafka(node) => format!("kafka-{node}"),
             Component::Registry => "registry".to_owned(),
+            Component::Connect => "connect".to_owned(),
         }
     }
 }
@@ -96,6 +102,7 @@ impl fmt::Display for Component {
         match self {
             Component::Kafka(node) => write!(f, "Kafka node {node}"),
             Component::Registry => f.write_str("Schema Registry"),
+            Component::Connect => f.write_str("Kafka Connect"),
         }
     }
 }
@@ -153,5 +160,7 @@ mod tests {
         assert_eq!(Component::Kafka(2).to_string(), "Kafka node 2");
         assert_eq!(Component::Registry.key(), "registry");
         assert_eq!(Component::Registry.to_string(), "Schema Registry");
+        assert_eq!(Component::Connect.key(), "connect");
+        assert_eq!(Component::Connect.to_string(), "Kafka Connect");
     }
 }
