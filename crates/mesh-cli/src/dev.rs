@@ -181,3 +181,32 @@ pub(crate) fn status_json(st: &Status) -> Value {
         })),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_status_shows_the_connect_worker_only_when_there_is_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cfg = SandboxConfig::new(tmp.path(), tmp.path().join("cache"));
+        let plain = status_json(&mesh_sandbox::status(&cfg));
+        assert_eq!(plain["connect"], Value::Null);
+        cfg.connect = true;
+        cfg.connect_port = 28083;
+        let with = status_json(&mesh_sandbox::status(&cfg));
+        let connect = &with["connect"];
+        assert_eq!(connect["url"], "http://127.0.0.1:28083");
+        assert_eq!(connect["principal"], "connect");
+        assert_eq!(connect["group"], "mesh-connect");
+        assert_eq!(connect["server"]["name"], "connect");
+        assert_eq!(connect["server"]["state"], "stopped");
+        assert_eq!(connect["server"]["ports"]["rest"], 28083);
+        assert!(
+            connect["server"]["log"]
+                .as_str()
+                .is_some_and(|l| l.ends_with("logs/connect.log"))
+        );
+        assert_eq!(with["up"], false);
+    }
+}

@@ -150,6 +150,9 @@ config.providers=file,env
 config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider
 config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider
 connector.client.config.override.policy=All
+# The plugins here (file connectors, converters, transforms) all have ServiceLoader manifests:
+# skipping the reflective classpath scan saves ~6 s of startup.
+plugin.discovery=service_load
 # Commit sink offsets (and flush files) every 5 s rather than every minute.
 offset.flush.interval.ms=5000
 ",
@@ -318,6 +321,7 @@ mod tests {
         );
         assert_eq!(get("connector.client.config.override.policy"), "All");
         assert!(!p.iter().any(|(k, _)| *k == "plugin.path"));
+        assert_eq!(get("plugin.discovery"), "service_load");
         // Every key once: a duplicate would silently override the first.
         let mut keys: Vec<_> = p.iter().map(|(k, _)| *k).collect();
         keys.sort_unstable();

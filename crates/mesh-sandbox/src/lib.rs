@@ -14,8 +14,11 @@
 //!   `http://127.0.0.1:18081/apis/ccompat/v7` and `https://localhost:18443/apis/ccompat/v7`, a
 //!   global BACKWARD rule (Confluent's default), and its storage in an H2 database file in the
 //!   sandbox folder.
+//! - **Kafka Connect** (optional, `--connect`): one distributed-mode worker with REST on
+//!   `http://127.0.0.1:18083`, logging in as the non-super user `connect`, with ACLs on its
+//!   internal topics (`_connect-*`) and group (`mesh-connect`) only, and the file connectors.
 //!
-//! Both run as detached JVMs (own session, pid files in the sandbox folder) so they outlive the
+//! All run as detached JVMs (own session, pid files in the sandbox folder) so they outlive the
 //! `mesh` process. Their jars come from Maven Central through `mvn` on first use and are cached
 //! in a folder shared by all sandboxes; each sandbox folder (`--dir`) holds its own data, config,
 //! logs and pid files, and a new folder means a fresh, empty cluster.
