@@ -360,17 +360,7 @@ fn start_connect(
         progress(&format!("{component} is already running (pid {pid})"));
         return wait_ready(cfg, layout, &[component], starting, progress);
     }
-    let login = format!("user_{}=", crate::CONNECT_USER);
-    for node in cfg.node_ids() {
-        let path = layout.node(node).server_properties;
-        let text = fs::read_to_string(&path).map_err(|e| SandboxError::io("read", &path, e))?;
-        if !text.contains(&login) {
-            return Err(SandboxError::ConnectUserMissing {
-                node,
-                dir: layout.dir.clone(),
-            });
-        }
-    }
+    check_brokers_know_connect(cfg, layout)?;
     check_ports_free(cfg, layout, component)?;
     fs::write(
         &layout.connect_properties,
@@ -400,6 +390,23 @@ fn start_connect(
         ready: false,
     });
     wait_ready(cfg, layout, &[component], starting, progress)
+}
+
+/// The running nodes were started with the PLAIN user `connect` (their server.properties, written
+/// at each start, say so); a node started before `--connect` was asked for was not.
+fn check_brokers_know_connect(cfg: &SandboxConfig, layout: &Layout) -> Result<(), SandboxError> {
+    let login = format!("user_{}=", crate::CONNECT_USER);
+    for node in cfg.node_ids() {
+        let path = layout.node(node).server_properties;
+        let text = fs::read_to_string(&path).map_err(|e| SandboxError::io("read", &path, e))?;
+        if !text.contains(&login) {
+            return Err(SandboxError::ConnectUserMissing {
+                node,
+                dir: layout.dir.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Gives every user asked for (admin included) SCRAM credentials, unless the cluster already
@@ -687,4 +694,35 @@ pub fn down(cfg: &SandboxConfig) -> Result<Vec<Stopped>, SandboxError> {
         remove_pid(&pid_file(&layout, Component::Kafka(node)))?;
     }
     Ok(stopped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broker_started_without_the_connect_user_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cfg = SandboxConfig::new(tmp.path(), "/c");
+        let layout = cfg.layout();
+        fs::create_dir_all(&layout.config_dir).unwrap();
+        fs::write(
+            layout.node(1).server_properties,
+            render_server_properties(&cfg, 1, &layout),
+        )
+        .unwrap();
+        let err = check_brokers_know_connect(&cfg, &layout).unwrap_err();
+        assert!(matches!(
+            err,
+            SandboxError::ConnectUserMissing { node: 1, .. }
+        ));
+        assert!(err.to_string().contains("mesh dev up --connect"), "{err}");
+        connect::add_user(&mut cfg);
+        fs::write(
+            layout.node(1).server_properties,
+            render_server_properties(&cfg, 1, &layout),
+        )
+        .unwrap();
+        check_brokers_know_connect(&cfg, &layout).unwrap();
+    }
 }
