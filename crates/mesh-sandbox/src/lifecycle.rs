@@ -212,6 +212,15 @@ fn up_inner(
         progress,
     )
     .and_then(|()| wait_ready(&cfg, &layout, &components, &mut starting, progress))
+    // Before anything else is changed: a worker asked for on running brokers that cannot know
+    // its user fails at once.
+    .and_then(|()| {
+        if cfg.connect && only.is_none() {
+            check_brokers_know_connect(&cfg, &layout)
+        } else {
+            Ok(())
+        }
+    })
     .and_then(|()| ensure_scram(&cfg, &layout, &mut wanted, progress))
     .and_then(|()| {
         if cfg.connect && only.is_none() {
@@ -348,7 +357,7 @@ fn start_missing(
 
 /// Starts the Connect worker unless it runs (after Kafka is ready: it creates its internal
 /// topics at startup) and waits until it answers. Its principal must be known to the running
-/// brokers (a PLAIN user is fixed when a broker starts) and have its ACLs first.
+/// brokers (a PLAIN user is fixed when a broker starts: checked before) and have its ACLs first.
 fn start_connect(
     cfg: &SandboxConfig,
     layout: &Layout,
@@ -360,7 +369,6 @@ fn start_connect(
         progress(&format!("{component} is already running (pid {pid})"));
         return wait_ready(cfg, layout, &[component], starting, progress);
     }
-    check_brokers_know_connect(cfg, layout)?;
     check_ports_free(cfg, layout, component)?;
     fs::write(
         &layout.connect_properties,
