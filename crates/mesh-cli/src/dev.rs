@@ -35,6 +35,10 @@ pub(crate) struct DevArgs {
     /// Kafka release, 4.x or 3.9.x; default: what the folder has, else the newest supported 4.x
     #[arg(long = "kafka-version")]
     kafka_version: Option<String>,
+    /// Also run a Kafka Connect worker (REST on 127.0.0.1:18083, principal `connect`); a
+    /// sandbox that has one keeps it on later `up`s
+    #[arg(long)]
+    connect: bool,
     /// Output of `up` and `status`
     #[arg(long, value_enum, default_value_t = DevFormat::Human)]
     format: DevFormat,
@@ -61,6 +65,9 @@ pub(crate) fn run(action: DevAction) -> Result<ExitCode, String> {
     }
     if let Some(version) = args.kafka_version {
         config.kafka_version = version;
+    }
+    if args.connect {
+        config.connect = true;
     }
     for u in &args.users {
         let (name, password) = u.split_once(':').ok_or_else(|| {
@@ -165,5 +172,41 @@ pub(crate) fn status_json(st: &Status) -> Value {
             "https_url": st.registry_https_url(),
             "server": component(&st.registry),
         },
+        // null when the sandbox has no worker (no `--connect`).
+        "connect": st.connect.as_ref().map(|c| json!({
+            "url": c.endpoint,
+            "principal": mesh_sandbox::CONNECT_USER,
+            "group": mesh_sandbox::CONNECT_GROUP,
+            "server": component(c),
+        })),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_status_shows_the_connect_worker_only_when_there_is_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cfg = SandboxConfig::new(tmp.path(), tmp.path().join("cache"));
+        let plain = status_json(&mesh_sandbox::status(&cfg));
+        assert_eq!(plain["connect"], Value::Null);
+        cfg.connect = true;
+        cfg.connect_port = 28083;
+        let with = status_json(&mesh_sandbox::status(&cfg));
+        let connect = &with["connect"];
+        assert_eq!(connect["url"], "http://127.0.0.1:28083");
+        assert_eq!(connect["principal"], "connect");
+        assert_eq!(connect["group"], "mesh-connect");
+        assert_eq!(connect["server"]["name"], "connect");
+        assert_eq!(connect["server"]["state"], "stopped");
+        assert_eq!(connect["server"]["ports"]["rest"], 28083);
+        assert!(
+            connect["server"]["log"]
+                .as_str()
+                .is_some_and(|l| l.ends_with("logs/connect.log"))
+        );
+        assert_eq!(with["up"], false);
+    }
 }

@@ -179,6 +179,14 @@ pub const ADMIN_USER: &str = "admin";
 /// The built-in super user's password (SPEC §3: `admin` / `admin-secret`).
 pub const ADMIN_PASSWORD: &str = "admin-secret";
 
+/// The principal the Connect worker (and, unless a connector overrides it, its connectors' clients)
+/// logs in as: a sandbox user like any `--user`, added when the sandbox runs Connect.
+pub const CONNECT_USER: &str = "connect";
+/// Its password.
+pub const CONNECT_PASSWORD: &str = "connect-secret";
+/// The Connect worker's group (`group.id`): the cluster of workers sharing its internal topics.
+pub const CONNECT_GROUP: &str = "mesh-connect";
+
 /// The Confluent-compatible base path of the registry.
 pub const CCOMPAT_PATH: &str = "/apis/ccompat/v7";
 
@@ -323,6 +331,11 @@ pub struct SandboxConfig {
     pub ready_timeout: Duration,
     /// Relay listeners (index 0 is node 1), for fault tests; empty: none (`mesh dev` has none).
     pub relays: Vec<Relay>,
+    /// Whether the sandbox runs a Kafka Connect worker (`mesh dev up --connect`). Once a
+    /// folder has one, later `up`s keep it (see [`SandboxConfig::adopt_saved_shape`]).
+    pub connect: bool,
+    /// The Connect worker's REST port on 127.0.0.1 (SPEC: 18083).
+    pub connect_port: u16,
 }
 
 /// An extra SASL_PLAINTEXT (PLAIN) listener `RELAY` on one node that listens on `listen` but
@@ -354,6 +367,8 @@ impl SandboxConfig {
             mvn: PathBuf::from("mvn"),
             ready_timeout: Duration::from_secs(120),
             relays: Vec::new(),
+            connect: false,
+            connect_port: 18083,
         }
     }
 
@@ -425,7 +440,7 @@ impl SandboxConfig {
     /// probed, not held, so a race with another process is possible but unlikely. All
     /// [`MAX_BROKERS`] nodes get ports, so `brokers` may be changed afterwards.
     pub fn use_free_ports(&mut self) -> Result<(), SandboxError> {
-        let wanted = 5 * usize::from(MAX_BROKERS) + 3;
+        let wanted = 5 * usize::from(MAX_BROKERS) + 4;
         let mut ports = crate::net::free_ports(wanted)?.into_iter();
         let mut next = || ports.next().expect("enough ports were bound");
         self.nodes = (1..=MAX_BROKERS)
@@ -440,6 +455,7 @@ impl SandboxConfig {
         self.registry_port = next();
         self.registry_https_port = next();
         self.registry_management_port = next();
+        self.connect_port = next();
         Ok(())
     }
 
@@ -468,6 +484,11 @@ impl SandboxConfig {
             "https://localhost:{}{CCOMPAT_PATH}",
             self.registry_https_port
         )
+    }
+
+    /// The Connect worker's REST URL, e.g. `http://127.0.0.1:18083`.
+    pub fn connect_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.connect_port)
     }
 
     /// Where a sandbox's files go; `dir` should already be absolute.
@@ -552,6 +573,12 @@ pub(crate) struct Layout {
     pub kafka_libs: PathBuf,
     pub tools_log4j: PathBuf,
     pub registry_home: PathBuf,
+    /// The Connect worker's config, log and pid file.
+    pub connect_properties: PathBuf,
+    pub connect_log: PathBuf,
+    pub connect_pid: PathBuf,
+    /// The cache folder of the worker's jars (connect-runtime, connect-file, connect-json).
+    pub connect_home: PathBuf,
     series: KafkaSeries,
 }
 
@@ -597,6 +624,13 @@ impl Layout {
             tools_log4j: kafka_home.join(tools_log4j),
             kafka_home,
             registry_home: cache.join(format!("apicurio-registry-{}", registry.version())),
+            connect_properties: config_dir.join("connect.properties"),
+            connect_log: logs_dir.join("connect.log"),
+            connect_pid: dir.join("connect.pid"),
+            connect_home: cache.join(format!(
+                "kafka-connect-{}",
+                crate::connect::worker_version(kafka_version)
+            )),
             config_dir,
             logs_dir,
             series,
@@ -699,12 +733,17 @@ mod tests {
                 cfg.registry_port,
                 cfg.registry_https_port,
                 cfg.registry_management_port,
+                cfg.connect_port,
             ])
             .collect();
-        assert_eq!(ports.len(), 18);
+        assert_eq!(ports.len(), 19);
         ports.sort_unstable();
         ports.dedup();
-        assert_eq!(ports.len(), 18);
+        assert_eq!(ports.len(), 19);
+        assert_eq!(
+            cfg.connect_url(),
+            format!("http://127.0.0.1:{}", cfg.connect_port)
+        );
     }
 
     #[test]
@@ -797,5 +836,8 @@ mod tests {
         assert_eq!(three.pid, PathBuf::from("/sb/kafka-3.pid"));
         assert_eq!(layout.kafka_home, PathBuf::from("/c/kafka-4.4.0"));
         assert!(layout.tools_log4j.ends_with("tools-log4j2.properties"));
+        assert_eq!(layout.connect_log, PathBuf::from("/sb/logs/connect.log"));
+        assert_eq!(layout.connect_pid, PathBuf::from("/sb/connect.pid"));
+        assert_eq!(layout.connect_home, PathBuf::from("/c/kafka-connect-4.3.1"));
     }
 }

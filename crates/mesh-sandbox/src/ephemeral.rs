@@ -23,6 +23,8 @@ pub struct Options {
     pub users: Vec<(String, String)>,
     /// A relay listener on every node (see [`crate::Relay`]), for a Kafka fault proxy.
     pub relay: bool,
+    /// A Kafka Connect worker (on a free REST port; see [`Ephemeral::connect_url`]).
+    pub connect: bool,
 }
 
 impl Options {
@@ -48,6 +50,13 @@ impl Options {
     /// [`crate::faults::FaultProxy::kafka`] (see [`Ephemeral::relay_brokers`]).
     pub fn relay(mut self) -> Self {
         self.relay = true;
+        self
+    }
+
+    /// A Kafka Connect worker logging in as [`crate::CONNECT_USER`], like `mesh dev up
+    /// --connect`.
+    pub fn connect(mut self) -> Self {
+        self.connect = true;
         self
     }
 }
@@ -91,6 +100,7 @@ impl Ephemeral {
         cfg.use_free_ports()?;
         cfg.users = options.users.clone();
         cfg.brokers = options.brokers.max(1);
+        cfg.connect = options.connect;
         if let Some(version) = &options.kafka_version {
             cfg.kafka_version = version.clone();
         }
@@ -126,6 +136,12 @@ impl Ephemeral {
             .map(|r| format!("127.0.0.1:{}", r.advertised))
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// The Connect worker's REST URL (`http://127.0.0.1:<port>`); it answers only with
+    /// [`Options::connect`].
+    pub fn connect_url(&self) -> String {
+        self.cfg.connect_url()
     }
 
     /// A folder next to the sandbox's own, for the test's files; removed with it.

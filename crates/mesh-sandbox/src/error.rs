@@ -130,6 +130,14 @@ pub enum SandboxError {
         differences: String,
     },
 
+    #[error(
+        "Kafka node {node} of the sandbox in {} runs without the `connect` user the Connect worker \
+         logs in as (it was started without --connect, and a running broker keeps its PLAIN users): \
+         run `mesh dev down` and then `mesh dev up --connect`",
+        dir.display()
+    )]
+    ConnectUserMissing { node: u8, dir: PathBuf },
+
     #[error("invalid certificate subject {subject:?}: {reason}")]
     InvalidSubject { subject: String, reason: String },
 

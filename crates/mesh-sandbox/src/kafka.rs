@@ -423,7 +423,7 @@ fn classpath(layout: &Layout) -> OsString {
     cp
 }
 
-fn log4j_arg(series: KafkaSeries, path: &Path) -> OsString {
+pub(crate) fn log4j_arg(series: KafkaSeries, path: &Path) -> OsString {
     let mut arg = OsString::from(match series {
         KafkaSeries::V3 => "-Dlog4j.configuration=file:",
         KafkaSeries::V4 => "-Dlog4j2.configurationFile=file:",

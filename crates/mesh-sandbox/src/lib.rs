@@ -14,8 +14,11 @@
 //!   `http://127.0.0.1:18081/apis/ccompat/v7` and `https://localhost:18443/apis/ccompat/v7`, a
 //!   global BACKWARD rule (Confluent's default), and its storage in an H2 database file in the
 //!   sandbox folder.
+//! - **Kafka Connect** (optional, `--connect`): one distributed-mode worker with REST on
+//!   `http://127.0.0.1:18083`, logging in as the non-super user `connect`, with ACLs on its
+//!   internal topics (`_connect-*`) and group (`mesh-connect`) only, and the file connectors.
 //!
-//! Both run as detached JVMs (own session, pid files in the sandbox folder) so they outlive the
+//! All run as detached JVMs (own session, pid files in the sandbox folder) so they outlive the
 //! `mesh` process. Their jars come from Maven Central through `mvn` on first use and are cached
 //! in a folder shared by all sandboxes; each sandbox folder (`--dir`) holds its own data, config,
 //! logs and pid files, and a new folder means a fresh, empty cluster.
@@ -30,6 +33,7 @@
 //! of the mesh model, rdkafka, or terminals. It needs Linux (`/proc`) to recognise its servers.
 
 mod config;
+mod connect;
 mod ephemeral;
 mod error;
 pub mod faults;
@@ -51,10 +55,12 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 pub use config::{
-    ADMIN_PASSWORD, ADMIN_USER, CCOMPAT_PATH, DEPENDENCY_PLUGIN_VERSION, KAFKA_3_VERSION,
-    KAFKA_VERSION, KafkaSeries, LOG4J2_VERSION, Listener, MAX_BROKERS, NodePorts, RegistryDist,
-    Relay, SLF4J_BINDING, SandboxConfig, default_cache_dir, default_state_dir,
+    ADMIN_PASSWORD, ADMIN_USER, CCOMPAT_PATH, CONNECT_GROUP, CONNECT_PASSWORD, CONNECT_USER,
+    DEPENDENCY_PLUGIN_VERSION, KAFKA_3_VERSION, KAFKA_VERSION, KafkaSeries, LOG4J2_VERSION,
+    Listener, MAX_BROKERS, NodePorts, RegistryDist, Relay, SLF4J_BINDING, SandboxConfig,
+    default_cache_dir, default_state_dir,
 };
+pub use connect::worker_version;
 pub use ephemeral::{Ephemeral, Options};
 pub use error::SandboxError;
 pub use fetch::fetch_jars;
@@ -77,16 +83,19 @@ pub enum Component {
     Kafka(u8),
     /// The Confluent-compatible Schema Registry.
     Registry,
+    /// The Kafka Connect worker (distributed mode), only with `--connect`.
+    Connect,
 }
 
 impl Component {
     /// A short, stable identifier used in process markers and file names: `kafka` for node 1
-    /// (the name a one-node sandbox always had), `kafka-2`, `kafka-3`, and `registry`.
+    /// (the name a one-node sandbox always had), `kafka-2`, `kafka-3`, `registry` and `connect`.
     pub fn key(self) -> String {
         match self {
             Component::Kafka(node) if node <= 1 => "kafka".to_owned(),
             Component::Kafka(node) => format!("kafka-{node}"),
             Component::Registry => "registry".to_owned(),
+            Component::Connect => "connect".to_owned(),
         }
     }
 }
@@ -96,6 +105,7 @@ impl fmt::Display for Component {
         match self {
             Component::Kafka(node) => write!(f, "Kafka node {node}"),
             Component::Registry => f.write_str("Schema Registry"),
+            Component::Connect => f.write_str("Kafka Connect"),
         }
     }
 }
@@ -153,5 +163,7 @@ mod tests {
         assert_eq!(Component::Kafka(2).to_string(), "Kafka node 2");
         assert_eq!(Component::Registry.key(), "registry");
         assert_eq!(Component::Registry.to_string(), "Schema Registry");
+        assert_eq!(Component::Connect.key(), "connect");
+        assert_eq!(Component::Connect.to_string(), "Kafka Connect");
     }
 }

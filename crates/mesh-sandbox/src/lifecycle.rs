@@ -15,7 +15,7 @@ use crate::process::{
 use crate::shape::{self, Shape};
 use crate::status::{is_ready, pid_file, running_pid};
 use crate::tools::KafkaTool;
-use crate::{Component, SandboxError, Status, fetch, log_tail, registry, tls};
+use crate::{Component, SandboxError, Status, connect, fetch, log_tail, registry, tls};
 
 /// How long a server gets to shut down cleanly before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(30);
@@ -31,7 +31,8 @@ pub struct Stopped {
 /// Whether everything `up` needs is already in the cache (if not, the first `up` downloads
 /// about 200 MB through Maven).
 pub fn is_fetched(cfg: &SandboxConfig) -> bool {
-    fetch::is_cached(&cfg.layout())
+    let layout = cfg.layout();
+    fetch::is_cached(&layout) && (!cfg.connect || layout.connect_home.join(".complete").is_file())
 }
 
 /// Fetches everything `up` needs into the cache without starting anything (e.g. to warm a CI
@@ -39,7 +40,11 @@ pub fn is_fetched(cfg: &SandboxConfig) -> bool {
 pub fn prefetch(cfg: &SandboxConfig, progress: &mut dyn FnMut(&str)) -> Result<(), SandboxError> {
     let layout = cfg.layout();
     fetch::ensure_kafka(cfg, &layout, progress)?;
-    fetch::ensure_registry(cfg, &layout, progress)
+    fetch::ensure_registry(cfg, &layout, progress)?;
+    if cfg.connect {
+        connect::ensure_jars(cfg, &layout, progress)?;
+    }
+    Ok(())
 }
 
 /// Brings the sandbox up and returns what runs where. Idempotent: reuses cached downloads and
@@ -52,6 +57,10 @@ pub fn prefetch(cfg: &SandboxConfig, progress: &mut dyn FnMut(&str)) -> Result<(
 /// A folder that has data keeps its Kafka release and node count: asking for others is an
 /// error naming both ([`SandboxError::ShapeMismatch`]). A running sandbox keeps its ports; `up`
 /// says so when other ones were asked for.
+///
+/// With `cfg.connect` (or once the folder has had one) a Kafka Connect worker runs too, started
+/// after Kafka is ready and the ACLs of its principal `connect` exist; a folder keeps its worker
+/// on later `up`s.
 pub fn up(cfg: &SandboxConfig, progress: &mut dyn FnMut(&str)) -> Result<Status, SandboxError> {
     up_inner(cfg, None, progress)
 }
@@ -138,6 +147,13 @@ fn up_inner(
 
     // The folder's data belongs to one Kafka release and one quorum.
     let saved = shape::load(&layout, &cfg)?;
+    // A folder that has a Connect worker keeps it, whatever this `up` asked for.
+    if saved.as_ref().is_some_and(|s| s.connect) {
+        cfg.connect = true;
+    }
+    if cfg.connect {
+        connect::add_user(&mut cfg);
+    }
     let mut wanted = Shape::of(&cfg);
     // (Only once there is data: a folder whose first `up` failed early may still change.)
     if let Some(saved) = saved.as_ref().filter(|_| kafka::is_formatted(&layout, 1)) {
@@ -153,6 +169,9 @@ fn up_inner(
     }
     fetch::ensure_kafka(&cfg, &layout, progress)?;
     fetch::ensure_registry(&cfg, &layout, progress)?;
+    if cfg.connect {
+        connect::ensure_jars(&cfg, &layout, progress)?;
+    }
 
     // A running sandbox keeps its ports: say what was asked for in vain, and start any missing
     // server on the ports the others use.
@@ -163,6 +182,7 @@ fn up_inner(
         .collect();
     let anything_running = components
         .iter()
+        .chain([&Component::Connect])
         .any(|c| running_pid(&layout, *c).is_some());
     if let (Some(saved), true) = (&saved, anything_running) {
         let soft = saved.soft_differences(&wanted);
@@ -192,7 +212,23 @@ fn up_inner(
         progress,
     )
     .and_then(|()| wait_ready(&cfg, &layout, &components, &mut starting, progress))
-    .and_then(|()| ensure_scram(&cfg, &layout, &mut wanted, progress));
+    // Before anything else is changed: a worker asked for on running brokers that cannot know
+    // its user fails at once.
+    .and_then(|()| {
+        if cfg.connect && only.is_none() {
+            check_brokers_know_connect(&cfg, &layout)
+        } else {
+            Ok(())
+        }
+    })
+    .and_then(|()| ensure_scram(&cfg, &layout, &mut wanted, progress))
+    .and_then(|()| {
+        if cfg.connect && only.is_none() {
+            start_connect(&cfg, &layout, &mut starting, progress)
+        } else {
+            Ok(())
+        }
+    });
     if let Err(e) = result {
         // Leave nothing half-started behind: the next `up` starts clean.
         for s in &starting {
@@ -244,7 +280,7 @@ fn start_missing(
         .iter()
         .filter_map(|c| match c {
             Component::Kafka(n) => Some(*n),
-            Component::Registry => None,
+            Component::Registry | Component::Connect => None,
         })
         .collect();
     for &node in &nodes {
@@ -300,6 +336,10 @@ fn start_missing(
                 registry::server_command(cfg, layout),
                 layout.registry_log.clone(),
             ),
+            Component::Connect => (
+                connect::server_command(cfg, layout),
+                layout.connect_log.clone(),
+            ),
         };
         progress(&format!("starting {component} (log: {})", log.display()));
         let child = spawn_detached(cmd, &log)?;
@@ -311,6 +351,68 @@ fn start_missing(
             child,
             ready: false,
         });
+    }
+    Ok(())
+}
+
+/// Starts the Connect worker unless it runs (after Kafka is ready: it creates its internal
+/// topics at startup) and waits until it answers. Its principal must be known to the running
+/// brokers (a PLAIN user is fixed when a broker starts: checked before) and have its ACLs first.
+fn start_connect(
+    cfg: &SandboxConfig,
+    layout: &Layout,
+    starting: &mut Vec<Starting>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), SandboxError> {
+    let component = Component::Connect;
+    if let Some(pid) = adopt_running(layout, component)? {
+        progress(&format!("{component} is already running (pid {pid})"));
+        return wait_ready(cfg, layout, &[component], starting, progress);
+    }
+    check_ports_free(cfg, layout, component)?;
+    fs::write(
+        &layout.connect_properties,
+        connect::render_worker_properties(cfg),
+    )
+    .map_err(|e| SandboxError::io("write", &layout.connect_properties, e))?;
+    fs::write(&layout.kafka_log4j, render_server_log4j(layout.series()))
+        .map_err(|e| SandboxError::io("write", &layout.kafka_log4j, e))?;
+    progress(&format!(
+        "granting {} ALL on topics prefixed {} and READ on group {}",
+        crate::CONNECT_USER,
+        connect::TOPIC_PREFIX,
+        crate::CONNECT_GROUP
+    ));
+    connect::ensure_acls(cfg, layout)?;
+    progress(&format!(
+        "starting {component} (log: {})",
+        layout.connect_log.display()
+    ));
+    let child = spawn_detached(connect::server_command(cfg, layout), &layout.connect_log)?;
+    let pid = child.id();
+    write_pid(&pid_file(layout, component), pid)?;
+    starting.push(Starting {
+        component,
+        pid,
+        child,
+        ready: false,
+    });
+    wait_ready(cfg, layout, &[component], starting, progress)
+}
+
+/// The running nodes were started with the PLAIN user `connect` (their server.properties, written
+/// at each start, say so); a node started before `--connect` was asked for was not.
+fn check_brokers_know_connect(cfg: &SandboxConfig, layout: &Layout) -> Result<(), SandboxError> {
+    let login = format!("user_{}=", crate::CONNECT_USER);
+    for node in cfg.node_ids() {
+        let path = layout.node(node).server_properties;
+        let text = fs::read_to_string(&path).map_err(|e| SandboxError::io("read", &path, e))?;
+        if !text.contains(&login) {
+            return Err(SandboxError::ConnectUserMissing {
+                node,
+                dir: layout.dir.clone(),
+            });
+        }
     }
     Ok(())
 }
@@ -414,6 +516,7 @@ fn check_ports_free(
             }
             ports
         }
+        Component::Connect => vec![(cfg.connect_port, "Kafka Connect REST")],
     };
     for (port, purpose) in ports {
         if crate::net::port_taken(port) {
@@ -540,6 +643,7 @@ pub(crate) fn log_path(layout: &Layout, component: Component) -> std::path::Path
     match component {
         Component::Kafka(node) => layout.node(node).log,
         Component::Registry => layout.registry_log.clone(),
+        Component::Connect => layout.connect_log.clone(),
     }
 }
 
@@ -559,15 +663,15 @@ pub fn down(cfg: &SandboxConfig) -> Result<Vec<Stopped>, SandboxError> {
     let layout = cfg.layout();
     let _lock = FileLock::acquire(&layout.lock)?;
     let mut stopped = Vec::new();
-    // The registry does not depend on Kafka; stop it first so Kafka's shutdown is not slowed.
-    if let Some(pid) = running_pid(&layout, Component::Registry) {
-        terminate(pid, &layout.dir, Component::Registry, STOP_GRACE)?;
-        stopped.push(Stopped {
-            component: Component::Registry,
-            pid,
-        });
+    // The Connect worker needs Kafka to shut down cleanly (it leaves its group, flushes its
+    // offsets), and the registry does not depend on Kafka: stop both first.
+    for component in [Component::Connect, Component::Registry] {
+        if let Some(pid) = running_pid(&layout, component) {
+            terminate(pid, &layout.dir, component, STOP_GRACE)?;
+            stopped.push(Stopped { component, pid });
+        }
+        remove_pid(&pid_file(&layout, component))?;
     }
-    remove_pid(&pid_file(&layout, Component::Registry))?;
     // Every node at once: a node stopping alone waits for the quorum the others form, and
     // stopping them one after another would make the last ones wait for a quorum that is gone.
     let nodes: Vec<(Component, u32)> = (1..=MAX_BROKERS)
@@ -598,4 +702,35 @@ pub fn down(cfg: &SandboxConfig) -> Result<Vec<Stopped>, SandboxError> {
         remove_pid(&pid_file(&layout, Component::Kafka(node)))?;
     }
     Ok(stopped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broker_started_without_the_connect_user_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cfg = SandboxConfig::new(tmp.path(), "/c");
+        let layout = cfg.layout();
+        fs::create_dir_all(&layout.config_dir).unwrap();
+        fs::write(
+            layout.node(1).server_properties,
+            render_server_properties(&cfg, 1, &layout),
+        )
+        .unwrap();
+        let err = check_brokers_know_connect(&cfg, &layout).unwrap_err();
+        assert!(matches!(
+            err,
+            SandboxError::ConnectUserMissing { node: 1, .. }
+        ));
+        assert!(err.to_string().contains("mesh dev up --connect"), "{err}");
+        connect::add_user(&mut cfg);
+        fs::write(
+            layout.node(1).server_properties,
+            render_server_properties(&cfg, 1, &layout),
+        )
+        .unwrap();
+        check_brokers_know_connect(&cfg, &layout).unwrap();
+    }
 }

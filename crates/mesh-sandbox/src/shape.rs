@@ -21,6 +21,10 @@ pub(crate) struct Shape {
     pub registry_port: u16,
     pub registry_https_port: u16,
     pub registry_management_port: u16,
+    /// Whether the sandbox runs a Connect worker, and its REST port. Once on, later `up`s keep
+    /// it (like the node count), so `up` without `--connect` does not lose the worker.
+    pub connect: bool,
+    pub connect_port: u16,
     /// Users whose SCRAM credentials exist in the cluster, with the password they were made
     /// with (the sandbox keeps its passwords in plain text anyway: server.properties has them).
     pub scram: BTreeMap<String, String>,
@@ -37,6 +41,8 @@ impl Shape {
             registry_port: cfg.registry_port,
             registry_https_port: cfg.registry_https_port,
             registry_management_port: cfg.registry_management_port,
+            connect: cfg.connect,
+            connect_port: cfg.connect_port,
             scram: BTreeMap::new(),
         }
     }
@@ -98,6 +104,12 @@ impl Shape {
                 reg(wanted)
             ));
         }
+        if self.connect && wanted.connect && self.connect_port != wanted.connect_port {
+            out.push(format!(
+                "Connect port {} (asked: {})",
+                self.connect_port, wanted.connect_port
+            ));
+        }
         if self.registry != wanted.registry {
             out.push(format!(
                 "registry {} (asked: {})",
@@ -108,7 +120,8 @@ impl Shape {
         out
     }
 
-    /// Copies the recorded shape into `cfg` (users are left alone).
+    /// Copies the recorded shape into `cfg` (users are left alone). A sandbox that has a Connect
+    /// worker keeps it and its port; one that has none gets one if `cfg` asks for it.
     pub fn apply_to(&self, cfg: &mut SandboxConfig) {
         cfg.kafka_version = self.kafka_version.clone();
         cfg.brokers = self.brokers;
@@ -123,6 +136,10 @@ impl Shape {
         cfg.registry_port = self.registry_port;
         cfg.registry_https_port = self.registry_https_port;
         cfg.registry_management_port = self.registry_management_port;
+        if self.connect {
+            cfg.connect = true;
+            cfg.connect_port = self.connect_port;
+        }
     }
 
     pub fn render(&self) -> String {
@@ -139,6 +156,8 @@ impl Shape {
             "registry.ports=http:{},https:{},management:{}\n",
             self.registry_port, self.registry_https_port, self.registry_management_port
         ));
+        text.push_str(&format!("connect={}\n", self.connect));
+        text.push_str(&format!("connect.port={}\n", self.connect_port));
         for (user, password) in &self.scram {
             text.push_str(&format!("scram.{user}={password}\n"));
         }
@@ -168,6 +187,16 @@ impl Shape {
             registry_port: *reg.get("http")?,
             registry_https_port: *reg.get("https")?,
             registry_management_port: *reg.get("management")?,
+            // Absent in folders from before Connect: no worker, the default port.
+            connect: match map.get("connect").map(|v| v.trim()) {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => return None,
+            },
+            connect_port: match map.get("connect.port") {
+                Some(port) => port.trim().parse().ok()?,
+                None => SandboxConfig::new("", "").connect_port,
+            },
             scram: map
                 .iter()
                 .filter_map(|(k, v)| Some((k.strip_prefix("scram.")?.to_owned(), v.clone())))
@@ -272,6 +301,16 @@ mod tests {
         assert!(text.contains("kafka.version=4.4.0\nbrokers=3\nregistry=apicurio-2\n"));
         assert!(text.contains("scram.admin=admin-secret\n"));
         assert_eq!(Shape::parse(&text), Some(shape.clone()));
+        assert!(text.contains("connect=false\n"));
+        // A folder from before Connect has no worker.
+        let old: String = text
+            .lines()
+            .filter(|l| !l.starts_with("connect"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let parsed = Shape::parse(&old).unwrap();
+        assert!(!parsed.connect);
+        assert_eq!(parsed.connect_port, 18083);
         assert_eq!(shape.describe(), "a 3-node Kafka 4.4.0 cluster");
         let mut other = SandboxConfig::new("/sb", "/c");
         shape.apply_to(&mut other);
@@ -280,6 +319,34 @@ mod tests {
         assert_eq!(other.registry_https_port, cfg.registry_https_port);
         assert_eq!(Shape::parse("brokers=x"), None);
         assert_eq!(Shape::parse("garbage"), None);
+    }
+
+    #[test]
+    fn a_connect_worker_is_kept_once_a_folder_has_one() {
+        let mut cfg = SandboxConfig::new("/sb", "/c");
+        cfg.connect = true;
+        cfg.connect_port = 28083;
+        let shape = Shape::of(&cfg);
+        let text = shape.render();
+        assert!(
+            text.contains("connect=true\nconnect.port=28083\n"),
+            "{text}"
+        );
+        assert_eq!(Shape::parse(&text), Some(shape.clone()));
+        let mut plain = SandboxConfig::new("/sb", "/c");
+        shape.apply_to(&mut plain);
+        assert!(plain.connect);
+        assert_eq!(plain.connect_port, 28083);
+        let mut asked = SandboxConfig::new("/sb", "/c");
+        asked.connect = true;
+        Shape::of(&SandboxConfig::new("/sb", "/c")).apply_to(&mut asked);
+        assert!(asked.connect, "asking for a worker adds one");
+        let soft = shape.soft_differences(&Shape::of(&asked));
+        assert_eq!(soft, vec!["Connect port 28083 (asked: 18083)".to_owned()]);
+        assert_eq!(
+            Shape::parse(&text.replace("connect=true", "connect=yes")),
+            None
+        );
     }
 
     #[test]

@@ -74,6 +74,9 @@ pub struct Status {
     /// Kafka nodes, node 1 first.
     pub nodes: Vec<ComponentStatus>,
     pub registry: ComponentStatus,
+    /// The Kafka Connect worker, when the sandbox has one (`--connect`): its REST URL is the
+    /// endpoint.
+    pub connect: Option<ComponentStatus>,
     /// SASL_PLAINTEXT, SASL_SSL, SSL.
     pub listeners: Vec<ListenerStatus>,
     /// The sandbox CA's certificate (PEM): trust it for the TLS listeners and the registry's HTTPS.
@@ -87,20 +90,29 @@ pub struct Status {
 }
 
 impl Status {
-    /// Every node and the registry run and answer.
-    pub fn is_up(&self) -> bool {
+    /// Every server: the nodes, the registry, the Connect worker if any.
+    pub fn servers(&self) -> impl Iterator<Item = &ComponentStatus> {
         self.nodes
             .iter()
             .chain([&self.registry])
+            .chain(self.connect.as_ref())
+    }
+
+    /// Every node, the registry and the Connect worker (if the sandbox has one) run and answer.
+    pub fn is_up(&self) -> bool {
+        self.servers()
             .all(|c| matches!(c.state, State::Running { ready: true, .. }))
     }
 
     /// No server runs.
     pub fn is_down(&self) -> bool {
-        self.nodes
-            .iter()
-            .chain([&self.registry])
+        self.servers()
             .all(|c| !matches!(c.state, State::Running { .. }))
+    }
+
+    /// The Connect worker's REST URL, when the sandbox has one.
+    pub fn connect_url(&self) -> Option<&str> {
+        self.connect.as_ref().map(|c| c.endpoint.as_str())
     }
 
     /// Kafka node `n` (1-based).
@@ -159,7 +171,7 @@ impl fmt::Display for Status {
             self.nodes.len(),
             if self.nodes.len() == 1 { "" } else { "s" }
         )?;
-        for c in self.nodes.iter().chain([&self.registry]) {
+        for c in self.servers() {
             writeln!(
                 f,
                 "  {:<16} {}",
@@ -172,6 +184,15 @@ impl fmt::Display for Status {
         }
         writeln!(f, "  Schema Registry  {}", self.registry.endpoint)?;
         writeln!(f, "                   {}", self.registry_https_url)?;
+        if let Some(connect) = &self.connect {
+            writeln!(
+                f,
+                "  Kafka Connect    {} (logs in as {}; group {})",
+                connect.endpoint,
+                crate::CONNECT_USER,
+                crate::CONNECT_GROUP
+            )?;
+        }
         writeln!(f, "  CA certificate   {}", self.ca_file.display())?;
         writeln!(
             f,
@@ -231,6 +252,9 @@ pub fn status(cfg: &SandboxConfig) -> Status {
             .map(|n| component_status(&cfg, &layout, Component::Kafka(n)))
             .collect(),
         registry: component_status(&cfg, &layout, Component::Registry),
+        // Shown when the folder has a worker, or one runs anyway (a lost shape file).
+        connect: (cfg.connect || running_pid(&layout, Component::Connect).is_some())
+            .then(|| component_status(&cfg, &layout, Component::Connect)),
         listeners,
         ca_file: layout.ca_cert.clone(),
         admin_certificate,
@@ -298,6 +322,11 @@ fn component_status(cfg: &SandboxConfig, layout: &Layout, component: Component) 
             }
             (cfg.registry_url(), ports, layout.registry_log.clone())
         }
+        Component::Connect => (
+            cfg.connect_url(),
+            vec![("rest".to_owned(), cfg.connect_port)],
+            layout.connect_log.clone(),
+        ),
     };
     let pid_file = pid_file(layout, component);
     let state = match running_pid(layout, component) {
@@ -340,6 +369,7 @@ pub(crate) fn pid_file(layout: &Layout, component: Component) -> PathBuf {
     match component {
         Component::Kafka(node) => layout.node(node).pid,
         Component::Registry => layout.registry_pid.clone(),
+        Component::Connect => layout.connect_pid.clone(),
     }
 }
 
@@ -359,6 +389,7 @@ pub(crate) fn is_ready(
             logged && net::answers(cfg.node(node).client)
         }
         Component::Registry => registry::answers(cfg),
+        Component::Connect => crate::connect::answers(cfg),
     }
 }
 
@@ -373,6 +404,8 @@ mod tests {
         cfg.brokers = 3;
         let st = status(&cfg);
         assert!(st.is_down());
+        assert!(st.connect.is_none());
+        assert_eq!(st.connect_url(), None);
         assert_eq!(st.nodes.len(), 3);
         assert_eq!(st.node(2).component, Component::Kafka(2));
         assert_eq!(st.node(3).endpoint, "127.0.0.1:19112");
@@ -411,5 +444,17 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want} missing from\n{text}");
         }
+        cfg.connect = true;
+        let st = status(&cfg);
+        let connect = st.connect.as_ref().expect("a worker is configured");
+        assert_eq!(connect.state, State::Stopped);
+        assert_eq!(st.connect_url(), Some("http://127.0.0.1:18083"));
+        assert!(connect.log.ends_with("logs/connect.log"));
+        let text = st.to_string();
+        assert!(
+            text.contains("Kafka Connect    http://127.0.0.1:18083"),
+            "{text}"
+        );
+        assert!(!st.is_up());
     }
 }
