@@ -359,3 +359,51 @@ fn a_rule_too_deep_for_the_cel_parser_is_refused_before_it_reaches_it() {
     let ds = run(&[("policies/p.toml", &rule(&wide))]);
     assert!(ds.iter().all(|d| d.code != "bad-rule"), "{ds:?}");
 }
+
+/// The connector rule of docs/policies.md: sinks of tier-1 products need a dead-letter topic.
+const DLQ_RULE: &str = r#"
+[[rule]]
+id = "connect.tier1-sinks-have-a-dlq"
+applies_to = "connector"
+when = 'connector.kind == "sink" && connector.product != null && connector.product.sla == "tier-1"'
+check = '"errors.deadletterqueue.topic.name" in connector.config'
+severity = "error"
+message = "{connector.name}: sink connectors on tier-1 products need errors.deadletterqueue.topic.name"
+"#;
+
+#[test]
+fn connector_rules_see_the_connector_and_its_product() {
+    let domain =
+        "name = \"finance\"\nowners = [\"@a/finance\"]\n[principals]\nsink = \"User:sink\"\n";
+    let sink = |name: &str, dlq: bool| {
+        let mut t = format!(
+            "name = \"{name}\"\nclass = \"x.Sink\"\nprincipal = \"sink\"\nconsumes = \"sales.p\"\n[config]\n\"file\" = \"/tmp/x\"\n"
+        );
+        if dlq {
+            t.push_str("\"errors.deadletterqueue.topic.name\" = \"finance.dlq\"\n");
+        }
+        t
+    };
+    let without = sink("no-dlq", false);
+    let with = sink("with-dlq", true);
+    let source = "class = \"x.Source\"\nprincipal = \"sink\"\nproduces = \"finance.p\"\n";
+    let ds = run(&[
+        ("policies/p.toml", DLQ_RULE),
+        ("domains/finance/domain.toml", domain),
+        ("domains/finance/connectors/a.toml", &without),
+        ("domains/finance/connectors/b.toml", &with),
+        ("domains/finance/connectors/c.toml", source),
+    ]);
+    let msgs: Vec<_> = ds
+        .iter()
+        .filter(|d| d.code == "connect.tier1-sinks-have-a-dlq")
+        .map(|d| (d.file.as_str(), d.message.as_str()))
+        .collect();
+    assert_eq!(
+        msgs,
+        [(
+            "domains/finance/connectors/a.toml",
+            "no-dlq: sink connectors on tier-1 products need errors.deadletterqueue.topic.name"
+        )]
+    );
+}
