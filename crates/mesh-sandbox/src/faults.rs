@@ -166,6 +166,12 @@ impl FaultProxy {
     }
 
     fn start(mode: Mode, pairs: &[(SocketAddr, SocketAddr)]) -> io::Result<FaultProxy> {
+        if pairs.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a fault proxy needs at least one upstream (a Kafka one: a sandbox with relays)",
+            ));
+        }
         let shared = Arc::new(Shared {
             mode,
             rules: Mutex::new(Vec::new()),
@@ -947,6 +953,10 @@ mod tests {
             ]
         );
         assert_eq!(api_name(-3), "ApiKey-3");
+        assert!(
+            FaultProxy::kafka(&[]).is_err(),
+            "no brokers: refused, not a panic later"
+        );
     }
 
     #[test]

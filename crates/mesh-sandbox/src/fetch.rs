@@ -99,17 +99,7 @@ pub(crate) fn ensure_kafka(
         fs::write(&pom, render_pom(&version, series))
             .map_err(|e| SandboxError::io("write", &pom, e))?;
         let libs = staging.join("libs");
-        run_maven(
-            cfg,
-            &what,
-            staging,
-            log,
-            &[
-                "dependency:copy-dependencies".to_owned(),
-                "-DincludeScope=runtime".to_owned(),
-                format!("-DoutputDirectory={}", libs.display()),
-            ],
-        )?;
+        copy_runtime_dependencies(cfg, &what, staging, log, &libs)?;
         let tools_log4j = match series {
             KafkaSeries::V3 => "tools-log4j.properties",
             KafkaSeries::V4 => {
@@ -246,17 +236,7 @@ pub fn fetch_jars(
 "#
         );
         fs::write(&pom, text).map_err(|e| SandboxError::io("write", &pom, e))?;
-        run_maven(
-            cfg,
-            &what,
-            staging,
-            log,
-            &[
-                "dependency:copy-dependencies".to_owned(),
-                "-DincludeScope=runtime".to_owned(),
-                format!("-DoutputDirectory={}", staging.join("libs").display()),
-            ],
-        )
+        copy_runtime_dependencies(cfg, &what, staging, log, &staging.join("libs"))
     })?;
     Ok(home.join("libs"))
 }
@@ -328,6 +308,27 @@ fn sibling(home: &Path, prefix: &str, suffix: &str) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     home.with_file_name(format!("{prefix}{name}{suffix}"))
+}
+
+/// Copies the runtime dependencies of the pom in `workdir` (with their own) into `libs`.
+fn copy_runtime_dependencies(
+    cfg: &SandboxConfig,
+    what: &str,
+    workdir: &Path,
+    log: &Path,
+    libs: &Path,
+) -> Result<(), SandboxError> {
+    run_maven(
+        cfg,
+        what,
+        workdir,
+        log,
+        &[
+            "dependency:copy-dependencies".to_owned(),
+            "-DincludeScope=runtime".to_owned(),
+            format!("-DoutputDirectory={}", libs.display()),
+        ],
+    )
 }
 
 fn run_maven(
