@@ -239,35 +239,30 @@ fn load_settings(mesh: &mut Mesh, present: bool, ds: &mut Diagnostics) -> Settin
             if let Some(topic) = r.table("topic", ds) {
                 env.topic = read_topic_spec(topic, ds);
             }
-            if let Some(mut reg) = r.table("schema_registry", ds) {
-                env.registry_auth = RegistryAuth {
-                    username: reg.string("username", ds, "\"${REGISTRY_USER}\""),
-                    password: reg.string("password", ds, "\"${REGISTRY_PASSWORD}\""),
-                    token: reg.string("token", ds, "\"${REGISTRY_TOKEN}\""),
-                    ca_file: reg.string("ca_file", ds, "\"certs/registry-ca.pem\""),
-                    cert_file: reg.string("cert_file", ds, "\"${SR_CERT_FILE}\""),
-                    key_file: reg.string("key_file", ds, "\"${SR_KEY_FILE}\""),
-                };
-                let a = &env.registry_auth;
-                if a.token.is_some() && (a.username.is_some() || a.password.is_some()) {
+            if let Some(reg) = r.table("schema_registry", ds) {
+                env.registry_auth = read_http_auth(file, reg, "REGISTRY", ds);
+            }
+            if let Some(mut connect) = r.table("connect", ds) {
+                let url = connect.required_string("url", ds, "\"https://connect:8083\"");
+                if let Some(u) = &url
+                    && !(u.value.starts_with("http://") || u.value.starts_with("https://"))
+                    && !u.value.starts_with("${")
+                {
                     ds.push(
                         Diagnostic::error(
-                            "conflicting-auth",
+                            "bad-value",
                             file,
-                            reg.span.clone(),
-                            format!("[{}] sets both a token and a username/password", reg.path),
+                            u.span.clone(),
+                            format!("the Connect url `{}` is not an http:// or https:// URL", u.value),
                         )
-                        .with_help(
-                            "use basic auth (username and password) or a bearer token, not both",
-                        ),
-                    );
-                } else if a.username.is_some() != a.password.is_some() {
-                    ds.push(
-                        Diagnostic::error("missing-field", file, reg.span.clone(), format!("[{}] needs both username and password for basic auth", reg.path))
-                            .with_help("add the missing one (as a ${VAR} reference), or use token = \"${VAR}\""),
+                        .with_help("write the Connect REST API's address, e.g. url = \"https://connect:8083\""),
                     );
                 }
-                reg.finish(ds);
+                let path = connect.path.clone();
+                let auth = read_http_auth(file, connect, "CONNECT", ds);
+                if let Some(url) = url {
+                    env.connect = Some(ConnectSettings { url, auth, path });
+                }
             }
             if let Some(kafka) = r.table("kafka", ds) {
                 for (k, v) in &kafka.table.entries {
@@ -735,6 +730,68 @@ fn read_owners(r: &mut Reader<'_>, required: bool, ds: &mut Diagnostics) -> Opti
         }
     }
     Some(owners.into_iter().map(|o| o.value).collect())
+}
+
+/// An HTTP service's credentials and TLS files (`[environments.<env>.schema_registry]`,
+/// `[environments.<env>.connect]`): basic auth or a bearer token, a CA, a client certificate.
+/// `var` names the service in the examples of the hints (`${REGISTRY_USER}`).
+fn read_http_auth(file: &str, mut t: Reader<'_>, var: &str, ds: &mut Diagnostics) -> RegistryAuth {
+    let auth = RegistryAuth {
+        username: t.string("username", ds, &format!("\"${{{var}_USER}}\"")),
+        password: t.string("password", ds, &format!("\"${{{var}_PASSWORD}}\"")),
+        token: t.string("token", ds, &format!("\"${{{var}_TOKEN}}\"")),
+        ca_file: t.string("ca_file", ds, "\"certs/ca.pem\""),
+        cert_file: t.string("cert_file", ds, &format!("\"${{{var}_CERT_FILE}}\"")),
+        key_file: t.string("key_file", ds, &format!("\"${{{var}_KEY_FILE}}\"")),
+    };
+    if auth.token.is_some() && (auth.username.is_some() || auth.password.is_some()) {
+        ds.push(
+            Diagnostic::error(
+                "conflicting-auth",
+                file,
+                t.span.clone(),
+                format!("[{}] sets both a token and a username/password", t.path),
+            )
+            .with_help("use basic auth (username and password) or a bearer token, not both"),
+        );
+    } else if auth.username.is_some() != auth.password.is_some() {
+        ds.push(
+            Diagnostic::error(
+                "missing-field",
+                file,
+                t.span.clone(),
+                format!(
+                    "[{}] needs both username and password for basic auth",
+                    t.path
+                ),
+            )
+            .with_help("add the missing one (as a ${VAR} reference), or use token = \"${VAR}\""),
+        );
+    }
+    if auth.cert_file.is_some() != auth.key_file.is_some() {
+        let span = auth
+            .cert_file
+            .as_ref()
+            .or(auth.key_file.as_ref())
+            .map(|s| s.span.clone())
+            .unwrap_or_default();
+        ds.push(
+            Diagnostic::error(
+                "missing-field",
+                file,
+                span,
+                format!(
+                    "[{}] needs both cert_file and key_file for a client certificate",
+                    t.path
+                ),
+            )
+            .with_help(format!(
+                "add the missing one, e.g. key_file = \"${{{var}_KEY_FILE}}\""
+            )),
+        );
+    }
+    t.finish(ds);
+    auth
 }
 
 /// The kind-specific keys of a principal written as a table (`kind`, `application_id`,

@@ -104,6 +104,8 @@ pub struct Environment {
     /// `[environments.<env>.schema_registry]`: credentials and TLS files for the registry
     /// (`${VAR}` values).
     pub registry_auth: RegistryAuth,
+    /// `[environments.<env>.connect]`: the environment's Kafka Connect cluster, if any.
+    pub connect: Option<ConnectSettings>,
     /// Where the environment is declared in mesh.toml.
     pub span: Range<usize>,
 }
@@ -119,6 +121,16 @@ pub struct RegistryAuth {
     pub ca_file: Option<Spanned<String>>,
     pub cert_file: Option<Spanned<String>>,
     pub key_file: Option<Spanned<String>>,
+}
+
+/// A Kafka Connect cluster's REST API: its URL and the same credentials and TLS files as a
+/// Schema Registry's.
+#[derive(Clone, Debug)]
+pub struct ConnectSettings {
+    pub url: Spanned<String>,
+    pub auth: RegistryAuth,
+    /// `environments.<env>.connect`, for messages.
+    pub path: String,
 }
 
 /// Topic fields at one level of the resolution chain; `None` means "not set here".
