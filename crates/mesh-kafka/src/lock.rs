@@ -68,16 +68,26 @@ impl KafkaCluster {
                 format!("it has {partitions} partitions; the lock needs exactly one"),
             ));
         }
-        let configs = self
-            .admin()
-            .describe_topic_configs(&[topic])
-            .map_err(|e| self.admin_failure(&action, e))?;
-        let kind = configs
-            .into_iter()
-            .find(|(name, _)| name == topic)
-            .and_then(|(_, r)| r.ok())
-            .and_then(|c| c.get("message.timestamp.type").cloned())
-            .and_then(|c| c.value);
+        // The configs of a topic just made may not be known yet to the broker asked (found on
+        // three brokers under load): an answer without the value is asked again, until the
+        // timeout; only a value, or still none at the end, is judged.
+        let deadline = Instant::now() + self.timeout;
+        let kind = loop {
+            let configs = self
+                .admin()
+                .describe_topic_configs(&[topic])
+                .map_err(|e| self.admin_failure(&action, e))?;
+            let kind = configs
+                .into_iter()
+                .find(|(name, _)| name == topic)
+                .and_then(|(_, r)| r.ok())
+                .and_then(|c| c.get("message.timestamp.type").cloned())
+                .and_then(|c| c.value);
+            if kind.is_some() || Instant::now() >= deadline {
+                break kind;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
         if kind.as_deref() != Some("LogAppendTime") {
             return Err(self.lock_topic_refused(
                 &action,
