@@ -571,3 +571,41 @@ fn schemas_without_a_registry_url_are_a_clear_error() {
         text(&o)
     );
 }
+
+#[test]
+fn a_sink_connector_is_a_consumer_in_impact_and_the_graph() {
+    let t = tempfile::tempdir().unwrap();
+    let repo = t.path().join("repo");
+    copy_dir(&example(), &repo);
+    std::fs::create_dir_all(repo.join("domains/finance/connectors")).unwrap();
+    std::fs::write(
+        repo.join("domains/finance/connectors/orders-to-warehouse.toml"),
+        "class = \"org.apache.kafka.connect.file.FileStreamSinkConnector\"\n\
+         principal = \"billing-service\"\nconsumes = \"sales.orders\"\n\
+         purpose = \"load orders into the warehouse\"\n\
+         [config]\n\"file\" = \"/var/lib/warehouse/orders.txt\"\n",
+    )
+    .unwrap();
+    let r = repo.to_str().unwrap();
+    let o = mesh(&["validate", "--repo", r]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = mesh(&["impact", "sales.orders", "--repo", r]);
+    assert!(
+        text(&o).contains("finance/connector:orders-to-warehouse (owners: @acme/finance-data"),
+        "{}",
+        text(&o)
+    );
+    let o = mesh(&["graph", "--format", "json", "--repo", r]);
+    let g: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let node = g["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "finance/connector:orders-to-warehouse")
+        .unwrap_or_else(|| panic!("{g}"));
+    assert_eq!(node["connector"], "orders-to-warehouse");
+    assert_eq!(
+        node["groups"],
+        serde_json::json!(["connect-orders-to-warehouse"])
+    );
+}

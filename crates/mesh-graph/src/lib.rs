@@ -22,13 +22,16 @@ pub enum Node {
         owners: Vec<String>,
         deprecated: bool,
     },
-    /// A domain's principal reading products (one node per domain and principal).
+    /// A domain's principal reading products (one node per domain and principal), or a
+    /// domain's sink connector (`<domain>/connector:<name>`, with `connector` set).
     Consumer {
         id: String,
         domain: String,
         principal: String,
         groups: Vec<String>,
         owners: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        connector: Option<String>,
     },
 }
 
@@ -93,6 +96,7 @@ impl Lineage {
                     principal: principal.to_string(),
                     groups: groups.into_iter().collect(),
                     owners: d.owners.clone(),
+                    connector: None,
                 });
                 index.insert(id, n);
                 let products: BTreeSet<&str> =
@@ -103,6 +107,24 @@ impl Lineage {
                     }
                 }
             }
+        }
+        // A sink connector reads its product like a consumer; its owners are its domain's.
+        for c in mesh.connectors.iter().filter(|c| c.is_sink()) {
+            let (Some(d), Some(&from)) = (mesh.domain(&c.domain), index.get(&c.product().value))
+            else {
+                continue;
+            };
+            let id = format!("{}/connector:{}", c.domain, c.name);
+            let n = graph.add_node(Node::Consumer {
+                id: id.clone(),
+                domain: c.domain.clone(),
+                principal: c.principal.value.clone(),
+                groups: vec![c.group()],
+                owners: d.owners.clone(),
+                connector: Some(c.name.clone()),
+            });
+            index.insert(id, n);
+            graph.add_edge(from, n, Edge::Consumes);
         }
         Lineage { graph, index }
     }

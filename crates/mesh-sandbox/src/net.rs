@@ -98,9 +98,12 @@ mod tests {
         let server = std::thread::spawn(move || {
             // Tests run in parallel: another test's probe may connect to this listener (its
             // port number can be reused for ours), close at once or send something else. Serve
-            // the first connection that sends this test's request.
+            // the first connection that sends this test's request. A probe that connects and
+            // sends nothing is given up on after a moment, so it cannot block ours.
             loop {
                 let (mut s, _) = listener.accept().unwrap();
+                s.set_read_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
                 let mut buf = [0u8; 1024];
                 let n = s.read(&mut buf).unwrap_or(0);
                 let request = String::from_utf8_lossy(&buf[..n]).into_owned();
