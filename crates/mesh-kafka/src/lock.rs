@@ -57,7 +57,6 @@ impl KafkaCluster {
                     Err(e) => return Err(self.failure(&action, Some(e.code), &e.message)),
                 }
             }
-            self.await_lock_topic(topic);
         }
         // Each metadata request may reach another broker, and a broker learns of a new topic a
         // moment after the controller made it: "not there yet" is waited out, not refused.
@@ -71,23 +70,18 @@ impl KafkaCluster {
         // The configs of a topic just made may not be known yet to the broker asked (found on
         // three brokers under load): an answer without the value is asked again, until the
         // timeout; only a value, or still none at the end, is judged.
-        let deadline = Instant::now() + self.timeout;
-        let kind = loop {
+        let kind = self.poll(Duration::from_millis(200), || {
             let configs = self
                 .admin()
                 .describe_topic_configs(&[topic])
                 .map_err(|e| self.admin_failure(&action, e))?;
-            let kind = configs
+            Ok(configs
                 .into_iter()
                 .find(|(name, _)| name == topic)
                 .and_then(|(_, r)| r.ok())
                 .and_then(|c| c.get("message.timestamp.type").cloned())
-                .and_then(|c| c.value);
-            if kind.is_some() || Instant::now() >= deadline {
-                break kind;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        };
+                .and_then(|c| c.value))
+        })?;
         if kind.as_deref() != Some("LogAppendTime") {
             return Err(self.lock_topic_refused(
                 &action,
@@ -114,30 +108,33 @@ impl KafkaCluster {
         }
     }
 
-    /// Waits (at most the timeout) until the new topic's partition is in the metadata.
     /// The partition count of `topic` (0: absent), waiting (up to the timeout) while the
     /// metadata does not show it yet.
     pub(crate) fn partitions_of(&self, topic: &str) -> Result<usize, KafkaError> {
-        let deadline = Instant::now() + self.timeout;
-        loop {
+        let n = self.poll(Duration::from_millis(100), || {
             let (_, topics) = self.topic_metadata()?;
-            let n = topics.get(topic).map_or(0, |s| s.partitions.len());
-            if n > 0 || Instant::now() >= deadline {
-                return Ok(n);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            Ok(topics
+                .get(topic)
+                .map(|s| s.partitions.len())
+                .filter(|&n| n > 0))
+        })?;
+        Ok(n.unwrap_or(0))
     }
 
-    fn await_lock_topic(&self, topic: &str) {
+    /// Asks `ask` every `every` until it has an answer or the timeout has passed (`None`):
+    /// for what a broker learns a moment after the controller decided it.
+    fn poll<T>(
+        &self,
+        every: Duration,
+        mut ask: impl FnMut() -> Result<Option<T>, KafkaError>,
+    ) -> Result<Option<T>, KafkaError> {
         let deadline = Instant::now() + self.timeout;
-        while Instant::now() < deadline {
-            if let Ok((_, topics)) = self.topic_metadata()
-                && topics.get(topic).is_some_and(|s| !s.partitions.is_empty())
-            {
-                return;
+        loop {
+            let answer = ask()?;
+            if answer.is_some() || Instant::now() >= deadline {
+                return Ok(answer);
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(every);
         }
     }
 

@@ -196,13 +196,7 @@ fn read_config(
 
 /// One whole-value reference: mesh's `${VAR}` or one of Connect's config providers.
 fn is_reference(value: &str) -> bool {
-    is_connect_reference(value)
-        || value
-            .strip_prefix("${")
-            .and_then(|v| v.strip_suffix('}'))
-            .is_some_and(|v| {
-                !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            })
+    is_connect_reference(value) || crate::secrets::is_variable_reference(value)
 }
 
 /// Whether a value uses one of Connect's config providers — `${file:/path:key}`,

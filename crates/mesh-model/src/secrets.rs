@@ -51,15 +51,23 @@ pub fn redact_lexically(src: &mut SourceFile) {
     }
 }
 
-/// `"${VAR}"` and nothing else (a default after `:-` may itself be a secret).
+/// `"${VAR}"` (quoted, as written in a TOML line) and nothing else.
 fn is_plain_reference(value: &str) -> bool {
-    let Some(inner) = value
-        .strip_prefix("\"${")
-        .and_then(|v| v.strip_suffix("}\""))
-    else {
-        return false;
-    };
-    !inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .is_some_and(is_variable_reference)
+}
+
+/// `${VAR}` and nothing else: a whole value read from the environment, with no default (a
+/// default after `:-` may itself be a secret).
+pub fn is_variable_reference(value: &str) -> bool {
+    value
+        .strip_prefix("${")
+        .and_then(|v| v.strip_suffix('}'))
+        .is_some_and(|inner| {
+            !inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
 }
 
 pub(crate) fn check_mesh_toml(
