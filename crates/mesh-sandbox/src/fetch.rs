@@ -402,6 +402,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_coordinate_that_is_not_group_artifact_version_is_named_and_nothing_is_fetched() {
+        let cache = std::env::temp_dir().join(format!("mesh-fetch-test-{}", std::process::id()));
+        let cfg = SandboxConfig::new(cache.join("sb"), &cache);
+        for bad in ["org.apache.kafka:kafka-streams", "a:b:c:d"] {
+            let e = fetch_jars(&cfg, "jars", &[bad], &mut |_| {}).unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.contains(bad) && text.contains("not a group:artifact:version coordinate"),
+                "{text}"
+            );
+        }
+        assert!(!cache.exists(), "nothing was written");
+    }
+
+    #[test]
     fn the_pom_pins_versions_and_has_a_logging_backend() {
         let pom = render_pom("3.9.2", KafkaSeries::V3);
         assert!(pom.contains("<packaging>pom</packaging>"));
