@@ -431,6 +431,7 @@ fn read_request(desired: &DesiredState) -> ReadRequest {
         topics: desired.topics.keys().cloned().collect(),
         principals: desired.principals.clone(),
         catalog_topic: desired.catalog_topic.clone(),
+        connectors: Default::default(),
     }
 }
 
@@ -896,6 +897,8 @@ fn bench_apply_library(repo: &Path) -> LibraryApply {
         &Target {
             cluster: &writer,
             registry: Some(&registry as &(dyn RegistryWriter + Sync)),
+            connect: None,
+            before_connectors: None,
         },
         &desired.catalog_topic,
         "2026-01-01T00:00:00Z",

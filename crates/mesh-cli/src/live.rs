@@ -8,9 +8,11 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use mesh_connect::ConnectClient;
 use mesh_kafka::KafkaCluster;
 use mesh_model::secrets::{Unset, expand};
 use mesh_plan::apply::Target;
+use mesh_plan::connect::{ConnectReader, ConnectWriter};
 use mesh_plan::registry::{RegistryReader, RegistryWriter};
 use mesh_plan::{LiveState, Plan, ReadRequest, apply::ApplyReport};
 use mesh_registry::{Auth, RegistryClient};
@@ -196,6 +198,8 @@ pub struct Context {
     pub cluster: KafkaCluster,
     /// Present when the environment has a Schema Registry.
     pub registry: Option<RegistryClient>,
+    /// Present when the environment has a Kafka Connect cluster.
+    pub connect: Option<ConnectClient>,
     /// What was read, and what it returned (a saved plan records both).
     pub request: ReadRequest,
     pub live: LiveState,
@@ -275,9 +279,11 @@ pub fn plan(
     let props = client_settings(env, |v| std::env::var(v).ok())?;
     let bootstrap = props.get("bootstrap.servers").cloned().unwrap_or_default();
     let target = format!("environment `{}` ({bootstrap})", env.name);
-    let desired = mesh_plan::desired(mesh, revision);
+    let mut desired = mesh_plan::desired(mesh, revision);
     // Settings problems first: they are found without touching the network.
     let registry = registry_client(env, !desired.subjects.is_empty(), |v| std::env::var(v).ok())?;
+    let connect = connect_of(env, |v| std::env::var(v).ok())?;
+    let unresolved = connectors_for(env, connect.is_some(), &mut desired);
     let cluster = KafkaCluster::connect(&props, kafka_timeout()).map_err(|e| e.to_string())?;
     let lock = match lock_for {
         Some(command) => Some(crate::lock::acquire(
@@ -297,15 +303,21 @@ pub fn plan(
         inner: r,
         retry: &retry,
     });
+    let connect_reader = connect.as_ref().map(|c| Retrying {
+        inner: c,
+        retry: &retry,
+    });
     let readers = mesh_workflow::Readers {
         cluster: &cluster_reader,
         registry: registry_reader.as_ref().map(|r| r as &dyn RegistryReader),
+        connect: connect_reader.as_ref().map(|c| c as &dyn ConnectReader),
     };
-    let planned = mesh_workflow::plan(report, &desired, readers, now, &mut |note| match note {
+    let mut planned = mesh_workflow::plan(report, &desired, readers, now, &mut |note| match note {
         Note::Health(note) => eprintln!("note: {note}"),
         Note::PolicyWarning { code, message } => eprintln!("warning[{code}]: {message}"),
     })
     .map_err(|e| shown(report, e))?;
+    planned.plan.errors.extend(unresolved);
     Ok((
         planned.plan,
         Context {
@@ -313,6 +325,7 @@ pub fn plan(
             target,
             cluster,
             registry,
+            connect,
             request: planned.request,
             live: planned.live,
             lock,
@@ -427,6 +440,81 @@ pub fn registry_of(
     .map_err(|e| e.to_string())
 }
 
+/// Prepares the desired connectors for an environment: with a Connect cluster, mesh's `${VAR}`
+/// references in their configs are expanded (each unset variable is a plan error, returned);
+/// without one, they are not planned there, and a note says so.
+pub fn connectors_for(
+    env: &mesh_model::Environment,
+    has_connect: bool,
+    desired: &mut mesh_plan::DesiredState,
+) -> Vec<mesh_plan::PlanError> {
+    if has_connect {
+        return mesh_plan::connect::resolve(desired, &|v| std::env::var(v).ok());
+    }
+    if !desired.connectors.is_empty() {
+        eprintln!(
+            "note: environment `{}` names no Kafka Connect cluster, so its {} connector(s) are not planned there (help: add [environments.{}.connect] with url = \"http://…:8083\" to mesh.toml)",
+            env.name,
+            desired.connectors.len(),
+            env.name
+        );
+    }
+    mesh_plan::connect::unmanage(desired);
+    Vec::new()
+}
+
+/// The Connect client of an environment; `None` when it has no `[environments.<env>.connect]`.
+/// Connector configs' `${VAR}` references are expanded from the process environment.
+pub fn connect_of(
+    env: &mesh_model::Environment,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<ConnectClient>, String> {
+    let Some(settings) = &env.connect else {
+        return Ok(None);
+    };
+    let fill =
+        |key: &str, v: &mesh_model::doc::Spanned<String>| fill_var(env, key, &v.value, &lookup);
+    let a = &settings.auth;
+    let auth = match (&a.username, &a.password, &a.token) {
+        (Some(u), Some(p), _) => Auth::Basic {
+            user: fill("connect.username", u)?,
+            password: fill("connect.password", p)?,
+        },
+        (_, _, Some(t)) => Auth::Bearer {
+            token: fill("connect.token", t)?,
+        },
+        _ => Auth::None,
+    };
+    let file = |key: &str, v: &Option<mesh_model::doc::Spanned<String>>| {
+        v.as_ref()
+            .map(|v| {
+                fill(key, v)
+                    .and_then(|p| resolve_path(&p))
+                    .map(std::path::PathBuf::from)
+            })
+            .transpose()
+    };
+    let tls = mesh_registry::Tls {
+        ca_file: file("connect.ca_file", &a.ca_file)?,
+        client: match (
+            file("connect.cert_file", &a.cert_file)?,
+            file("connect.key_file", &a.key_file)?,
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            _ => None,
+        },
+    };
+    ConnectClient::new(
+        &fill("connect.url", &settings.url)?,
+        auth,
+        &tls,
+        registry_timeout(),
+        Box::new(|v| std::env::var(v).ok()),
+    )
+    .map(Some)
+    .map_err(|e| e.to_string())
+}
+
 /// Asks on the terminal; only "yes" proceeds.
 pub fn confirm(target: &str, actions: usize) -> Result<bool, String> {
     if !std::io::stdin().is_terminal() {
@@ -458,11 +546,17 @@ pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
         inner: r,
         retry: &retry,
     });
+    let connect = ctx.connect.as_ref().map(|c| Retrying {
+        inner: c,
+        retry: &retry,
+    });
     let run = mesh_workflow::ApplyRun {
         stop: &stop,
         target: Target {
             cluster: &cluster,
             registry: registry.as_ref().map(|r| r as &(dyn RegistryWriter + Sync)),
+            connect: connect.as_ref().map(|c| c as &dyn ConnectWriter),
+            before_connectors: None,
         },
         reader: &ctx.cluster,
         live: &ctx.live,

@@ -173,6 +173,69 @@ pub fn describe(a: &Action) -> Vec<String> {
         Action::RetireProduct { product, .. } => {
             vec![format!("catalog record {product}: retire (tombstone)")]
         }
+        Action::CreateConnector {
+            connector,
+            product,
+            class,
+            config,
+            state,
+            ..
+        } => {
+            let mut v = vec![format!(
+                "connector {connector} [{product}]: {class}{}",
+                if *state == mesh_plan::connect::ConnectorState::Running {
+                    String::new()
+                } else {
+                    format!(", then {}", state.as_str())
+                }
+            )];
+            let shown: Vec<(&String, &String)> = config
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "name" | "connector.class"))
+                .collect();
+            let width = shown.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            v.extend(
+                shown
+                    .iter()
+                    .map(|(k, val)| format!("    {k:width$} = {val}")),
+            );
+            v
+        }
+        Action::UpdateConnector {
+            connector,
+            product,
+            changes,
+            ..
+        } => {
+            let mut v = vec![format!("connector {connector} [{product}]: config")];
+            for c in changes {
+                let before = c.before.as_deref().unwrap_or("(unset)");
+                match &c.after {
+                    Some(after) => v.push(format!("    ~ {}: {before} → {after}", c.key)),
+                    None => v.push(format!("    - {}: {before} → (removed)", c.key)),
+                }
+            }
+            v
+        }
+        Action::SetConnectorState {
+            connector,
+            product,
+            from,
+            to,
+        } => vec![format!(
+            "connector {connector} [{product}]: {} → {}",
+            if from.is_empty() {
+                "(unknown)"
+            } else {
+                from.as_str()
+            },
+            to.connect_name()
+        )],
+        Action::DeleteConnector { connector, product } => {
+            vec![format!(
+                "connector {connector} [{product}]: delete (its file is gone)"
+            )]
+        }
     }
 }
 

@@ -140,6 +140,60 @@ fn plan() -> Plan {
                 product: "sales.legacy-orders".into(),
                 previous: Box::new(record("sales.legacy-orders", "deprecated")),
             },
+            Action::CreateConnector {
+                connector: "orders-to-warehouse".into(),
+                domain: "sales".into(),
+                product: "sales.orders".into(),
+                class: "org.apache.kafka.connect.file.FileStreamSinkConnector".into(),
+                config: BTreeMap::from([
+                    ("name".into(), "orders-to-warehouse".into()),
+                    (
+                        "connector.class".into(),
+                        "org.apache.kafka.connect.file.FileStreamSinkConnector".into(),
+                    ),
+                    ("tasks.max".into(), "1".into()),
+                    ("topics".into(), "sales.orders".into()),
+                    ("file".into(), "/var/lib/warehouse/orders.txt".into()),
+                    (
+                        "consumer.override.sasl.jaas.config".into(),
+                        "${WAREHOUSE_SINK_JAAS}".into(),
+                    ),
+                ]),
+                state: mesh_plan::connect::ConnectorState::Paused,
+            },
+            Action::UpdateConnector {
+                connector: "invoices-to-ledger".into(),
+                domain: "finance".into(),
+                product: "finance.invoices".into(),
+                changes: vec![
+                    ConfigDiff {
+                        key: "file".into(),
+                        before: Some("/tmp/a.txt".into()),
+                        after: Some("/tmp/b.txt".into()),
+                    },
+                    ConfigDiff {
+                        key: "connection.password".into(),
+                        before: Some("(sensitive)".into()),
+                        after: Some("${file:/etc/connect/secrets.properties:password}".into()),
+                    },
+                    ConfigDiff {
+                        key: "errors.tolerance".into(),
+                        before: Some("all".into()),
+                        after: None,
+                    },
+                ],
+                config: BTreeMap::new(),
+            },
+            Action::SetConnectorState {
+                connector: "scans-from-files".into(),
+                product: "logistics.carrier-scans".into(),
+                from: "PAUSED".into(),
+                to: mesh_plan::connect::ConnectorState::Running,
+            },
+            Action::DeleteConnector {
+                connector: "legacy-export".into(),
+                product: "sales.legacy-orders".into(),
+            },
         ],
         impacts: vec![
             Impact {

@@ -118,6 +118,7 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
     let registry = live::registry_client(env, !saved.read.subjects.is_empty(), |v| {
         std::env::var(v).ok()
     })?;
+    let connect = live::connect_of(env, |v| std::env::var(v).ok())?;
     let cluster =
         KafkaCluster::connect(&props, live::kafka_timeout()).map_err(|e| e.to_string())?;
     let request = saved.read.request.clone();
@@ -136,9 +137,16 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
         inner: r,
         retry: &retry,
     });
+    let connect_reader = connect.as_ref().map(|c| mesh_workflow::Retrying {
+        inner: c,
+        retry: &retry,
+    });
     let readers = mesh_workflow::Readers {
         cluster: &cluster_reader,
         registry: registry_reader.as_ref().map(|r| r as &dyn RegistryReader),
+        connect: connect_reader
+            .as_ref()
+            .map(|c| c as &dyn mesh_plan::connect::ConnectReader),
     };
     let live_state = mesh_workflow::reread(
         readers,
@@ -164,6 +172,7 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
         target,
         cluster,
         registry,
+        connect,
         request,
         live: live_state,
         lock: Some(lock),

@@ -114,6 +114,13 @@ pub const ALL: &[Target] = &[
         run: registry_answer,
     },
     Target {
+        name: "connect-answer",
+        about: "a Kafka Connect answer body, through every parser; a connector listing planned against",
+        kind: Kind::Json,
+        seeds: seeds_connect_answer,
+        run: connect_answer,
+    },
+    Target {
         name: "registry-schema",
         about: "a schema text as the registry holds it (latest and history of a subject): plan, gate, drift",
         kind: Kind::Json,
@@ -233,6 +240,20 @@ pub fn applied(desired: &DesiredState) -> LiveState {
             .collect(),
         acls: d.acls.clone(),
         catalog_topic_exists: true,
+        connectors: Some(
+            d.connectors
+                .values()
+                .map(|c| {
+                    let live = mesh_plan::connect::LiveConnector {
+                        config: c.config.clone(),
+                        state: "RUNNING".into(),
+                        kind: if c.sink { "sink" } else { "source" }.into(),
+                        failed_tasks: 0,
+                    };
+                    (c.name.clone(), live)
+                })
+                .collect(),
+        ),
         catalog: d.catalog.clone(),
         subjects: d
             .subjects
@@ -1148,6 +1169,36 @@ pub fn registry_answer(data: &[u8]) -> u64 {
                 soft_deleted: false,
             },
         );
+        behaviour ^= plan_against(&fx.desired, &live, NOW_MS, true);
+    }
+    behaviour
+}
+
+fn seeds_connect_answer() -> Vec<Vec<u8>> {
+    [
+        r#"{"orders-sink": {"info": {"name": "orders-sink", "config": {"connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector", "tasks.max": "1", "topics": "sales.orders", "file": "/tmp/o.txt"}, "tasks": [{"connector": "orders-sink", "task": 0}], "type": "sink"}, "status": {"name": "orders-sink", "connector": {"state": "RUNNING", "worker_id": "w:8083"}, "tasks": [{"id": 0, "state": "FAILED", "worker_id": "w:8083", "trace": "x"}], "type": "sink"}}}"#,
+        r#"{"name": "org.apache.kafka.connect.file.FileStreamSinkConnector", "error_count": 1, "groups": ["Common"], "configs": [{"definition": {"name": "topics"}, "value": {"name": "topics", "value": "", "recommended_values": [], "errors": ["Must configure one of topics or topics.regex"], "visible": true}}]}"#,
+        r#"{"error_code": 409, "message": "Cannot complete request momentarily due to stale configuration"}"#,
+        "{}",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect()
+}
+
+/// A Connect answer through every parser; a connector listing becomes the live connectors
+/// (recorded in the catalog as the example's), then planned against.
+pub fn connect_answer(data: &[u8]) -> u64 {
+    use mesh_connect::reply;
+    let mut behaviour = hash_of(|h| {
+        reply::validation(data).map(|p| p.len()).ok().hash(h);
+        reply::failure_message(data).len().hash(h);
+    });
+    if let Ok(connectors) = reply::connectors(data) {
+        let fx = fixture();
+        let mut live = fx.live.clone();
+        behaviour ^= connectors.len() as u64;
+        live.connectors = Some(connectors);
         behaviour ^= plan_against(&fx.desired, &live, NOW_MS, true);
     }
     behaviour

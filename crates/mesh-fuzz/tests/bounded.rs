@@ -14,7 +14,7 @@ fn execs(target: &str) -> u64 {
         "mesh-toml" | "domain-toml" | "product-toml" | "policy-toml" | "cel" => 60,
         "registry-schema" => 60,
         "catalog-record" | "consumer-offsets" | "live-state" => 120,
-        "registry-answer" => 150,
+        "registry-answer" | "connect-answer" => 150,
         "saved-plan" => 300,
         "avro" | "json-schema" | "protobuf" => 800,
         _ => 3000,

@@ -290,6 +290,7 @@ fn placeholders_fail_validation_until_filled_in_then_the_plan_changes_nothing() 
         catalog: BTreeMap::new(),
         subjects: inv.subjects.clone(),
         groups: BTreeMap::new(),
+        connectors: None,
     };
     let plan = mesh_plan::plan(&desired, &live);
     assert!(plan.errors.is_empty(), "{:#?}", plan.errors);

@@ -106,6 +106,8 @@ impl KafkaCluster {
             subjects: Default::default(),
             // Read on demand (`group_activity`), for the topics a plan needs.
             groups: Default::default(),
+            // Connectors live in Connect; the Connect adapter fills them in.
+            connectors: None,
         })
     }
 

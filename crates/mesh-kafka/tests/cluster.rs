@@ -109,6 +109,7 @@ fn request(topics: &[&str], principals: &[&str]) -> ReadRequest {
         topics: topics.iter().map(|t| (*t).to_owned()).collect(),
         principals: principals.iter().map(|p| (*p).to_owned()).collect(),
         catalog_topic: CATALOG.to_owned(),
+        connectors: Default::default(),
     }
 }
 

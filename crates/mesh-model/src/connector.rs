@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use mesh_diagnostics::{Diagnostic, Diagnostics};
 
 use crate::doc::{Kind, Reader, Spanned, Table};
-use crate::model::{Connector, ConnectorFlow, Domain};
+use crate::model::{Connector, ConnectorFlow, ConnectorState, Domain};
 use crate::secrets::is_secret_key;
 
 /// Keys mesh sets itself from the connector's fields: `[config]` may not set them.
@@ -72,6 +72,24 @@ pub(crate) fn read(
         Some(t) => t.value,
         None => 1,
     };
+    let state = match r.string("state", ds, "\"running\"") {
+        None => ConnectorState::Running,
+        Some(s) => match ConnectorState::ALL.iter().find(|k| k.as_str() == s.value) {
+            Some(k) => *k,
+            None => {
+                ds.push(
+                    Diagnostic::error(
+                        "bad-value",
+                        path,
+                        s.span.clone(),
+                        format!("`state` = \"{}\" is not a connector state", s.value),
+                    )
+                    .with_help("state is \"running\" (the default), \"paused\" or \"stopped\""),
+                );
+                ConnectorState::Running
+            }
+        },
+    };
     let config = r
         .table("config", ds)
         .map(|c| read_config(path, c, ds))
@@ -115,6 +133,7 @@ pub(crate) fn read(
         flow,
         purpose,
         tasks_max,
+        state,
         config,
     })
 }

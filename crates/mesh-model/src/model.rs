@@ -215,10 +215,62 @@ pub struct Connector {
     pub purpose: Option<String>,
     /// `tasks.max` (1 when not given).
     pub tasks_max: i64,
+    /// Whether it should run, be paused or be stopped (`state`; running when not given).
+    pub state: ConnectorState,
     /// Everything else passed to Connect as written (numbers and booleans as text). Connect's
     /// own `${provider:path:key}` references pass through untouched; mesh's `${VAR}` ones are
     /// expanded when applying.
     pub config: BTreeMap<String, Spanned<String>>,
+}
+
+/// What a connector should be doing on its Connect cluster (`state` in its file).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorState {
+    #[default]
+    Running,
+    /// Its tasks keep their resources but process nothing (`PUT /connectors/{name}/pause`).
+    Paused,
+    /// Its tasks are shut down (`PUT /connectors/{name}/stop`, Kafka 3.5 and later).
+    Stopped,
+}
+
+impl ConnectorState {
+    pub const ALL: [ConnectorState; 3] = [
+        ConnectorState::Running,
+        ConnectorState::Paused,
+        ConnectorState::Stopped,
+    ];
+
+    /// As written in a connector file: `running`, `paused`, `stopped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorState::Running => "running",
+            ConnectorState::Paused => "paused",
+            ConnectorState::Stopped => "stopped",
+        }
+    }
+
+    /// As Connect's status API names it: `RUNNING`, `PAUSED`, `STOPPED`.
+    pub fn connect_name(self) -> &'static str {
+        match self {
+            ConnectorState::Running => "RUNNING",
+            ConnectorState::Paused => "PAUSED",
+            ConnectorState::Stopped => "STOPPED",
+        }
+    }
 }
 
 /// Which way data flows through a connector, and the product at mesh's end of it.

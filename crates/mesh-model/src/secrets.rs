@@ -22,6 +22,7 @@ pub fn is_secret_key(key: &str) -> bool {
         || k.ends_with(".key")
         || k.ends_with("key.pem")
         || k == "sasl.jaas.config"
+        || k.ends_with(".sasl.jaas.config")
         || k == "sasl.oauthbearer.config")
         && !k.ends_with(".location")
         && !k.ends_with(".file")
@@ -234,6 +235,7 @@ mod tests {
             "oauth.token",
             "ssl.keystore.key",
             "sasl.jaas.config",
+            "consumer.override.sasl.jaas.config",
             "ssl.key.pem",
             "sasl.oauthbearer.client.secret",
             "sasl.oauthbearer.config",

@@ -4,6 +4,7 @@
 //! with a report of what was done and what was not.
 
 use crate::cluster::{ClusterWriter, ConfigChange, NewTopic};
+use crate::connect::{ConnectWriter, ConnectorState};
 use crate::error::AdapterError;
 use crate::plan::{Action, Plan};
 use crate::registry::RegistryWriter;
@@ -69,6 +70,10 @@ enum Phase {
     /// no version yet, and a first version has nothing to be compatible with.
     NewSubjectLevels,
     CreateAcls,
+    /// Connectors created, reconfigured, paused or resumed: after their ACLs and schemas.
+    Connectors,
+    /// The first of the deletions: a connector stops reading or writing before its ACLs go.
+    DeleteConnectors,
     DeleteAcls,
     DeleteSubjects,
     DeleteTopics,
@@ -108,14 +113,23 @@ fn phase(a: &Action, new_subjects: &std::collections::BTreeSet<&str>) -> Phase {
         Action::DeleteSubject { .. } => Phase::DeleteSubjects,
         Action::DeleteTopic { .. } => Phase::DeleteTopics,
         Action::RetireProduct { .. } => Phase::CatalogTombstones,
+        Action::CreateConnector { .. }
+        | Action::UpdateConnector { .. }
+        | Action::SetConnectorState { .. } => Phase::Connectors,
+        Action::DeleteConnector { .. } => Phase::DeleteConnectors,
     }
 }
 
-/// Where a plan is applied: the Kafka cluster, and the Schema Registry when the plan has schema
-/// actions.
+/// Where a plan is applied: the Kafka cluster, the Schema Registry when the plan has schema
+/// actions, and the Connect cluster when it has connector actions.
 pub struct Target<'a> {
     pub cluster: &'a dyn ClusterWriter,
     pub registry: Option<&'a (dyn RegistryWriter + Sync)>,
+    pub connect: Option<&'a dyn ConnectWriter>,
+    /// Called once before connectors are created or changed when the apply changed ACLs: waits
+    /// until the brokers show them, so that a connector's tasks do not start before their
+    /// rights exist (a sink task refused by the broker fails for good).
+    pub before_connectors: Option<&'a dyn Fn()>,
 }
 
 /// Applies `plan` (which must have no errors). `now` (RFC 3339) and `catalog_topic` go into the
@@ -151,6 +165,15 @@ pub fn apply_until(
         let idx: Vec<usize> = (0..plan.actions.len())
             .filter(|&i| phase(&plan.actions[i], &new) == ph)
             .collect();
+        if ph == Phase::Connectors
+            && let Some(wait) = target.before_connectors
+            && plan.actions.iter().enumerate().any(|(i, a)| {
+                outcomes[i] == Outcome::Done
+                    && matches!(a, Action::CreateAcl { .. } | Action::DeleteAcl { .. })
+            })
+        {
+            wait();
+        }
         for chunk in chunks(ph, &idx, plan) {
             if stop() {
                 interrupted = true;
@@ -320,6 +343,8 @@ fn phase_name(p: Phase) -> &'static str {
         Phase::DeleteAcls => "ACLs deleted",
         Phase::DeleteSubjects => "subjects deleted",
         Phase::DeleteTopics => "topics deleted",
+        Phase::Connectors => "connectors",
+        Phase::DeleteConnectors => "connectors deleted",
         Phase::Catalog => "catalog records",
         Phase::CatalogTombstones => "products retired",
     }
@@ -340,6 +365,9 @@ fn run_phase(
         Phase::SchemaLevels | Phase::Schemas | Phase::NewSubjectLevels | Phase::DeleteSubjects
     ) {
         return run_registry_phase(actions, target, stop);
+    }
+    if matches!(ph, Phase::Connectors | Phase::DeleteConnectors) {
+        return run_connect_phase(actions, target, stop);
     }
     run_cluster_phase(ph, actions, target, catalog_topic, now)
         .into_iter()
@@ -402,6 +430,53 @@ fn run_registry_phase(
     })
 }
 
+/// Connect's REST API has no batch call either: one connector at a time (a handful per plan),
+/// each asking `stop` first.
+fn run_connect_phase(
+    actions: Vec<&Action>,
+    target: &Target<'_>,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Vec<Option<Result<(), AdapterError>>> {
+    let Some(c) = target.connect else {
+        return actions
+            .iter()
+            .map(|_| {
+                Some(Err(AdapterError::invalid(
+                    "no Kafka Connect cluster is configured for this environment",
+                )))
+            })
+            .collect();
+    };
+    actions
+        .iter()
+        .map(|a| {
+            if stop() {
+                return None;
+            }
+            Some(match a {
+                Action::CreateConnector {
+                    connector,
+                    config,
+                    state,
+                    ..
+                } => c.put_config(connector, config).and_then(|()| {
+                    if *state == ConnectorState::Running {
+                        Ok(())
+                    } else {
+                        c.set_state(connector, *state)
+                    }
+                }),
+                Action::UpdateConnector {
+                    connector, config, ..
+                } => c.put_config(connector, config),
+                Action::SetConnectorState { connector, to, .. } => c.set_state(connector, *to),
+                Action::DeleteConnector { connector, .. } => c.delete(connector),
+                _ => Ok(()),
+            })
+        })
+        .collect()
+}
+
 fn run_cluster_phase(
     ph: Phase,
     actions: Vec<&Action>,
@@ -414,6 +489,14 @@ fn run_cluster_phase(
         // `run_phase` sends these to `run_registry_phase`.
         Phase::SchemaLevels | Phase::Schemas | Phase::NewSubjectLevels | Phase::DeleteSubjects => {
             vec![Err(AdapterError::other("a registry action reached the cluster")); actions.len()]
+        }
+        Phase::Connectors | Phase::DeleteConnectors => {
+            vec![
+                Err(AdapterError::other(
+                    "a connector action reached the cluster"
+                ));
+                actions.len()
+            ]
         }
         Phase::CatalogTopic | Phase::Topics => {
             let topics: Vec<NewTopic> = actions

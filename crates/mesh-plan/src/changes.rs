@@ -25,7 +25,7 @@ pub fn product_of_topic(desired: &DesiredState, live: &LiveState, topic: &str) -
 pub struct PlannedChange {
     /// `create`, `update` or `delete`.
     pub kind: &'static str,
-    /// `topic`, `config`, `partitions`, `schema`, `acl` or `catalog`.
+    /// `topic`, `config`, `partitions`, `schema`, `acl`, `connector` or `catalog`.
     pub resource: &'static str,
     pub product: String,
     pub before: Value,
@@ -164,6 +164,64 @@ pub fn planned_changes(
                 "catalog",
                 product.clone(),
                 json!(previous),
+                json!({}),
+            ),
+            Action::CreateConnector {
+                connector,
+                product,
+                class,
+                config,
+                state,
+                ..
+            } => (
+                "create",
+                "connector",
+                product.clone(),
+                json!({}),
+                json!({"name": connector, "class": class, "config": config, "state": state}),
+            ),
+            Action::UpdateConnector {
+                connector,
+                product,
+                changes,
+                ..
+            } => {
+                let side = |after: bool| -> serde_json::Map<String, Value> {
+                    changes
+                        .iter()
+                        .map(|c| {
+                            (
+                                c.key.clone(),
+                                json!(if after { &c.after } else { &c.before }),
+                            )
+                        })
+                        .collect()
+                };
+                (
+                    "update",
+                    "connector",
+                    product.clone(),
+                    json!({"name": connector, "config": side(false)}),
+                    json!({"name": connector, "config": side(true)}),
+                )
+            }
+            Action::SetConnectorState {
+                connector,
+                product,
+                from,
+                to,
+            } => (
+                "update",
+                "connector",
+                product.clone(),
+                json!({"name": connector, "state": from.to_ascii_lowercase()}),
+                json!({"name": connector, "state": to}),
+            ),
+            Action::DeleteConnector { connector, product } => (
+                "delete",
+                "connector",
+                product.clone(),
+                json!({"name": connector}),
                 json!({}),
             ),
             Action::UpsertCatalog {

@@ -17,6 +17,10 @@ pub struct ReadRequest {
     /// Principals the repo declares (`User:…`).
     pub principals: BTreeSet<String>,
     pub catalog_topic: String,
+    /// Connectors the repo declares (read from the Connect cluster with the ones the catalog
+    /// records, when the environment has one).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub connectors: BTreeSet<String>,
 }
 
 /// A topic to create.

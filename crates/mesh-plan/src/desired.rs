@@ -120,6 +120,9 @@ pub fn desired(mesh: &Mesh, revision: Option<&str>) -> DesiredState {
     }
     for c in &mesh.connectors {
         connector_acls(mesh, c, &mut d);
+        if let Some(want) = desired_connector(mesh, c) {
+            d.connectors.insert(want.name.clone(), want);
+        }
     }
     crate::drift::record_applied(&mut d);
     d
@@ -168,6 +171,37 @@ fn connector_acls(mesh: &Mesh, c: &mesh_model::Connector, d: &mut DesiredState) 
             line: 1,
         });
     }
+}
+
+/// The connector as Connect gets it: mesh's keys (`name`, `connector.class`, `tasks.max`, a
+/// sink's `topics`) and its `[config]` as written.
+fn desired_connector(
+    mesh: &Mesh,
+    c: &mesh_model::Connector,
+) -> Option<crate::connect::DesiredConnector> {
+    let product = mesh.product(&c.product().value)?;
+    let mut config: BTreeMap<String, String> = c
+        .config
+        .iter()
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect();
+    config.insert("name".into(), c.name.clone());
+    config.insert("connector.class".into(), c.class.value.clone());
+    config.insert("tasks.max".into(), c.tasks_max.to_string());
+    if c.is_sink() {
+        config.insert("topics".into(), product.topic.name.clone());
+    }
+    Some(crate::connect::DesiredConnector {
+        name: c.name.clone(),
+        domain: c.domain.clone(),
+        product: product.id.clone(),
+        sink: c.is_sink(),
+        file: c.file.clone(),
+        class: c.class.value.clone(),
+        state: c.state,
+        config,
+        resolved: None,
+    })
 }
 
 /// What a principal's kind and transactional id imply (SPEC §1): a `streams` application

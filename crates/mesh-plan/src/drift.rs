@@ -25,6 +25,39 @@ pub struct Applied {
     /// Subject name → what was registered.
     #[serde(default)]
     pub subjects: BTreeMap<String, AppliedSubject>,
+    /// Connectors that consume or produce the product: what mesh manages on the Connect cluster
+    /// (a recorded connector whose file is gone is deleted).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub connectors: BTreeMap<String, AppliedConnector>,
+}
+
+/// A connector as applied. Values that are secret, or come from mesh's environment, are not
+/// recorded (the catalog topic is readable by many): only their keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedConnector {
+    pub class: String,
+    pub state: crate::connect::ConnectorState,
+    /// Config values as applied, except sensitive ones.
+    pub config: BTreeMap<String, String>,
+    /// Keys whose values are sensitive.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<String>,
+}
+
+impl AppliedConnector {
+    pub fn of(c: &crate::connect::DesiredConnector) -> Self {
+        let (sensitive, plain): (Vec<_>, Vec<_>) =
+            c.config.iter().partition(|(k, _)| c.is_sensitive(k));
+        AppliedConnector {
+            class: c.class.clone(),
+            state: c.state,
+            config: plain
+                .into_iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            sensitive: sensitive.into_iter().map(|(k, _)| k.clone()).collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,8 +126,14 @@ pub fn record_applied(d: &mut DesiredState) {
                 configs: t.config.clone(),
                 acls,
                 subjects: BTreeMap::new(),
+                connectors: BTreeMap::new(),
             },
         );
+    }
+    for c in d.connectors.values() {
+        if let Some(a) = by_product.get_mut(&c.product) {
+            a.connectors.insert(c.name.clone(), AppliedConnector::of(c));
+        }
     }
     for s in d.subjects.values() {
         if let Some(a) = by_product.get_mut(&s.product) {

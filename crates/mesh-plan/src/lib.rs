@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod changes;
 pub mod cluster;
+pub mod connect;
 pub mod desired;
 pub mod drift;
 pub mod error;

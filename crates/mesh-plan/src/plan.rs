@@ -62,6 +62,36 @@ pub enum Action {
         record: Box<CatalogRecord>,
         previous: Option<Box<CatalogRecord>>,
     },
+    /// Creates a Kafka Connect connector with its whole config (as written: mesh's `${VAR}`
+    /// references are expanded only when it is sent), then pauses or stops it if so declared.
+    CreateConnector {
+        connector: String,
+        domain: String,
+        product: String,
+        class: String,
+        config: BTreeMap<String, String>,
+        state: crate::connect::ConnectorState,
+    },
+    /// Replaces a connector's config (`changes` says what differs; sensitive values hidden).
+    UpdateConnector {
+        connector: String,
+        domain: String,
+        product: String,
+        changes: Vec<ConfigDiff>,
+        config: BTreeMap<String, String>,
+    },
+    /// Pauses, stops or resumes a connector; `from` is Connect's state name.
+    SetConnectorState {
+        connector: String,
+        product: String,
+        from: String,
+        to: crate::connect::ConnectorState,
+    },
+    /// Deletes a connector mesh applied whose file is gone.
+    DeleteConnector {
+        connector: String,
+        product: String,
+    },
     /// Retirement: removes a subject of a retired product (soft, then hard delete).
     DeleteSubject {
         product: String,
@@ -142,7 +172,8 @@ impl Action {
         match self {
             Action::CreateCatalogTopic { .. }
             | Action::CreateTopic { .. }
-            | Action::CreateAcl { .. } => Effect::Create,
+            | Action::CreateAcl { .. }
+            | Action::CreateConnector { .. } => Effect::Create,
             Action::UpsertCatalog { previous: None, .. }
             | Action::SetCompatibility { before: None, .. }
             | Action::RegisterSchema { previous: None, .. } => Effect::Create,
@@ -150,11 +181,14 @@ impl Action {
             | Action::AddPartitions { .. }
             | Action::SetCompatibility { .. }
             | Action::RegisterSchema { .. }
-            | Action::UpsertCatalog { .. } => Effect::Change,
+            | Action::UpsertCatalog { .. }
+            | Action::UpdateConnector { .. }
+            | Action::SetConnectorState { .. } => Effect::Change,
             Action::DeleteAcl { .. }
             | Action::DeleteSubject { .. }
             | Action::DeleteTopic { .. }
-            | Action::RetireProduct { .. } => Effect::Destroy,
+            | Action::RetireProduct { .. }
+            | Action::DeleteConnector { .. } => Effect::Destroy,
         }
     }
 
@@ -169,7 +203,11 @@ impl Action {
             | Action::UpsertCatalog { product, .. }
             | Action::DeleteSubject { product, .. }
             | Action::DeleteTopic { product, .. }
-            | Action::RetireProduct { product, .. } => Some(product),
+            | Action::RetireProduct { product, .. }
+            | Action::CreateConnector { product, .. }
+            | Action::UpdateConnector { product, .. }
+            | Action::SetConnectorState { product, .. }
+            | Action::DeleteConnector { product, .. } => Some(product),
             _ => None,
         }
     }
@@ -296,6 +334,8 @@ pub fn plan_at(desired: &DesiredState, live: &LiveState, now_ms: i64) -> Plan {
             p.actions.push(Action::DeleteAcl { binding: b.clone() });
         }
     }
+
+    crate::connect::plan_connectors(desired, live, &mut p);
 
     for (id, record) in &desired.catalog {
         let previous = live.catalog.get(id);

@@ -80,6 +80,9 @@ pub struct Fingerprint {
     /// Topic → the consumer groups seen on it (only for the topics in `LiveState::groups`).
     #[serde(default)]
     pub groups: BTreeMap<String, String>,
+    /// Managed connectors that exist: their config and state (not their tasks' health).
+    #[serde(default)]
+    pub connectors: BTreeMap<String, String>,
 }
 
 /// Why a saved plan file cannot be used. The caller adds the file name.
@@ -200,6 +203,12 @@ pub fn fingerprint(live: &LiveState) -> Fingerprint {
             .iter()
             .map(|(t, g)| (t.clone(), hash_json(g)))
             .collect(),
+        connectors: live
+            .connectors
+            .iter()
+            .flatten()
+            .map(|(n, c)| (n.clone(), hash_json(&(&c.config, &c.state))))
+            .collect(),
     }
 }
 
@@ -230,6 +239,7 @@ pub fn changes(saved: &Fingerprint, now: &Fingerprint) -> Vec<String> {
     diff("subject", &saved.subjects, &now.subjects);
     diff("catalog record", &saved.catalog, &now.catalog);
     diff("consumer groups of topic", &saved.groups, &now.groups);
+    diff("connector", &saved.connectors, &now.connectors);
     out
 }
 
@@ -288,6 +298,7 @@ mod tests {
                     topics: ["sales.orders".to_string()].into(),
                     principals: ["User:x".to_string()].into(),
                     catalog_topic: "_mesh-catalog".into(),
+                    connectors: Default::default(),
                 },
                 subjects: ["sales.orders-value".to_string()].into(),
                 activity_topics: ["sales.old".to_string()].into(),

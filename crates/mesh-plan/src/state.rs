@@ -184,6 +184,11 @@ pub struct LiveState {
     /// not read: a retirement of it is refused rather than assumed idle.
     #[serde(default)]
     pub groups: BTreeMap<String, Vec<GroupActivity>>,
+    /// The connectors mesh manages (declared or recorded in the catalog) that the Connect
+    /// cluster has; `None` when the environment has no Connect cluster (nothing is planned for
+    /// connectors then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connectors: Option<BTreeMap<String, crate::connect::LiveConnector>>,
 }
 
 /// A consumer group with committed offsets on a topic, and when it last committed there.
@@ -268,6 +273,8 @@ pub struct DesiredState {
     pub consumers: Vec<DesiredConsumer>,
     /// Kafka principal (`User:…`) → its domain and owners.
     pub principal_owners: BTreeMap<String, PrincipalOwner>,
+    /// Kafka Connect connectors, by name.
+    pub connectors: BTreeMap<String, crate::connect::DesiredConnector>,
     /// `retire_idle_days` of mesh.toml: how long a topic must have had no commits to be retired.
     pub retire_idle_days: u32,
 }

@@ -241,6 +241,8 @@ fn from_empty_everything_is_created_in_spec_order_and_applying_converges() {
         &Target {
             cluster: &fake,
             registry: None,
+            connect: None,
+            before_connectors: None,
         },
         "_mesh-catalog",
         "2026-11-22T10:00:00Z",
@@ -265,6 +267,8 @@ fn applied() -> LiveState {
         &Target {
             cluster: &fake,
             registry: None,
+            connect: None,
+            before_connectors: None,
         },
         "_mesh-catalog",
         "t",
@@ -438,6 +442,8 @@ fn apply_stops_at_the_first_failed_phase_and_a_rerun_converges() {
         &Target {
             cluster: &fake,
             registry: None,
+            connect: None,
+            before_connectors: None,
         },
         "_mesh-catalog",
         "t",
@@ -467,6 +473,8 @@ fn apply_stops_at_the_first_failed_phase_and_a_rerun_converges() {
         &Target {
             cluster: &fixed,
             registry: None,
+            connect: None,
+            before_connectors: None,
         },
         "_mesh-catalog",
         "t",
@@ -492,6 +500,8 @@ fn a_stop_request_ends_apply_after_the_running_batch_and_a_rerun_converges() {
         &Target {
             cluster: &fake,
             registry: None,
+            connect: None,
+            before_connectors: None,
         },
         "_mesh-catalog",
         "t",
@@ -516,6 +526,8 @@ fn a_stop_request_ends_apply_after_the_running_batch_and_a_rerun_converges() {
         &Target {
             cluster: &fake,
             registry: None,
+            connect: None,
+            before_connectors: None,
         },
         "_mesh-catalog",
         "t",
@@ -648,6 +660,8 @@ fn apply_with(p: &Plan, live: &RefCell<LiveState>, reg: &FakeRegistry) {
         &Target {
             cluster: &fake,
             registry: Some(reg),
+            connect: None,
+            before_connectors: None,
         },
         "_mesh-catalog",
         "t",
@@ -853,6 +867,8 @@ fn topics_are_created_in_as_few_requests_as_kafka_allows() {
         &Target {
             cluster: &counting,
             registry: None,
+            connect: None,
+            before_connectors: None,
         },
         "_mesh-catalog",
         "t",
@@ -893,6 +909,8 @@ fn deprecated_and_removed() -> (DesiredState, LiveState) {
         &Target {
             cluster: &fake,
             registry: None,
+            connect: None,
+            before_connectors: None,
         },
         "_mesh-catalog",
         "t",
@@ -1031,6 +1049,8 @@ fn a_deprecated_product_past_its_sunset_nobody_reads_is_retired_in_order_and_con
         &Target {
             cluster: &fake,
             registry: Some(&reg),
+            connect: None,
+            before_connectors: None,
         },
         "_mesh-catalog",
         "t",

@@ -78,7 +78,7 @@ pub struct Tls {
 
 impl Tls {
     /// Applies the files to a client builder.
-    fn configure(
+    pub fn configure(
         &self,
         mut builder: reqwest::ClientBuilder,
     ) -> Result<reqwest::ClientBuilder, RegistryError> {

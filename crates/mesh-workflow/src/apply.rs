@@ -43,14 +43,28 @@ pub fn apply(
     progress: &mut dyn FnMut(&str, usize, usize),
     pause: &mut dyn FnMut() -> bool,
 ) -> Applied {
+    let pause = std::cell::RefCell::new(pause);
+    // Connectors start only once the ACLs they need are visible (a sink task the broker
+    // refuses fails for good).
+    let wait = || {
+        let mut pause = pause.borrow_mut();
+        settle_acls(plan, run.live, run.principals, run.reader, &mut **pause);
+    };
+    let target = Target {
+        cluster: run.target.cluster,
+        registry: run.target.registry,
+        connect: run.target.connect,
+        before_connectors: Some(run.target.before_connectors.unwrap_or(&wait)),
+    };
     let report = mesh_plan::apply::apply_until(
         plan,
-        &run.target,
+        &target,
         run.catalog_topic,
         run.now,
         progress,
         run.stop,
     );
+    let pause = pause.into_inner();
     let acls_changed = plan
         .actions
         .iter()

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use mesh_check::Report;
 use mesh_diagnostics::Diagnostic;
+use mesh_plan::connect::ConnectReader;
 use mesh_plan::registry::RegistryReader;
 use mesh_plan::{AdapterError, ClusterReader, DesiredState, LiveState, Plan, ReadRequest};
 
@@ -17,6 +18,8 @@ pub struct Readers<'a> {
     pub cluster: &'a dyn ClusterReader,
     /// Present when the environment has a Schema Registry.
     pub registry: Option<&'a dyn RegistryReader>,
+    /// Present when the environment has a Kafka Connect cluster.
+    pub connect: Option<&'a dyn ConnectReader>,
 }
 
 /// Something people should hear about while a plan is made, in the order it happened.
@@ -45,6 +48,9 @@ pub enum Step {
     GroupActivity,
     /// The compatibility gate: asking the registry about new versions.
     Gate,
+    ReadConnect,
+    /// Connect's validation of new and changed connector configs.
+    ConnectGate,
 }
 
 /// Why no plan was made. The invalid-mesh variants carry the diagnostics to show (warnings among
@@ -118,6 +124,7 @@ pub fn read_request(desired: &DesiredState) -> ReadRequest {
         topics: desired.topics.keys().cloned().collect(),
         principals: desired.principals.clone(),
         catalog_topic: desired.catalog_topic.clone(),
+        connectors: desired.connectors.keys().cloned().collect(),
     }
 }
 
@@ -154,6 +161,7 @@ pub fn plan(
             .read_subjects(&subjects_to_read(desired, &live))
             .map_err(adapter(Step::ReadRegistry))?;
     }
+    read_connectors(readers, &request, &mut live)?;
     let mut plan = mesh_plan::plan_at(desired, &live, now_ms);
     // Who reads the topics of retirements and breaking changes, and when they last committed.
     let topics = mesh_plan::activity_topics(&plan, desired, &live);
@@ -174,6 +182,13 @@ pub fn plan(
                 plan.errors.push(e);
             }
         }
+    }
+    // Connect validates every new or changed connector config before anything is applied.
+    if let Some(connect) = readers.connect {
+        plan.errors.extend(
+            mesh_plan::connect::connect_gate(&plan, desired, connect)
+                .map_err(adapter(Step::ConnectGate))?,
+        );
     }
     for e in &mut plan.errors {
         if let (Some(_), Some(product)) = (&e.subject, &e.product) {
@@ -213,7 +228,25 @@ pub fn reread(
             .group_activity(activity_topics)
             .map_err(adapter(Step::GroupActivity))?;
     }
+    read_connectors(readers, request, &mut live)?;
     Ok(live)
+}
+
+/// The managed connectors the Connect cluster has (declared in `request`, or recorded in the
+/// catalog `live` holds): one read of every connector, of which the others are dropped unseen.
+fn read_connectors(
+    readers: Readers<'_>,
+    request: &ReadRequest,
+    live: &mut LiveState,
+) -> Result<(), WorkflowError> {
+    let Some(connect) = readers.connect else {
+        return Ok(());
+    };
+    let recorded = mesh_plan::connect::recorded(live);
+    let mut all = connect.connectors().map_err(adapter(Step::ReadConnect))?;
+    all.retain(|name, _| request.connectors.contains(name) || recorded.contains_key(name.as_str()));
+    live.connectors = Some(all);
+    Ok(())
 }
 
 /// The subjects a plan reads: the declared ones, and those of products being retired (the ones

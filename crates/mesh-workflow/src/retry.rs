@@ -27,6 +27,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use mesh_plan::connect::{
+    ConfigProblem, ConnectReader, ConnectWriter, ConnectorState, LiveConnector,
+};
 use mesh_plan::registry::{Compatibility, LiveSubject, RegistryReader, RegistryWriter};
 use mesh_plan::{
     AclBinding, AdapterError, CatalogRecord, ClusterReader, ClusterWriter, ConfigChange, ErrorKind,
@@ -373,6 +376,48 @@ impl<T: RegistryWriter + RegistryReader + Sync + ?Sized> RegistryWriter for Retr
     }
 }
 
+impl<T: ConnectReader + ?Sized> ConnectReader for Retrying<'_, T> {
+    fn connectors(&self) -> Result<BTreeMap<String, LiveConnector>, AdapterError> {
+        let op = || "read the Connect cluster's connectors".to_owned();
+        self.retry.run(&op, true, || self.inner.connectors())
+    }
+
+    fn validate(
+        &self,
+        class: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<Vec<ConfigProblem>, AdapterError> {
+        let op = || format!("validate a {class} config");
+        self.retry
+            .run(&op, true, || self.inner.validate(class, config))
+    }
+}
+
+/// Every Connect write is idempotent: a config PUT replaces the whole config, pause, stop and
+/// resume set a state, and the adapter counts a delete of a connector already gone as done.
+impl<T: ConnectWriter + ?Sized> ConnectWriter for Retrying<'_, T> {
+    fn put_config(
+        &self,
+        name: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(), AdapterError> {
+        let op = || format!("configure the connector {name}");
+        self.retry
+            .run(&op, true, || self.inner.put_config(name, config))
+    }
+
+    fn set_state(&self, name: &str, state: ConnectorState) -> Result<(), AdapterError> {
+        let op = || format!("set the connector {name} {}", state.as_str());
+        self.retry
+            .run(&op, true, || self.inner.set_state(name, state))
+    }
+
+    fn delete(&self, name: &str) -> Result<(), AdapterError> {
+        let op = || format!("delete the connector {name}");
+        self.retry.run(&op, true, || self.inner.delete(name))
+    }
+}
+
 /// A cluster writer that retries: idempotent batches are sent again, the others only after
 /// `reader` has shown what the failed attempt left behind (see the module docs).
 pub struct RetryingWriter<'a, W: ?Sized, R: ?Sized> {
@@ -391,6 +436,7 @@ impl<W: ClusterWriter + ?Sized, R: ClusterReader + ?Sized> RetryingWriter<'_, W,
             topics,
             principals: BTreeSet::new(),
             catalog_topic: self.catalog_topic.to_owned(),
+            connectors: BTreeSet::new(),
         })
     }
 

@@ -404,6 +404,11 @@ impl Managed {
                 (!self.subjects.contains(subject)).then(|| format!("subject {subject}"))
             }
             Action::UpsertCatalog { .. } | Action::RetireProduct { .. } => None,
+            // Generated states have no connectors (tests/connectors.rs covers them).
+            Action::CreateConnector { connector, .. }
+            | Action::UpdateConnector { connector, .. }
+            | Action::SetConnectorState { connector, .. }
+            | Action::DeleteConnector { connector, .. } => Some(format!("connector {connector}")),
         }
     }
 
@@ -439,6 +444,7 @@ fn now_ms() -> i64 {
 
 fn plan(report: &mesh_check::Report, d: &DesiredState, m: &Memory) -> mesh_workflow::Planned {
     let readers = Readers {
+        connect: None,
         cluster: m,
         registry: Some(m),
     };
@@ -473,7 +479,7 @@ proptest! {
         }
         let run = ApplyRun {
             stop: &|| false,
-            target: Target { cluster: &m, registry: Some(&m) },
+            target: Target { cluster: &m, registry: Some(&m), connect: None, before_connectors: None },
             reader: &m,
             live: &planned.live,
             principals: &planned.request.principals,

@@ -82,6 +82,7 @@ fn plan(
     m: &Memory,
 ) -> Result<mesh_workflow::Planned, WorkflowError> {
     let readers = Readers {
+        connect: None,
         cluster: m,
         registry: Some(m),
     };
@@ -94,6 +95,8 @@ fn apply(planned: &mesh_workflow::Planned, m: &Memory) -> mesh_workflow::Applied
         target: Target {
             cluster: m,
             registry: Some(m),
+            connect: None,
+            before_connectors: None,
         },
         reader: m,
         live: &planned.live,
@@ -338,6 +341,7 @@ fn a_degraded_cluster_is_a_note_and_still_planned() {
     let m = Degraded(Memory::new(world()));
     let mut notes = Vec::new();
     let readers = Readers {
+        connect: None,
         cluster: &m,
         registry: Some(&m.0),
     };
@@ -356,6 +360,7 @@ fn a_saved_plan_s_reread_sees_what_the_plan_saw_and_fails_like_a_plan() {
     let m = Memory::new(world());
     let planned = plan(&report, &desired(V1), &m).unwrap();
     let readers = Readers {
+        connect: None,
         cluster: &m,
         registry: Some(&m),
     };
@@ -510,6 +515,8 @@ fn lost_answers_are_retried_where_idempotent_and_looked_up_where_not() {
         target: Target {
             cluster: &writer,
             registry: Some(&registry),
+            connect: None,
+            before_connectors: None,
         },
         reader: &m,
         live: &first.live,

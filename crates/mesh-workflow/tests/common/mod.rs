@@ -30,6 +30,10 @@ pub enum Rank {
     Schemas,
     /// ACLs may come with the topics they name or later, never after a deletion.
     AclCreates,
+    /// Connectors: after their ACLs and schemas.
+    Connectors,
+    /// The first of the deletions.
+    ConnectorDeletes,
     AclDeletes,
     SubjectDeletes,
     TopicDeletes,
@@ -46,6 +50,8 @@ pub struct World {
     pub catalog: BTreeMap<String, CatalogRecord>,
     pub groups: BTreeMap<String, Vec<GroupActivity>>,
     pub subjects: BTreeMap<String, LiveSubject>,
+    /// Kafka Connect's connectors (every one, managed or not).
+    pub connectors: BTreeMap<String, mesh_plan::connect::LiveConnector>,
 }
 
 /// A failure to inject: the next call of `call` fails with `error`.
@@ -127,6 +133,7 @@ impl ClusterReader for Memory {
             },
             subjects: BTreeMap::new(),
             groups: BTreeMap::new(),
+            connectors: None,
         })
     }
 
@@ -329,6 +336,76 @@ impl RegistryReader for Memory {
             compatible: true,
             messages: Vec::new(),
         })
+    }
+}
+
+impl mesh_plan::connect::ConnectReader for Memory {
+    fn connectors(
+        &self,
+    ) -> Result<BTreeMap<String, mesh_plan::connect::LiveConnector>, AdapterError> {
+        if let Some(e) = self.fault("connectors") {
+            return Err(e);
+        }
+        Ok(self.world.lock().unwrap().connectors.clone())
+    }
+
+    fn validate(
+        &self,
+        _class: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<Vec<mesh_plan::connect::ConfigProblem>, AdapterError> {
+        if let Some(e) = self.fault("validate") {
+            return Err(e);
+        }
+        Ok(config
+            .iter()
+            .filter(|(_, v)| v.as_str() == "invalid")
+            .map(|(k, _)| mesh_plan::connect::ConfigProblem {
+                key: k.clone(),
+                message: "Invalid value".into(),
+            })
+            .collect())
+    }
+}
+
+impl mesh_plan::connect::ConnectWriter for Memory {
+    fn put_config(
+        &self,
+        name: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(), AdapterError> {
+        self.log(Rank::Connectors, "put_config", name);
+        if let Some(e) = self.fault("put_config") {
+            return Err(e);
+        }
+        let mut w = self.world.lock().unwrap();
+        let c =
+            w.connectors
+                .entry(name.into())
+                .or_insert_with(|| mesh_plan::connect::LiveConnector {
+                    state: "RUNNING".into(),
+                    ..Default::default()
+                });
+        c.config = config.clone();
+        Ok(())
+    }
+
+    fn set_state(
+        &self,
+        name: &str,
+        state: mesh_plan::connect::ConnectorState,
+    ) -> Result<(), AdapterError> {
+        self.log(Rank::Connectors, "set_state", name);
+        let mut w = self.world.lock().unwrap();
+        let c = w.connectors.get_mut(name).ok_or_else(|| not_found(name))?;
+        c.state = state.connect_name().into();
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), AdapterError> {
+        self.log(Rank::ConnectorDeletes, "delete_connector", name);
+        self.world.lock().unwrap().connectors.remove(name);
+        Ok(())
     }
 }
 
