@@ -12,8 +12,12 @@ mesh="$CARGO_TARGET_DIR/debug/mesh"
 repo=mesh-repo-example
 step() { echo; echo "== $*"; }
 
-step "mesh dev up"
-"$mesh" dev up
+# The example's sink connector logs in as its own principal; the sandbox gets that user, and
+# mesh reads the connector's login line from the environment (never from the repo).
+loader_pw=warehouse-loader-secret
+export MESH_WAREHOUSE_LOADER_JAAS="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"finance-warehouse-loader\" password=\"$loader_pw\";"
+step "mesh dev up --connect --user finance-warehouse-loader:…"
+"$mesh" dev up --connect --user "finance-warehouse-loader:$loader_pw"
 step "mesh validate --repo $repo --env local"
 "$mesh" validate --repo "$repo" --env local
 step "mesh plan --repo $repo --env local"

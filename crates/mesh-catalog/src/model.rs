@@ -64,6 +64,24 @@ pub struct ConsumeView {
     pub kafka_principal: Option<String>,
     pub group: String,
     pub purpose: Option<String>,
+    /// A sink connector reads it (its name on Connect), not a `[[consumes]]` entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+}
+
+/// A Kafka Connect connector at one end of a product: a sink reads it, a source writes it.
+#[derive(Serialize, Clone)]
+pub struct ConnectorView {
+    pub name: String,
+    pub domain: String,
+    /// `sink` or `source`.
+    pub kind: String,
+    pub class: String,
+    pub principal: String,
+    pub purpose: Option<String>,
+    /// `running`, `paused` or `stopped`, as declared.
+    pub state: String,
+    pub file: String,
 }
 
 #[derive(Serialize)]
@@ -88,6 +106,8 @@ pub struct ProductView {
     pub schema: Option<SchemaView>,
     pub producers: Vec<PrincipalView>,
     pub consumers: Vec<ConsumeView>,
+    /// Connectors that read (sinks) or write (sources) it.
+    pub connectors: Vec<ConnectorView>,
     pub inputs: Vec<String>,
     pub downstream: Vec<String>,
     pub acls: Vec<AclView>,
@@ -230,6 +250,12 @@ impl Catalog {
                 ProductView {
                     acls,
                     consumers: consumers.get(p.id.as_str()).cloned().unwrap_or_default(),
+                    connectors: mesh
+                        .connectors
+                        .iter()
+                        .filter(|c| c.product().value == p.id)
+                        .map(connector_view)
+                        .collect(),
                     downstream: downstream
                         .get(p.id.as_str())
                         .map(|s| s.iter().map(|s| s.to_string()).collect())
@@ -330,6 +356,20 @@ fn consume_view(d: &mesh_model::Domain, c: &mesh_model::Consume) -> ConsumeView 
             .map(|p| p.value.clone()),
         group: c.group.value.clone(),
         purpose: c.purpose.clone(),
+        connector: None,
+    }
+}
+
+fn connector_view(c: &mesh_model::Connector) -> ConnectorView {
+    ConnectorView {
+        name: c.name.clone(),
+        domain: c.domain.clone(),
+        kind: if c.is_sink() { "sink" } else { "source" }.into(),
+        class: c.class.value.clone(),
+        principal: c.principal.value.clone(),
+        purpose: c.purpose.clone(),
+        state: c.state.as_str().into(),
+        file: c.file.clone(),
     }
 }
 
@@ -339,6 +379,26 @@ fn consumers_by_product(mesh: &Mesh) -> BTreeMap<&str, Vec<ConsumeView>> {
         out.entry(c.product.value.as_str())
             .or_default()
             .push(consume_view(d, c));
+    }
+    // A sink connector is a consumer of its product, with its group `connect-<name>`.
+    for c in mesh.connectors.iter().filter(|c| c.is_sink()) {
+        let Some(d) = mesh.domain(&c.domain) else {
+            continue;
+        };
+        out.entry(c.product().value.as_str())
+            .or_default()
+            .push(ConsumeView {
+                product: c.product().value.clone(),
+                domain: d.name.clone(),
+                principal: c.principal.value.clone(),
+                kafka_principal: d
+                    .principals
+                    .get(&c.principal.value)
+                    .map(|p| p.value.clone()),
+                group: c.group(),
+                purpose: c.purpose.clone(),
+                connector: Some(c.name.clone()),
+            });
     }
     for list in out.values_mut() {
         list.sort_by(|a, b| (&a.domain, &a.principal).cmp(&(&b.domain, &b.principal)));
@@ -508,6 +568,7 @@ fn product_view(mesh: &Mesh, p: &Product) -> ProductView {
             })
             .collect(),
         consumers: Vec::new(),
+        connectors: Vec::new(),
         inputs: p.inputs.iter().map(|i| i.value.clone()).collect(),
         downstream: Vec::new(),
         acls: Vec::new(),

@@ -481,11 +481,31 @@ fn product(c: &Catalog, p: &ProductView) -> String {
         for cv in &p.consumers {
             let _ = writeln!(
                 b,
-                "<tr class=\"consumer\"><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                "<tr class=\"consumer\"><td>{}</td><td>{}{}</td><td><code>{}</code></td><td>{}</td></tr>",
                 domain_link(dd, &cv.domain),
                 principal_text(&cv.principal, cv.kafka_principal.as_deref()),
+                cv.connector
+                    .as_deref()
+                    .map(|n| format!(" (sink connector <code>{}</code>)", esc(n)))
+                    .unwrap_or_default(),
                 esc(&cv.group),
                 esc(cv.purpose.as_deref().unwrap_or(""))
+            );
+        }
+        b.push_str("</tbody></table>\n");
+    }
+    if !p.connectors.is_empty() {
+        b.push_str("<h3>Connectors</h3>\n<table class=\"grid\" id=\"connector-table\"><thead><tr><th>Connector</th><th>Kind</th><th>Domain</th><th>Class</th><th>State</th><th>Purpose</th></tr></thead><tbody>\n");
+        for c in &p.connectors {
+            let _ = writeln!(
+                b,
+                "<tr class=\"connector\"><td><code>{}</code></td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                esc(&c.name),
+                esc(&c.kind),
+                domain_link(dd, &c.domain),
+                esc(&c.class),
+                esc(&c.state),
+                esc(c.purpose.as_deref().unwrap_or(""))
             );
         }
         b.push_str("</tbody></table>\n");

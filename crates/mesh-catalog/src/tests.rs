@@ -307,6 +307,28 @@ fn catalog_json_has_the_documented_shape() {
     );
     let domains = doc["domains"].as_array().unwrap();
     assert!(domains.iter().any(|d| d["name"] == "sales"));
+
+    // A sink connector: in the product's connectors, and among its consumers with its group.
+    let invoices = products
+        .iter()
+        .find(|p| p["id"] == "finance.invoices")
+        .unwrap();
+    let connector = &invoices["connectors"][0];
+    assert_eq!(connector["name"], "invoices-to-warehouse");
+    assert_eq!(connector["kind"], "sink");
+    assert_eq!(connector["state"], "running");
+    assert!(
+        invoices["consumers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["connector"] == "invoices-to-warehouse"
+                && c["group"] == "connect-invoices-to-warehouse")
+    );
+    assert!(orders["connectors"].as_array().unwrap().is_empty());
+    let page = text(&site, "products/finance.invoices.html");
+    assert!(page.contains("id=\"connector-table\""), "{page}");
+    assert!(page.contains("sink connector <code>invoices-to-warehouse</code>"));
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! `mesh drift`: what changed on managed resources outside mesh since the last apply. Reads the
 //! catalog (what each apply recorded), the recorded topics, the ACLs of the recorded principals
-//! and the recorded subjects; the comparison is `mesh_plan::drift::drift`.
+//! the recorded subjects and the recorded connectors; the comparison is
+//! `mesh_plan::drift::drift`.
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use mesh_kafka::KafkaCluster;
+use mesh_plan::connect::ConnectReader;
 use mesh_plan::drift::{DriftChange, DriftReport, drift, managed_principals};
 use mesh_plan::{ClusterReader, ReadRequest};
 use serde_json::json;
@@ -84,6 +86,22 @@ pub fn run(report: &mesh_check::Report, format: DriftFormat) -> Result<ExitCode,
         };
         state.subjects = r.read_subjects(&subjects).map_err(|e| e.to_string())?;
     }
+    let recorded = mesh_plan::connect::recorded(&state);
+    if !recorded.is_empty() {
+        match live::connect_of(env, lookup)? {
+            Some(c) => {
+                let mut all = c.connectors().map_err(|e| e.to_string())?;
+                all.retain(|name, _| recorded.contains_key(name.as_str()));
+                state.connectors = Some(all);
+            }
+            None => eprintln!(
+                "note: the catalog records {} connector(s), but environment `{}` names no Kafka Connect cluster, so they were not compared (help: add [environments.{}.connect] with its url to mesh.toml)",
+                recorded.len(),
+                env.name,
+                env.name
+            ),
+        }
+    }
     let result = drift(&state.catalog, &state);
     let target = format!("environment `{}` ({bootstrap})", env.name);
     match format {
@@ -146,6 +164,30 @@ pub fn line(d: &mesh_plan::drift::Drift) -> String {
         } => format!(
             "~ subject {subject}: compatibility is {}, applied {applied}",
             live.as_deref().unwrap_or("not set")
+        ),
+        DriftChange::ConnectorDeleted { connector } => {
+            format!("- connector {connector}: deleted outside mesh")
+        }
+        DriftChange::ConnectorConfig {
+            connector,
+            key,
+            applied,
+            live,
+        } => match (applied, live) {
+            (Some(a), Some(l)) => format!("~ connector {connector}: {key} is {l}, applied {a}"),
+            (Some(a), None) => {
+                format!("~ connector {connector}: {key} is no longer set, applied {a}")
+            }
+            (None, Some(l)) => format!("~ connector {connector}: {key} = {l} set outside mesh"),
+            (None, None) => format!("~ connector {connector}: {key} changed"),
+        },
+        DriftChange::ConnectorState {
+            connector,
+            applied,
+            live,
+        } => format!(
+            "~ connector {connector}: {live} outside mesh, applied {}",
+            applied.connect_name()
         ),
     }
 }

@@ -45,10 +45,20 @@ pub fn run(repo: &Path, env: &str, out: &Path) -> Result<ExitCode, String> {
             r.read_subjects(&wanted).map_err(|e| e.to_string())?
         }
     };
+    // Connectors, when the environment names a Connect cluster (mesh's `${VAR}` in import's
+    // own lookups only; a live config is read as Connect stores it).
+    let connectors = match live::connect_of(&environment, lookup)? {
+        None => BTreeMap::new(),
+        Some(c) => {
+            use mesh_plan::connect::ConnectReader;
+            c.connectors().map_err(|e| e.to_string())?
+        }
+    };
     let inventory = Inventory {
         topics,
         acls,
         subjects,
+        connectors,
     };
     let imported = mesh_import::import(&inventory, &settings);
     write_all(out, &imported.files)?;

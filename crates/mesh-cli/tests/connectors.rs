@@ -2,12 +2,12 @@
 //! through Connect's REST API with curl and through Kafka's own tools, never through code of
 //! ours.
 //!
-//! The example mesh gets two connectors in its `logistics` domain, each running as its own
+//! The example mesh (with its own `invoices-to-warehouse` sink) gets two connectors in its `logistics` domain, each running as its own
 //! declared principal (the worker logs in as `connect`; a connector's `*.override.sasl.jaas.config`
 //! comes from mesh's environment, `${VAR}`, and never shows): a FileStreamSource writes lines of
 //! a file into the `logistics.carrier-scans` product, and a FileStreamSink copies the product
 //! into another file — with only the ACLs mesh derived. Then a config change and a pause show as
-//! an update and converge; deleting the sink's file deletes the connector; a connector made by
+//! an update and converge; a pause by hand is drift and the next apply resumes it; deleting the sink's file deletes the connector; a connector made by
 //! hand through the REST API is left alone throughout; and bad input (a value Connect refuses, an
 //! unknown class, an unset variable, a Connect cluster that is down) fails the plan with nothing
 //! applied.
@@ -21,6 +21,7 @@ use mesh_sandbox::{Ephemeral, Options};
 
 const IMPORTER_PW: &str = "importer-pw-4711";
 const ARCHIVER_PW: &str = "archiver-pw-0815";
+const LOADER_PW: &str = "loader-pw-1234";
 
 fn jaas(user: &str, password: &str) -> String {
     format!(
@@ -49,6 +50,10 @@ fn mesh_env(repo: &Path, args: &[&str]) -> std::process::Output {
     mesh_command(repo, args)
         .env("SCAN_IMPORTER_JAAS", jaas("scan-importer", IMPORTER_PW))
         .env("SCAN_ARCHIVER_JAAS", jaas("scan-archiver", ARCHIVER_PW))
+        .env(
+            "MESH_WAREHOUSE_LOADER_JAAS",
+            jaas("finance-warehouse-loader", LOADER_PW),
+        )
         .output()
         .expect("mesh runs")
 }
@@ -60,7 +65,7 @@ fn write(repo: &Path, file: &str, text: &str) {
 }
 
 fn no_secret(out: &str) {
-    for secret in [IMPORTER_PW, ARCHIVER_PW] {
+    for secret in [IMPORTER_PW, ARCHIVER_PW, LOADER_PW] {
         assert!(!out.contains(secret), "a password was printed:\n{out}");
     }
 }
@@ -73,6 +78,7 @@ fn connectors_are_planned_applied_updated_and_deleted_on_a_real_connect_worker()
     let sb = Ephemeral::start_with(
         &Options::default()
             .connect()
+            .user("finance-warehouse-loader", LOADER_PW)
             .user("scan-importer", IMPORTER_PW)
             .user("scan-archiver", ARCHIVER_PW),
         &mut |l| eprintln!("{l}"),
@@ -91,11 +97,11 @@ fn connectors_are_planned_applied_updated_and_deleted_on_a_real_connect_worker()
         "[principals]\n",
         "[principals]\nscan-importer = \"User:scan-importer\"\nscan-archiver = \"User:scan-archiver\"\n",
     );
-    edit(
-        &repo,
-        "mesh.toml",
-        "[environments.local.topic]",
-        &format!("[environments.local.connect]\nurl = \"{connect}\"\n\n[environments.local.topic]"),
+    // example_for pointed the example's [environments.local.connect] at this worker.
+    assert!(
+        std::fs::read_to_string(repo.join("mesh.toml"))
+            .unwrap()
+            .contains(&connect)
     );
     write(
         &repo,
@@ -213,6 +219,36 @@ purpose = "archive every carrier scan"
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = mesh_env(&repo, &["drift", "--env", "local"]);
     assert!(o.status.success(), "{}", text(&o));
+
+    // Paused by hand: drift says so, and the next apply resumes it.
+    let (code, body) = curl(&[
+        "-X",
+        "PUT",
+        &format!("{connect}/connectors/scans-to-archive/pause"),
+    ]);
+    assert_eq!(code, 202, "{body}");
+    eventually("the sink is paused by hand", || {
+        let (_, body) = curl(&[&format!("{connect}/connectors/scans-to-archive/status")]);
+        json(&body)["connector"]["state"] == "PAUSED"
+    });
+    let o = mesh_env(&repo, &["drift", "--env", "local"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("~ connector scans-to-archive: PAUSED outside mesh, applied RUNNING"),
+        "{out}"
+    );
+    let o = mesh_env(&repo, &["apply", "--env", "local", "--auto-approve"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("connector scans-to-archive [logistics.carrier-scans]: PAUSED → RUNNING"),
+        "{out}"
+    );
+    eventually("the sink runs again", || {
+        let (_, body) = curl(&[&format!("{connect}/connectors/scans-to-archive/status")]);
+        json(&body)["connector"]["state"] == "RUNNING"
+    });
 
     // A config change and a pause: an update and a state change, which converge.
     edit(

@@ -178,17 +178,33 @@ pub fn backstage(mesh: &Mesh) -> Files {
         docs.push(("System", name.clone(), entity("System", m, spec)));
 
         for (short, principal) in &d.principals {
-            let produced: Vec<&Product> = mesh
+            // A connector running as the principal produces (a source) or consumes (a sink)
+            // its product like the principal's own code would.
+            let runs = |sink: bool| {
+                mesh.connectors
+                    .iter()
+                    .filter(move |c| {
+                        c.domain == d.name && c.principal.value == *short && c.is_sink() == sink
+                    })
+                    .filter_map(|c| mesh.product(&c.product().value))
+            };
+            let mut produced: Vec<&Product> = mesh
                 .products
                 .iter()
                 .filter(|p| p.domain == d.name && p.producers.iter().any(|x| x.value == *short))
+                .chain(runs(false))
                 .collect();
-            let consumed: Vec<&Product> = d
+            let mut consumed: Vec<&Product> = d
                 .consumes
                 .iter()
                 .filter(|c| c.principal.value == *short)
                 .filter_map(|c| mesh.product(&c.product.value))
+                .chain(runs(true))
                 .collect();
+            for list in [&mut produced, &mut consumed] {
+                list.sort_by(|a, b| a.id.cmp(&b.id));
+                list.dedup_by(|a, b| a.id == b.id);
+            }
             let id = format!("{}.{short}", d.name);
             let cname = entity_name(&id);
             let mut m = metadata(cname.clone(), Some(&id), "");
@@ -197,6 +213,12 @@ pub fn backstage(mesh: &Mesh) -> Files {
                 .iter()
                 .filter(|c| c.principal.value == *short)
                 .filter_map(|c| c.purpose.as_deref())
+                .chain(
+                    mesh.connectors
+                        .iter()
+                        .filter(|c| c.domain == d.name && c.principal.value == *short)
+                        .filter_map(|c| c.purpose.as_deref()),
+                )
                 .collect();
             if !purposes.is_empty() {
                 m.insert("description".into(), purposes.join(" ").into());

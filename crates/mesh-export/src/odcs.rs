@@ -433,6 +433,22 @@ fn roles(mesh: &Mesh, p: &Product) -> Vec<Value> {
         }
         roles.push((principal_of(&d.name, &c.principal.value), "read", text));
     }
+    for c in mesh.connectors.iter().filter(|c| c.product().value == p.id) {
+        let (access, kind) = if c.is_sink() {
+            ("read", "Sink")
+        } else {
+            ("write", "Source")
+        };
+        let mut text = format!(
+            "{kind} connector {} ({}) of the {} domain, as {}",
+            c.name, c.class.value, c.domain, c.principal.value
+        );
+        match &c.purpose {
+            Some(purpose) => text.push_str(&format!(": {purpose}")),
+            None => text.push('.'),
+        }
+        roles.push((principal_of(&c.domain, &c.principal.value), access, text));
+    }
     roles.sort();
     roles.dedup();
     roles

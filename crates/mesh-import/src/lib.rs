@@ -30,6 +30,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use mesh_model::placeholder::PLACEHOLDER;
+use mesh_plan::connect::LiveConnector;
 use mesh_plan::registry::LiveSubject;
 use mesh_plan::{AclBinding, ConfigSource, LiveTopic, Operation, PatternType, ResourceType};
 
@@ -45,6 +46,8 @@ pub struct Inventory {
     pub acls: BTreeSet<AclBinding>,
     /// Registry subjects by name (only `<topic>-value` / `<topic>-key` are used).
     pub subjects: BTreeMap<String, LiveSubject>,
+    /// Every connector of the environment's Kafka Connect cluster (empty without one).
+    pub connectors: BTreeMap<String, LiveConnector>,
 }
 
 /// What the imported mesh.toml carries over from the source repo.
@@ -110,6 +113,109 @@ pub fn is_internal(topic: &str, catalog_topic: &str) -> bool {
     topic.starts_with('_') || topic == catalog_topic
 }
 
+/// Whether `topic` is named like a Kafka Connect worker's internal topic (`connect-configs`,
+/// `connect-offsets`, `connect-status`, or those names after a prefix, as `mm2-`/cluster-named
+/// workers use them).
+pub fn connect_internal(topic: &str) -> bool {
+    ["connect-configs", "connect-offsets", "connect-status"]
+        .iter()
+        .any(|n| {
+            topic == *n || topic.ends_with(&format!("-{n}")) || topic.ends_with(&format!(".{n}"))
+        })
+}
+
+/// One connector's file: its domain and text, or `None` (with a note) when it does not read or
+/// write exactly one imported topic.
+fn connector_toml(
+    name: &str,
+    c: &LiveConnector,
+    by_topic: &BTreeMap<String, String>,
+    products: &BTreeMap<String, Product>,
+    notes: &mut Vec<String>,
+) -> Option<(String, String)> {
+    let get = |k: &str| c.config.get(k).map(|v| v.trim().to_string());
+    let sink = c.kind == "sink" || (c.kind.is_empty() && get("topics").is_some());
+    let topic = if sink {
+        get("topics").filter(|t| !t.contains(',') && !t.is_empty())
+    } else {
+        get("topic").or_else(|| get("kafka.topic"))
+    };
+    let (Some(class), Some(product)) = (
+        get("connector.class"),
+        topic.as_ref().and_then(|t| by_topic.get(t)),
+    ) else {
+        notes.push(format!(
+            "connector {name} not imported: it does not {} exactly one imported topic ({}); declare it by hand",
+            if sink { "read" } else { "write" },
+            if sink {
+                "a sink's `topics`"
+            } else {
+                "a source's `topic` or `kafka.topic`"
+            }
+        ));
+        return None;
+    };
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))
+    {
+        notes.push(format!(
+            "connector {name} not imported: its name is not one a connector file can hold (letters, digits, '.', '_', '-')"
+        ));
+        return None;
+    }
+    let domain = products.get(product).map(|p| p.domain.clone())?;
+    let mut s =
+        String::from("# Written by `mesh import`. Replace every TODO(mesh import) value.\n");
+    s.push_str(&format!("class = {}\n", q(&class)));
+    s.push_str(&format!(
+        "principal = {}\n",
+        q(&todo(
+            "the principal of this domain the connector logs in as"
+        ))
+    ));
+    s.push_str(&format!(
+        "{} = {}\n",
+        if sink { "consumes" } else { "produces" },
+        q(product)
+    ));
+    if let Some(t) = get("tasks.max").and_then(|t| t.parse::<i64>().ok()) {
+        s.push_str(&format!("tasks_max = {t}\n"));
+    }
+    match c.state.as_str() {
+        "PAUSED" => s.push_str("state = \"paused\"\n"),
+        "STOPPED" => s.push_str("state = \"stopped\"\n"),
+        _ => {}
+    }
+    let mut config = String::new();
+    for (k, v) in &c.config {
+        if matches!(k.as_str(), "name" | "connector.class" | "tasks.max") || (sink && k == "topics")
+        {
+            continue;
+        }
+        let value = if mesh_model::secrets::is_secret_key(k)
+            && !mesh_model::connector::is_connect_reference(v)
+        {
+            let var = format!("CONNECT_{}_{}", legal(name), legal(k))
+                .to_ascii_uppercase()
+                .replace(['-', '.'], "_");
+            notes.push(format!(
+                "connector {name}: `{k}` holds a secret; the file reads it from ${{{var}}} (set it where mesh runs, or use one of Connect's config providers)"
+            ));
+            format!("${{{var}}}")
+        } else {
+            v.clone()
+        };
+        config.push_str(&format!("{} = {}\n", q(k), q(&value)));
+    }
+    if !config.is_empty() {
+        s.push_str("\n[config]\n");
+        s.push_str(&config);
+    }
+    Some((domain, s))
+}
+
 /// What kind of Kafka Streams internal topic `topic` is named like (`"changelog"`,
 /// `"repartition"`, `"foreign-key join subscription"`), if any. Streams names them
 /// `<application.id>-<store or operator name>-changelog` / `-repartition`, and a foreign-key
@@ -165,6 +271,12 @@ pub fn import(inv: &Inventory, settings: &Settings) -> Imported {
     let mut by_topic: BTreeMap<String, String> = BTreeMap::new();
     for (name, topic) in &inv.topics {
         if is_internal(name, &settings.catalog_topic) {
+            continue;
+        }
+        if connect_internal(name) {
+            out.notes.push(format!(
+                "topic {name} not imported: named like a Kafka Connect worker's own config, offsets or status topic"
+            ));
             continue;
         }
         if let Some(kind) = streams_internal(name) {
@@ -223,6 +335,15 @@ pub fn import(inv: &Inventory, settings: &Settings) -> Imported {
         for (path, schema) in schemas {
             out.files
                 .insert(format!("domains/{}/{path}", p.domain), schema);
+        }
+    }
+    for (name, c) in &inv.connectors {
+        match connector_toml(name, c, &by_topic, &products, &mut out.notes) {
+            Some((domain, text)) => {
+                out.files
+                    .insert(format!("domains/{domain}/connectors/{name}.toml"), text);
+            }
+            None => continue,
         }
     }
     for subject in inv.subjects.keys() {

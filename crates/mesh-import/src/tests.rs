@@ -415,3 +415,86 @@ fn streams_internal_topics_are_left_to_their_application() {
         out.notes
     );
 }
+
+#[test]
+fn connectors_of_imported_topics_become_connector_files_without_their_secrets() {
+    let mut inv = inventory();
+    inv.topics
+        .insert("connect-offsets".into(), topic("connect-offsets", 25, &[]));
+    let config = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    inv.connectors.insert(
+        "orders-to-dwh".into(),
+        mesh_plan::connect::LiveConnector {
+            config: config(&[
+                ("name", "orders-to-dwh"),
+                ("connector.class", "io.example.JdbcSink"),
+                ("tasks.max", "2"),
+                ("topics", "sales.orders"),
+                ("connection.url", "jdbc:postgresql://dwh/x"),
+                ("connection.password", "hunter2"),
+                ("connection.user", "${file:/etc/dwh.properties:user}"),
+            ]),
+            state: "PAUSED".into(),
+            kind: "sink".into(),
+            failed_tasks: 0,
+        },
+    );
+    inv.connectors.insert(
+        "many".into(),
+        mesh_plan::connect::LiveConnector {
+            config: config(&[
+                ("connector.class", "io.example.S3Sink"),
+                ("topics", "sales.orders,clicks"),
+            ]),
+            state: "RUNNING".into(),
+            kind: "sink".into(),
+            failed_tasks: 0,
+        },
+    );
+    let out = import(&inv, &settings());
+    assert!(
+        !out.files
+            .contains_key("domains/imported/products/connect-offsets.toml")
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("connect-offsets") && n.contains("Kafka Connect worker"))
+    );
+    let text = &out.files["domains/sales/connectors/orders-to-dwh.toml"];
+    assert!(text.contains("consumes = \"sales.orders\""), "{text}");
+    assert!(text.contains("class = \"io.example.JdbcSink\""), "{text}");
+    assert!(
+        text.contains("tasks_max = 2") && text.contains("state = \"paused\""),
+        "{text}"
+    );
+    assert!(text.contains(PLACEHOLDER), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("\"connection.password\" = \"${CONNECT_ORDERS_TO_DWH_CONNECTION_PASSWORD}\""),
+        "{text}"
+    );
+    assert!(text.contains("${file:/etc/dwh.properties:user}"), "{text}");
+    assert!(
+        !text.contains("\"topics\""),
+        "mesh sets a sink's topics: {text}"
+    );
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("CONNECT_ORDERS_TO_DWH_CONNECTION_PASSWORD")
+                && !n.contains("hunter2"))
+    );
+    assert!(!out.files.keys().any(|f| f.contains("many")));
+    assert!(
+        out.notes
+            .iter()
+            .any(|n| n.contains("connector many not imported"))
+    );
+    assert!(out.notes.iter().all(|n| !n.contains("hunter2")));
+}

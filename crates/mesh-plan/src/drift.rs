@@ -204,6 +204,80 @@ pub enum DriftChange {
         applied: String,
         live: Option<String>,
     },
+    ConnectorDeleted {
+        connector: String,
+    },
+    /// A config key of a connector differs from what was applied (`live: None`: removed;
+    /// `applied: None`: added outside mesh). Sensitive values are never shown, only their keys.
+    ConnectorConfig {
+        connector: String,
+        key: String,
+        applied: Option<String>,
+        live: Option<String>,
+    },
+    /// Paused, stopped or resumed outside mesh.
+    ConnectorState {
+        connector: String,
+        applied: crate::connect::ConnectorState,
+        live: String,
+    },
+}
+
+/// How a live connector differs from what was applied. Values from mesh's environment and
+/// secrets were not recorded: only whether their keys are still there is compared.
+fn connector_drift(
+    name: &str,
+    want: &AppliedConnector,
+    have: &crate::connect::LiveConnector,
+) -> Vec<DriftChange> {
+    let mut out = Vec::new();
+    let keys: BTreeSet<&String> = want
+        .config
+        .keys()
+        .chain(want.sensitive.iter())
+        .chain(have.config.keys())
+        .collect();
+    for key in keys {
+        let sensitive = want.sensitive.contains(key);
+        let applied = want.config.get(key);
+        let live = have.config.get(key);
+        let differs = if sensitive {
+            live.is_none()
+        } else {
+            applied != live
+        };
+        if differs {
+            let hide = |v: Option<&String>| {
+                v.map(|v| {
+                    if sensitive || crate::connect::is_sensitive(key, None) {
+                        crate::connect::SENSITIVE.to_string()
+                    } else {
+                        v.clone()
+                    }
+                })
+            };
+            out.push(DriftChange::ConnectorConfig {
+                connector: name.to_string(),
+                key: key.clone(),
+                applied: hide(applied),
+                live: hide(live),
+            });
+        }
+    }
+    let live_state = crate::connect::ConnectorState::ALL
+        .into_iter()
+        .find(|s| s.connect_name() == have.state);
+    // FAILED and friends are health, not drift; a pause or stop made by hand is.
+    if let Some(state) = live_state
+        && state != want.state
+    {
+        out.push(DriftChange::ConnectorState {
+            connector: name.to_string(),
+            applied: want.state,
+            live: have.state.clone(),
+        });
+    }
+    out
 }
 
 /// The result of a drift check.
@@ -305,6 +379,21 @@ pub fn drift(catalog: &BTreeMap<String, CatalogRecord>, live: &LiveState) -> Dri
                     applied: want.compatibility.clone(),
                     live: level,
                 });
+            }
+        }
+        // Connectors, when the Connect cluster was read.
+        if let Some(connectors) = &live.connectors {
+            for (name, want) in &applied.connectors {
+                match connectors.get(name) {
+                    None => push(DriftChange::ConnectorDeleted {
+                        connector: name.clone(),
+                    }),
+                    Some(have) => {
+                        for change in connector_drift(name, want, have) {
+                            push(change);
+                        }
+                    }
+                }
             }
         }
     }
@@ -466,6 +555,97 @@ mod tests {
                     .to_string()
             })
             .collect()
+    }
+
+    #[test]
+    fn connectors_changed_paused_or_deleted_by_hand_are_drift_and_secrets_stay_hidden() {
+        use crate::connect::{ConnectorState, DesiredConnector, LiveConnector};
+        let mut d = desired();
+        let config: BTreeMap<String, String> = [
+            ("name", "orders-sink"),
+            ("connector.class", "FileStreamSink"),
+            ("topics", "sales.orders"),
+            ("file", "/tmp/a.txt"),
+            ("consumer.override.sasl.jaas.config", "${SINK_JAAS}"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        d.connectors.insert(
+            "orders-sink".into(),
+            DesiredConnector {
+                name: "orders-sink".into(),
+                domain: "sales".into(),
+                product: "sales.orders".into(),
+                sink: true,
+                file: "domains/sales/connectors/orders-sink.toml".into(),
+                class: "FileStreamSink".into(),
+                state: ConnectorState::Running,
+                config: config.clone(),
+                resolved: None,
+            },
+        );
+        record_applied(&mut d);
+        let recorded = &d.catalog["sales.orders"]
+            .applied
+            .as_ref()
+            .unwrap()
+            .connectors["orders-sink"];
+        assert_eq!(recorded.sensitive, ["consumer.override.sasl.jaas.config"]);
+        assert!(
+            !recorded
+                .config
+                .contains_key("consumer.override.sasl.jaas.config")
+        );
+
+        let mut expanded = config.clone();
+        expanded.insert(
+            "consumer.override.sasl.jaas.config".into(),
+            "the-secret-line".into(),
+        );
+        let mut l = live(&d);
+        let running = LiveConnector {
+            config: expanded.clone(),
+            state: "RUNNING".into(),
+            ..Default::default()
+        };
+        l.connectors = Some([("orders-sink".to_string(), running.clone())].into());
+        assert!(drift(&l.catalog, &l).drift.is_empty());
+        // Not read (no Connect cluster asked): nothing to say.
+        l.connectors = None;
+        assert!(drift(&l.catalog, &l).drift.is_empty());
+
+        let mut changed = running.clone();
+        changed.config.insert("file".into(), "/tmp/b.txt".into());
+        changed
+            .config
+            .insert("errors.tolerance".into(), "all".into());
+        changed.config.insert(
+            "consumer.override.sasl.jaas.config".into(),
+            "another-secret".into(),
+        );
+        changed.state = "PAUSED".into();
+        l.connectors = Some([("orders-sink".to_string(), changed)].into());
+        let r = drift(&l.catalog, &l);
+        assert_eq!(
+            kinds(&r),
+            ["connector_config", "connector_config", "connector_state"],
+            "{r:#?}"
+        );
+        let text = format!("{r:?}");
+        assert!(text.contains("/tmp/b.txt") && text.contains("errors.tolerance"));
+        assert!(!text.contains("secret"), "{text}");
+
+        let mut failed = running.clone();
+        failed.state = "FAILED".into();
+        l.connectors = Some([("orders-sink".to_string(), failed)].into());
+        assert!(
+            drift(&l.catalog, &l).drift.is_empty(),
+            "a failure is not drift"
+        );
+
+        l.connectors = Some(BTreeMap::new());
+        assert_eq!(kinds(&drift(&l.catalog, &l)), ["connector_deleted"]);
     }
 
     #[test]

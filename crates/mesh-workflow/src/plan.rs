@@ -162,6 +162,19 @@ pub fn plan(
             .map_err(adapter(Step::ReadRegistry))?;
     }
     read_connectors(readers, &request, &mut live)?;
+    for (name, c) in live.connectors.iter().flatten() {
+        if c.state == "FAILED" || c.failed_tasks > 0 {
+            notes(Note::Health(format!(
+                "connector {name} is {} with {} failed task(s) on the Connect cluster; a plan does not restart it (GET /connectors/{name}/status shows why; POST /connectors/{name}/restart?includeTasks=true&onlyFailed=true restarts it)",
+                if c.state.is_empty() {
+                    "in an unknown state"
+                } else {
+                    c.state.as_str()
+                },
+                c.failed_tasks
+            )));
+        }
+    }
     let mut plan = mesh_plan::plan_at(desired, &live, now_ms);
     // Who reads the topics of retirements and breaking changes, and when they last committed.
     let topics = mesh_plan::activity_topics(&plan, desired, &live);

@@ -131,6 +131,35 @@ fn a_declared_connector_is_created_after_its_acls_converges_and_is_deleted_with_
     let again = plan(&with, &m);
     assert!(again.plan.is_empty(), "{:#?}", again.plan.actions);
 
+    // A failed task is a note, not a change.
+    m.world
+        .lock()
+        .unwrap()
+        .connectors
+        .get_mut("orders-sink")
+        .unwrap()
+        .failed_tasks = 1;
+    let mut notes = Vec::new();
+    let readers = Readers {
+        cluster: &m,
+        registry: None,
+        connect: Some(&m),
+    };
+    let noted =
+        mesh_workflow::plan(&with, &desired(&with), readers, 0, &mut |n| notes.push(n)).unwrap();
+    assert!(noted.plan.is_empty());
+    assert!(
+        matches!(&notes[..], [mesh_workflow::Note::Health(n)] if n.contains("orders-sink is RUNNING with 1 failed task(s)")),
+        "{notes:?}"
+    );
+    m.world
+        .lock()
+        .unwrap()
+        .connectors
+        .get_mut("orders-sink")
+        .unwrap()
+        .failed_tasks = 0;
+
     // Connect's validation refuses a value: a plan error naming the file and the key.
     let bad = report(Some(&SINK.replace("/tmp/orders.txt", "invalid")));
     let refused = plan(&bad, &m);

@@ -27,18 +27,36 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A copy of the example mesh in `dir/repo`, with its `local` environment pointed at this
-/// sandbox.
+/// sandbox. Its environments name no Connect cluster (the example's connector is then not
+/// planned) unless the sandbox runs one.
 pub fn example_for(cfg: &SandboxConfig, dir: &Path) -> PathBuf {
     let repo = dir.join("repo");
     copy_dir(&example(), &repo);
     let mesh = repo.join("mesh.toml");
-    let text = std::fs::read_to_string(&mesh)
+    let mut text = std::fs::read_to_string(&mesh)
         .unwrap()
         .replace("127.0.0.1:19092", &cfg.bootstrap_servers())
         .replace(
             "http://127.0.0.1:18081/apis/ccompat/v7",
             &cfg.registry_url(),
         );
+    let sandbox_connect = "url = \"http://127.0.0.1:18083\"\n";
+    if cfg.connect {
+        text = text.replace(
+            sandbox_connect,
+            &format!("url = \"http://127.0.0.1:{}\"\n", cfg.connect_port),
+        );
+    } else {
+        text = text
+            .lines()
+            .filter(|l| {
+                !l.starts_with("[environments.local.connect]")
+                    && !l.starts_with("[environments.local-tls.connect]")
+                    && *l != sandbox_connect.trim_end()
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+    }
     std::fs::write(&mesh, text).unwrap();
     repo
 }
