@@ -250,7 +250,8 @@ purpose = "archive every carrier scan"
         json(&body)["connector"]["state"] == "RUNNING"
     });
 
-    // A config change and a pause: an update and a state change, which converge.
+    // A config change and a pause: an update and a state change, saved as a plan file, which
+    // is stale once the sink is changed by hand, and converges when applied on what it saw.
     edit(
         &repo,
         SINK,
@@ -263,9 +264,23 @@ purpose = "archive every carrier scan"
         "[config]\n",
         "state = \"paused\"\n[config]\n",
     );
-    let o = mesh_env(&repo, &["plan", "--env", "local", "--detailed-exitcode"]);
+    let saved = sb.scratch().join("connectors.plan.json");
+    let saved = saved.to_str().unwrap();
+    let o = mesh_env(
+        &repo,
+        &[
+            "plan",
+            "--env",
+            "local",
+            "--detailed-exitcode",
+            "--out",
+            saved,
+        ],
+    );
     let out = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}");
+    let file = std::fs::read_to_string(saved).unwrap();
+    no_secret(&file);
     assert!(
         out.contains("~ connector scans-to-archive [logistics.carrier-scans]: config"),
         "{out}"
@@ -276,7 +291,37 @@ purpose = "archive every carrier scan"
         "{out}"
     );
     assert!(!out.contains("by-hand"), "{out}");
-    let o = mesh_env(&repo, &["apply", "--env", "local", "--auto-approve"]);
+    let state_of = |name: &str| {
+        let (_, body) = curl(&[&format!("{connect}/connectors/{name}/status")]);
+        json(&body)["connector"]["state"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    curl(&[
+        "-X",
+        "PUT",
+        &format!("{connect}/connectors/scans-to-archive/pause"),
+    ]);
+    eventually("the sink is paused by hand", || {
+        state_of("scans-to-archive") == "PAUSED"
+    });
+    let o = mesh_env(&repo, &["apply", saved, "--auto-approve"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("stale plan") && out.contains("connector scans-to-archive"),
+        "{out}"
+    );
+    curl(&[
+        "-X",
+        "PUT",
+        &format!("{connect}/connectors/scans-to-archive/resume"),
+    ]);
+    eventually("the sink runs again", || {
+        state_of("scans-to-archive") == "RUNNING"
+    });
+    let o = mesh_env(&repo, &["apply", saved, "--auto-approve"]);
     assert!(o.status.success(), "{}", text(&o));
     let (_, body) = curl(&[&format!("{connect}/connectors/scans-to-archive/config")]);
     assert_eq!(json(&body)["errors.tolerance"], "all", "{body}");
