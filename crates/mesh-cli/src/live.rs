@@ -398,40 +398,9 @@ pub fn registry_of(
     let Some(url) = &env.schema_registry_url else {
         return Ok(None);
     };
-    let fill =
-        |key: &str, v: &mesh_model::doc::Spanned<String>| fill_var(env, key, &v.value, &lookup);
-    let a = &env.registry_auth;
-    let auth = match (&a.username, &a.password, &a.token) {
-        (Some(u), Some(p), _) => Auth::Basic {
-            user: fill("schema_registry.username", u)?,
-            password: fill("schema_registry.password", p)?,
-        },
-        (_, _, Some(t)) => Auth::Bearer {
-            token: fill("schema_registry.token", t)?,
-        },
-        _ => Auth::None,
-    };
-    let file = |key: &str, v: &Option<mesh_model::doc::Spanned<String>>| {
-        v.as_ref()
-            .map(|v| {
-                fill(key, v)
-                    .and_then(|p| resolve_path(&p))
-                    .map(std::path::PathBuf::from)
-            })
-            .transpose()
-    };
-    let tls = mesh_registry::Tls {
-        ca_file: file("schema_registry.ca_file", &a.ca_file)?,
-        client: match (
-            file("schema_registry.cert_file", &a.cert_file)?,
-            file("schema_registry.key_file", &a.key_file)?,
-        ) {
-            (Some(cert), Some(key)) => Some((cert, key)),
-            _ => None,
-        },
-    };
+    let (auth, tls) = http_auth(env, "schema_registry", &env.registry_auth, &lookup)?;
     RegistryClient::with_tls(
-        &fill("schema_registry_url", url)?,
+        &fill_var(env, "schema_registry_url", &url.value, &lookup)?,
         auth,
         &tls,
         registry_timeout(),
@@ -472,16 +441,36 @@ pub fn connect_of(
     let Some(settings) = &env.connect else {
         return Ok(None);
     };
-    let fill =
-        |key: &str, v: &mesh_model::doc::Spanned<String>| fill_var(env, key, &v.value, &lookup);
-    let a = &settings.auth;
+    let (auth, tls) = http_auth(env, "connect", &settings.auth, &lookup)?;
+    ConnectClient::new(
+        &fill_var(env, "connect.url", &settings.url.value, &lookup)?,
+        auth,
+        &tls,
+        registry_timeout(),
+        Box::new(|v| std::env::var(v).ok()),
+    )
+    .map(Some)
+    .map_err(|e| e.to_string())
+}
+
+/// The credentials and TLS files of an HTTP service of `env` (`schema_registry` or `connect`,
+/// for messages), with `${VAR}` references filled and repo-relative paths resolved.
+fn http_auth(
+    env: &mesh_model::Environment,
+    table: &str,
+    a: &mesh_model::RegistryAuth,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<(Auth, mesh_registry::Tls), String> {
+    let fill = |key: &str, v: &mesh_model::doc::Spanned<String>| {
+        fill_var(env, &format!("{table}.{key}"), &v.value, lookup)
+    };
     let auth = match (&a.username, &a.password, &a.token) {
         (Some(u), Some(p), _) => Auth::Basic {
-            user: fill("connect.username", u)?,
-            password: fill("connect.password", p)?,
+            user: fill("username", u)?,
+            password: fill("password", p)?,
         },
         (_, _, Some(t)) => Auth::Bearer {
-            token: fill("connect.token", t)?,
+            token: fill("token", t)?,
         },
         _ => Auth::None,
     };
@@ -495,24 +484,16 @@ pub fn connect_of(
             .transpose()
     };
     let tls = mesh_registry::Tls {
-        ca_file: file("connect.ca_file", &a.ca_file)?,
+        ca_file: file("ca_file", &a.ca_file)?,
         client: match (
-            file("connect.cert_file", &a.cert_file)?,
-            file("connect.key_file", &a.key_file)?,
+            file("cert_file", &a.cert_file)?,
+            file("key_file", &a.key_file)?,
         ) {
             (Some(cert), Some(key)) => Some((cert, key)),
             _ => None,
         },
     };
-    ConnectClient::new(
-        &fill("connect.url", &settings.url)?,
-        auth,
-        &tls,
-        registry_timeout(),
-        Box::new(|v| std::env::var(v).ok()),
-    )
-    .map(Some)
-    .map_err(|e| e.to_string())
+    Ok((auth, tls))
 }
 
 /// Asks on the terminal; only "yes" proceeds.
