@@ -1,7 +1,8 @@
-//! The executor: applies a plan through a [`ClusterWriter`], phase by phase in SPEC order (topics,
-//! configs, partitions, ACLs, catalog; then a retirement's subject and topic deletes and its
-//! catalog tombstone, last so that an interrupted retirement continues next time), each phase in batches, stopping at the first failed phase
-//! with a report of what was done and what was not.
+//! The executor: applies a plan through a [`ClusterWriter`], phase by phase in SPEC order (ACL
+//! creates, the catalog topic, topics, configs, partitions, compatibility levels and schemas; then
+//! ACL deletes, a retirement's subject and topic deletes, the catalog records and a retirement's
+//! catalog tombstone, last so that an interrupted retirement continues next time), each phase in
+//! batches, stopping at the first failed phase with a report of what was done and what was not.
 
 use crate::cluster::{ClusterWriter, ConfigChange, NewTopic};
 use crate::error::AdapterError;
@@ -58,6 +59,13 @@ impl ApplyReport {
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Phase {
+    /// ACLs go first (SPEC §4: before or with the topics they name). Kafka accepts bindings for
+    /// topics that do not exist yet, and a KRaft broker applies metadata in commit order: ACLs
+    /// committed after a batch of topics become visible only once every partition log of that
+    /// batch exists (12–40 s for 2,000 partitions on a slow disk), ACLs committed before them
+    /// at once. A topic is therefore never readable or writable by its principals before its
+    /// ACLs are in force, and the wait for them to show after the apply is short.
+    CreateAcls,
     CatalogTopic,
     Topics,
     Configs,
@@ -68,7 +76,6 @@ enum Phase {
     /// registries (Apicurio's Confluent API) refuse a level, NONE at least, on a subject that has
     /// no version yet, and a first version has nothing to be compatible with.
     NewSubjectLevels,
-    CreateAcls,
     DeleteAcls,
     DeleteSubjects,
     DeleteTopics,

@@ -443,25 +443,25 @@ fn apply_stops_at_the_first_failed_phase_and_a_rerun_converges() {
         "t",
         &mut |_, _, _| {},
     );
-    // The ACLs failed; the new product's topic exists, so its record is written anyway (the
-    // catalog says what is there), with only what was applied: no ACLs.
+    // The ACLs, the first phase, failed: nothing else was sent, and as no topic was created no
+    // catalog record is written either.
     assert_eq!(
         (report.done(), report.failed(), report.skipped()),
-        (3, 1, 0)
+        (0, 1, 3)
     );
     assert!(
         matches!(report.outcomes[2], Outcome::Failed(ref e) if e.message.contains("AUTHORIZATION") && matches!(e.kind, ErrorKind::Unauthorized { .. }))
     );
-    let recorded = fake.live.borrow().catalog["sales.orders"].clone();
-    assert!(recorded.applied.is_none_or(|a| a.acls.is_empty()));
+    assert!(fake.live.borrow().topics.is_empty());
+    assert!(fake.live.borrow().catalog.is_empty());
 
     let fixed = Fake {
         live: RefCell::new(fake.live.into_inner()),
         fail_acls: false,
     };
-    // The rest: the ACL (this desired state tracks no `applied`, so the record needs no update).
+    // The rest: everything.
     let p2 = plan(&d, &fixed.live.borrow());
-    assert_eq!(p2.counts(), (1, 0, 0), "{p2:?}");
+    assert_eq!(p2.actions, p.actions, "{p2:?}");
     apply(
         &p2,
         &Target {
@@ -483,7 +483,7 @@ fn a_stop_request_ends_apply_after_the_running_batch_and_a_rerun_converges() {
         live: RefCell::new(empty()),
         fail_acls: false,
     };
-    // Asked before each batch: yes from the third question on (catalog topic and topic sent).
+    // Asked before each batch: yes from the third question on (ACLs and catalog topic sent).
     let asked = std::sync::atomic::AtomicUsize::new(0);
     let stop = || asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2;
     let mut phases = Vec::new();
@@ -499,18 +499,25 @@ fn a_stop_request_ends_apply_after_the_running_batch_and_a_rerun_converges() {
         &stop,
     );
     assert!(report.interrupted);
-    // The topic went through and no ACL was sent; the created product is recorded without ACLs.
+    // The ACL and the catalog topic went through, the product's topic was not sent, so there
+    // is no product to record.
     assert_eq!(
         (report.done(), report.failed(), report.skipped()),
-        (3, 0, 1)
+        (2, 0, 2)
     );
-    assert_eq!(phases, ["catalog topic: 1", "topics: 1"]);
-    assert!(fake.live.borrow().acls.is_empty());
-    let recorded = fake.live.borrow().catalog["sales.orders"].clone();
-    assert!(recorded.applied.is_none_or(|a| a.acls.is_empty()));
-    // The next plan is exactly the rest.
+    assert_eq!(phases, ["ACLs created: 1", "catalog topic: 1"]);
+    assert_eq!(fake.live.borrow().acls.len(), 1);
+    assert!(fake.live.borrow().topics.is_empty());
+    assert!(fake.live.borrow().catalog.is_empty());
+    // The next plan is exactly the rest: the topic and its record.
     let rest = plan(&d, &fake.live.borrow());
-    assert_eq!(rest.counts(), (1, 0, 0), "{rest:?}");
+    assert_eq!(rest.counts(), (2, 0, 0), "{rest:?}");
+    assert!(
+        rest.actions
+            .iter()
+            .all(|a| matches!(a, Action::CreateTopic { .. } | Action::UpsertCatalog { .. })),
+        "{rest:?}"
+    );
     apply(
         &rest,
         &Target {

@@ -66,7 +66,10 @@ pub fn apply(
     }
 }
 
-/// ACL changes reach every broker through the metadata log a moment after the request returns.
+/// ACL changes reach every broker through the metadata log a moment after the request returns,
+/// and a broker applies that log in order: a change committed after new topics shows only once
+/// their partition logs exist. ACL creates go before the topics (so the first look usually sees
+/// them); ACL deletes come after, and may wait for the broker.
 /// Looks until the reader shows the ACLs read before the apply with the plan's changes made,
 /// calling `pause` between looks. A transient read failure is looked past (the read may be sent
 /// again); any other gives up waiting without a complaint: the apply itself went through.
