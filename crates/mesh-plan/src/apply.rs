@@ -387,26 +387,40 @@ fn run_registry_phase(
             _ => Ok(()),
         })
     };
-    let size = actions.len().div_ceil(REGISTRY_CONCURRENCY).max(1);
+    // A shared queue rather than fixed shares: a slow request holds up one worker, not a
+    // share of the phase. Each result is kept as it comes, so a worker that panics loses only
+    // the request it was making.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; actions.len()]);
+    let workers = REGISTRY_CONCURRENCY.min(actions.len()).max(1);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(a) = actions.get(i) else {
+                return;
+            };
+            let r = one(a);
+            let mut all = results
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            all[i] = Some(r);
+        }
+    };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = actions
-            .chunks(size)
-            .map(|part| {
-                (
-                    part.len(),
-                    scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|(n, h)| {
-                h.join().unwrap_or_else(|_| {
-                    vec![Some(Err(AdapterError::other("a registry request panicked"))); n]
-                })
-            })
-            .collect()
-    })
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+        for h in handles {
+            // A worker that panicked left its request without a result: reported below.
+            let _ = h.join();
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .map(|r: Option<Option<Result<(), AdapterError>>>| {
+            r.unwrap_or_else(|| Some(Err(AdapterError::other("a registry request panicked"))))
+        })
+        .collect()
 }
 
 fn run_cluster_phase(

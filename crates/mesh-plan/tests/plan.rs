@@ -668,6 +668,76 @@ fn apply_with(p: &Plan, live: &RefCell<LiveState>, reg: &FakeRegistry) {
     *live.borrow_mut() = l;
 }
 
+/// A registry whose registration of one subject panics (a bug in an adapter).
+struct Panicking(FakeRegistry, &'static str);
+
+impl RegistryWriter for Panicking {
+    fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), AdapterError> {
+        self.0.set_compatibility(subject, level)
+    }
+    fn register(&self, subject: &str, kind: &str, schema: &str) -> Result<i32, AdapterError> {
+        assert_ne!(subject, self.1, "a bug in the adapter");
+        self.0.register(subject, kind, schema)
+    }
+    fn delete_subject(&self, subject: &str) -> Result<(), AdapterError> {
+        self.0.delete_subject(subject)
+    }
+}
+
+#[test]
+fn registry_requests_share_a_queue_and_a_panicking_one_fails_only_its_action() {
+    let mut d = with_subject(V1, "BACKWARD");
+    let template = d.subjects["sales.orders-value"].clone();
+    for i in 0..40 {
+        let subject = format!("sales.orders-{i:02}-value");
+        d.subjects.insert(
+            subject.clone(),
+            DesiredSubject {
+                subject,
+                ..template.clone()
+            },
+        );
+    }
+    let p = plan(&d, &empty());
+    let fake = Fake {
+        live: RefCell::new(empty()),
+        fail_acls: false,
+    };
+    let reg = Panicking(FakeRegistry::default(), "sales.orders-17-value");
+    let mut phases = Vec::new();
+    let report = apply(
+        &p,
+        &Target {
+            cluster: &fake,
+            registry: Some(&reg),
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |phase, done, failed| phases.push(format!("{phase}: {done}/{failed}")),
+    );
+    assert_eq!(report.failed(), 1, "{phases:?}");
+    let failed = p
+        .actions
+        .iter()
+        .zip(&report.outcomes)
+        .find_map(|(a, o)| match o {
+            Outcome::Failed(e) => Some((a, e)),
+            _ => None,
+        });
+    assert!(
+        matches!(failed, Some((Action::RegisterSchema { subject, .. }, e))
+            if subject == "sales.orders-17-value" && e.message.contains("panicked")),
+        "{failed:?}"
+    );
+    // Every other registration went through, and the apply stopped after that phase.
+    assert!(phases.contains(&"schemas: 40/1".to_string()), "{phases:?}");
+    assert_eq!(reg.0.subjects.lock().unwrap().len(), 40);
+    assert!(
+        !phases.iter().any(|p| p.starts_with("catalog records")),
+        "{phases:?}"
+    );
+}
+
 #[test]
 fn a_new_subject_gets_its_level_before_its_first_version_and_unchanged_text_is_no_action() {
     let d = with_subject(V1, "BACKWARD");

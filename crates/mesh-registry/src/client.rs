@@ -156,6 +156,9 @@ pub struct RegistryClient {
     pub(crate) concurrency: usize,
     pub(crate) history: bool,
     timeout: Duration,
+    /// Whether this registry answers the bulk listing `GET /schemas` (see `api.rs`): learnt from
+    /// its first answer and remembered for the client's life.
+    pub(crate) bulk: crate::api::BulkSupport,
 }
 
 impl fmt::Debug for RegistryClient {
@@ -237,6 +240,7 @@ impl RegistryClient {
             concurrency: DEFAULT_CONCURRENCY,
             history: true,
             timeout,
+            bulk: crate::api::BulkSupport::default(),
         })
     }
 
