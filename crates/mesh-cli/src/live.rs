@@ -471,19 +471,14 @@ pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
         now: &now_rfc3339(),
     };
     let deadline = Instant::now() + ACL_SETTLE;
-    let applied = mesh_workflow::apply(
+    // The unlocked handle: retry notes from the registry's threads print between two lines.
+    let stderr = std::io::stderr();
+    let terminal = stderr.is_terminal();
+    let progress = crate::progress::Progress::new(stderr, terminal);
+    let applied = mesh_workflow::apply_watched(
         plan,
         &run,
-        &mut |phase, ok, failed| {
-            if failed > 0 {
-                eprintln!("{phase}: {ok} done, {failed} failed");
-                eprintln!(
-                    "apply stopped in phase `{phase}`: the phases after it were not attempted"
-                );
-            } else {
-                eprintln!("{phase}: {ok} done");
-            }
-        },
+        &mut |phase, ok, failed| progress.finished(phase, ok, failed),
         &mut || {
             if Instant::now() >= deadline || interrupt.requested() {
                 return false;
@@ -491,7 +486,9 @@ pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
             std::thread::sleep(Duration::from_millis(200));
             true
         },
+        &|t| progress.tick(t.phase, t.finished, t.total),
     );
+    drop(progress);
     if !applied.acls_settled {
         eprintln!(
             "note: some ACL changes are still propagating; a plan run now may show them once more"

@@ -255,6 +255,11 @@ fn faults_during_apply_converge_on_the_next_run_and_lose_nothing() {
     let (code, out) = apply(&repo, 30);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("Apply complete"), "{out}");
+    // Not on a terminal: one line per phase, no progress line drawn over itself.
+    assert!(
+        !out.contains('\r') && !out.contains('\x1b') && out.contains("\nschemas: "),
+        "{out:?}"
+    );
     assert!(
         out.contains("injected HTTP 503") && out.contains("trying again (attempt 2 of 4"),
         "each retry is announced with its cause: {out}"

@@ -148,6 +148,31 @@ pub fn apply_until(
     progress: &mut dyn FnMut(&str, usize, usize),
     stop: &(dyn Fn() -> bool + Sync),
 ) -> ApplyReport {
+    apply_watched(plan, target, catalog_topic, now, progress, stop, &|_| {})
+}
+
+/// How far a running phase has got: after each batch, and after each registry request (from
+/// the threads that send them, hence `Sync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tick<'a> {
+    /// The phase's name, as `progress` will report it.
+    pub phase: &'a str,
+    /// Actions of the phase finished so far (done or failed).
+    pub finished: usize,
+    /// Actions of the phase in all.
+    pub total: usize,
+}
+
+/// [`apply_until`], telling `tick` how far each phase has got while it runs.
+pub fn apply_watched(
+    plan: &Plan,
+    target: &Target<'_>,
+    catalog_topic: &str,
+    now: &str,
+    progress: &mut dyn FnMut(&str, usize, usize),
+    stop: &(dyn Fn() -> bool + Sync),
+    tick: &(dyn Fn(Tick<'_>) + Sync),
+) -> ApplyReport {
     let mut outcomes = vec![Outcome::Skipped; plan.actions.len()];
     let mut interrupted = false;
     let new = new_subjects(plan);
@@ -158,6 +183,15 @@ pub fn apply_until(
         let idx: Vec<usize> = (0..plan.actions.len())
             .filter(|&i| phase(&plan.actions[i], &new) == ph)
             .collect();
+        let finished = std::sync::atomic::AtomicUsize::new(0);
+        let more = |k: usize| {
+            let n = finished.fetch_add(k, std::sync::atomic::Ordering::Relaxed) + k;
+            tick(Tick {
+                phase: phase_name(ph),
+                finished: n,
+                total: idx.len(),
+            });
+        };
         for chunk in chunks(ph, &idx, plan) {
             if stop() {
                 interrupted = true;
@@ -170,6 +204,7 @@ pub fn apply_until(
                 catalog_topic,
                 now,
                 stop,
+                &more,
             );
             for (&i, r) in chunk.iter().zip(results) {
                 outcomes[i] = match r {
@@ -341,23 +376,24 @@ fn run_phase(
     catalog_topic: &str,
     now: &str,
     stop: &(dyn Fn() -> bool + Sync),
+    more: &(dyn Fn(usize) + Sync),
 ) -> Vec<Option<Result<(), AdapterError>>> {
     if matches!(
         ph,
         Phase::SchemaLevels | Phase::Schemas | Phase::NewSubjectLevels | Phase::DeleteSubjects
     ) {
-        return run_registry_phase(actions, target, stop);
+        return run_registry_phase(actions, target, stop, more);
     }
-    run_cluster_phase(ph, actions, target, catalog_topic, now)
-        .into_iter()
-        .map(Some)
-        .collect()
+    let results = run_cluster_phase(ph, actions, target, catalog_topic, now);
+    more(results.len());
+    results.into_iter().map(Some).collect()
 }
 
 fn run_registry_phase(
     actions: Vec<&Action>,
     target: &Target<'_>,
     stop: &(dyn Fn() -> bool + Sync),
+    more: &(dyn Fn(usize) + Sync),
 ) -> Vec<Option<Result<(), AdapterError>>> {
     let Some(r) = target.registry else {
         return actions
@@ -400,6 +436,9 @@ fn run_registry_phase(
                 return;
             };
             let r = one(a);
+            if r.is_some() {
+                more(1);
+            }
             let mut all = results
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -684,8 +684,8 @@ impl RegistryWriter for Panicking {
     }
 }
 
-#[test]
-fn registry_requests_share_a_queue_and_a_panicking_one_fails_only_its_action() {
+/// `sales.orders` with its value subject and 40 more.
+fn with_41_subjects() -> DesiredState {
     let mut d = with_subject(V1, "BACKWARD");
     let template = d.subjects["sales.orders-value"].clone();
     for i in 0..40 {
@@ -698,7 +698,61 @@ fn registry_requests_share_a_queue_and_a_panicking_one_fails_only_its_action() {
             },
         );
     }
-    let p = plan(&d, &empty());
+    d
+}
+
+#[test]
+fn each_phase_ticks_up_to_its_total_while_it_runs() {
+    let p = plan(&with_41_subjects(), &empty());
+    let fake = Fake {
+        live: RefCell::new(empty()),
+        fail_acls: false,
+    };
+    let reg = FakeRegistry::default();
+    let ticks = Mutex::new(Vec::new());
+    let mut phases = Vec::new();
+    let report = mesh_plan::apply::apply_watched(
+        &p,
+        &Target {
+            cluster: &fake,
+            registry: Some(&reg),
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |phase, done, _| phases.push((phase.to_string(), done)),
+        &|| false,
+        &|t| {
+            ticks
+                .lock()
+                .unwrap()
+                .push((t.phase.to_string(), t.finished, t.total))
+        },
+    );
+    assert_eq!(report.failed(), 0);
+    let ticks = ticks.into_inner().unwrap();
+    for (phase, done) in &phases {
+        let mine: Vec<_> = ticks.iter().filter(|(p, _, _)| p == phase).collect();
+        // Registry phases tick once per request (41 here), Kafka phases once per batch.
+        let mut seen: Vec<usize> = mine.iter().map(|(_, n, _)| *n).collect();
+        seen.sort();
+        assert_eq!(seen.last(), Some(done), "{phase}: {mine:?}");
+        assert!(
+            mine.iter().all(|(_, _, total)| total == done),
+            "{phase}: {mine:?}"
+        );
+        if phase == "schemas" {
+            assert_eq!(seen, (1..=41).collect::<Vec<_>>());
+        }
+    }
+    assert!(
+        phases.iter().any(|(p, n)| p == "schemas" && *n == 41),
+        "{phases:?}"
+    );
+}
+
+#[test]
+fn registry_requests_share_a_queue_and_a_panicking_one_fails_only_its_action() {
+    let p = plan(&with_41_subjects(), &empty());
     let fake = Fake {
         live: RefCell::new(empty()),
         fail_acls: false,

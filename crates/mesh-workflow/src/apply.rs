@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use mesh_plan::apply::{ApplyReport, Target};
+use mesh_plan::apply::{ApplyReport, Target, Tick};
 use mesh_plan::{Action, ClusterReader, LiveState, Plan};
 
 /// Where and how a plan is applied.
@@ -43,13 +43,26 @@ pub fn apply(
     progress: &mut dyn FnMut(&str, usize, usize),
     pause: &mut dyn FnMut() -> bool,
 ) -> Applied {
-    let report = mesh_plan::apply::apply_until(
+    apply_watched(plan, run, progress, pause, &|_| {})
+}
+
+/// [`apply`], telling `tick` how far each phase has got while it runs (after each batch and
+/// each registry request; called from the threads that send them).
+pub fn apply_watched(
+    plan: &Plan,
+    run: &ApplyRun<'_>,
+    progress: &mut dyn FnMut(&str, usize, usize),
+    pause: &mut dyn FnMut() -> bool,
+    tick: &(dyn Fn(Tick<'_>) + Sync),
+) -> Applied {
+    let report = mesh_plan::apply::apply_watched(
         plan,
         &run.target,
         run.catalog_topic,
         run.now,
         progress,
         run.stop,
+        tick,
     );
     let acls_changed = plan
         .actions
