@@ -297,6 +297,13 @@ pub fn plan(
         inner: r,
         retry: &retry,
     });
+    let stderr = std::io::stderr();
+    let terminal = stderr.is_terminal();
+    let progress = crate::progress::Progress::new(stderr, terminal);
+    let registry_reader = registry_reader.as_ref().map(|r| Watched {
+        inner: r,
+        progress: &progress,
+    });
     let readers = mesh_workflow::Readers {
         cluster: &cluster_reader,
         registry: registry_reader.as_ref().map(|r| r as &dyn RegistryReader),
@@ -425,6 +432,37 @@ pub fn registry_of(
     )
     .map(Some)
     .map_err(|e| e.to_string())
+}
+
+/// A registry reader whose subject reads show on a terminal (the longest read of a large plan).
+struct Watched<'a, R> {
+    inner: &'a R,
+    progress: &'a crate::progress::Progress<std::io::Stderr>,
+}
+
+impl<R: RegistryReader> RegistryReader for Watched<'_, R> {
+    fn read_subjects(
+        &self,
+        subjects: &std::collections::BTreeSet<String>,
+    ) -> Result<BTreeMap<String, mesh_plan::registry::LiveSubject>, mesh_plan::AdapterError> {
+        self.progress
+            .started("reading subjects from the registry:", subjects.len());
+        let read = self.inner.read_subjects(subjects);
+        self.progress
+            .ended("read subjects from the registry:", subjects.len());
+        read
+    }
+
+    fn check_compatibility(
+        &self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+        level: Option<&str>,
+    ) -> Result<mesh_plan::registry::Compatibility, mesh_plan::AdapterError> {
+        self.inner
+            .check_compatibility(subject, schema_type, schema, level)
+    }
 }
 
 /// Asks on the terminal; only "yes" proceeds.

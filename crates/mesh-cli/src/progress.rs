@@ -151,6 +151,39 @@ impl<W: Write + Send> Progress<W> {
         s.drawn = false;
     }
 
+    /// A step that reports no counts of its own while it runs (a plan's registry read) began:
+    /// its running line on a terminal; nothing elsewhere.
+    pub fn started(&self, step: &str, total: usize) {
+        if !self.terminal {
+            return;
+        }
+        let mut s = self.state();
+        s.started = Instant::now();
+        let _ = write!(s.out, "\r{step} {}…\x1b[K", thousands(total));
+        let _ = s.out.flush();
+        s.drawn = true;
+    }
+
+    /// The step of [`Progress::started`] is over: on a terminal, its line with the time and
+    /// rate replaces the running one; nothing elsewhere (the plan's output is unchanged).
+    pub fn ended(&self, step: &str, total: usize) {
+        if !self.terminal {
+            return;
+        }
+        let mut s = self.state();
+        let elapsed = s.started.elapsed();
+        let line = format!(
+            "{step} {} in {:.1} s{}",
+            thousands(total),
+            elapsed.as_secs_f64(),
+            rate(total, elapsed)
+        );
+        let _ = writeln!(s.out, "\r{line}\x1b[K");
+        let _ = s.out.flush();
+        s.drawn = false;
+        s.started = Instant::now();
+    }
+
     /// The writer, once the apply is over (for tests).
     #[cfg(test)]
     fn into_inner(self) -> W {
@@ -207,6 +240,25 @@ mod tests {
         p.tick("catalog records", 1, 2);
         p.finished("catalog records", 1, 1);
         String::from_utf8(p.into_inner()).unwrap()
+    }
+
+    #[test]
+    fn a_step_without_counts_shows_only_on_a_terminal() {
+        for terminal in [false, true] {
+            let p = Progress::new(Vec::new(), terminal);
+            p.started("read subjects", 1200);
+            p.ended("read subjects", 1200);
+            let out = String::from_utf8(p.into_inner()).unwrap();
+            if terminal {
+                assert!(
+                    out.starts_with("\rread subjects 1,200…\x1b[K\rread subjects 1,200 in "),
+                    "{out:?}"
+                );
+                assert!(out.ends_with("\x1b[K\n"), "{out:?}");
+            } else {
+                assert_eq!(out, "");
+            }
+        }
     }
 
     #[test]
