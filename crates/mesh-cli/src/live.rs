@@ -526,7 +526,6 @@ pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
         },
         &|t| progress.tick(t.phase, t.finished, t.total),
     );
-    drop(progress);
     if !applied.acls_settled {
         eprintln!(
             "note: some ACL changes are still propagating; a plan run now may show them once more"
