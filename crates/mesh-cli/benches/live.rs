@@ -25,6 +25,10 @@
 //!   two batches of `BATCH` — how long ACLs take to show on an idle broker, and how long a
 //!   second topic batch waits behind the first.
 //!
+//! - (f) on the cluster of (a) and (b), after them: the registry's requests per second at 1–64
+//!   in flight — 400 new subjects registered then levelled from that many threads through one
+//!   client (as apply sends them), and every desired subject read (`read_subjects`).
+//!
 //! For each cluster it also reports how long the broker took to create the partition logs
 //! (from the `Created log for partition` lines of its log).
 //!
