@@ -14,8 +14,11 @@ use crate::state::CatalogRecord;
 /// one request (the live benchmark's 5,540 ACLs go in one CreateAcls), so requests are few.
 pub const BATCH: usize = 10_000;
 
-/// Registry requests in flight at once.
-pub const REGISTRY_CONCURRENCY: usize = 8;
+/// Registry requests in flight at once. Measured on the sandbox's Apicurio (docs/benchmarks.md,
+/// session 6): registrations 198/s at 1, 467/s at 8, 564/s at 16, 601/s at 32, 504/s at 64;
+/// levels flat from 4 on (1,300–1,500/s). 16 is within a tenth of the best without crowding
+/// the registry.
+pub const REGISTRY_CONCURRENCY: usize = 16;
 
 /// The outcome of one action.
 #[derive(Clone, Debug, PartialEq, Eq)]
