@@ -25,6 +25,10 @@
 //!   two batches of `BATCH` — how long ACLs take to show on an idle broker, and how long a
 //!   second topic batch waits behind the first.
 //!
+//! - (f) on the cluster of (a) and (b), after them: the registry's requests per second at 1–64
+//!   in flight — 400 new subjects registered then levelled from that many threads through one
+//!   client (as apply sends them), and every desired subject read (`read_subjects`).
+//!
 //! For each cluster it also reports how long the broker took to create the partition logs
 //! (from the `Created log for partition` lines of its log).
 //!
@@ -729,12 +733,17 @@ fn bench_apply_binary(repo: &Path) -> (Duration, Vec<(&'static str, Duration)>, 
         .map_or(Duration::ZERO, |l| l.at);
     let mut marks = vec![("start, validate, connect, read, plan", plan_shown)];
     let mut last = plan_shown;
+    // In apply's phase order (mesh-plan/src/apply.rs: ACLs first).
     for (label, prefix) in [
-        ("print plan + catalog topic", "catalog topic:"),
+        ("print plan + ACLs created", "ACLs created:"),
+        ("catalog topic", "catalog topic:"),
         ("topics", "topics:"),
         ("compatibility levels", "compatibility levels:"),
         ("schemas", "schemas:"),
-        ("ACLs created", "ACLs created:"),
+        (
+            "compatibility levels of new subjects",
+            "compatibility levels of new subjects:",
+        ),
         ("catalog records", "catalog records:"),
     ] {
         if let Some(at) = run.stderr_at(prefix) {
@@ -811,7 +820,19 @@ fn bench_plan(repo: &Path, sandbox: &Sandbox) -> PlanFigures {
         let subjects = desired.subjects.keys().cloned().collect();
         let (subjects, t) = timed(|| registry.read_subjects(&subjects).expect("registry reads"));
         f.registry.push(t);
-        f.registry_requests = subjects.values().map(|s| 2 + s.history.len()).sum();
+        // Per subject its config and its latest version (this registry has no bulk
+        // listing: one refused `GET /schemas` first), and with more than one version the
+        // list and the others.
+        f.registry_requests = 1 + subjects
+            .values()
+            .map(|s| {
+                2 + if s.history.len() > 1 {
+                    s.history.len()
+                } else {
+                    0
+                }
+            })
+            .sum::<usize>();
         live.subjects = subjects;
         let (plan, t) = timed(|| mesh_plan::plan(&desired, &live));
         f.diff.push(t);
@@ -821,6 +842,80 @@ fn bench_plan(repo: &Path, sandbox: &Sandbox) -> PlanFigures {
         );
     }
     f
+}
+
+/// One row of (f): requests per second at a concurrency.
+struct Rates {
+    concurrency: usize,
+    register: f64,
+    level: f64,
+    read: f64,
+}
+
+/// Subjects registered and levelled per concurrency in (f).
+const SWEEP_SUBJECTS: usize = 400;
+const SWEEP: &[usize] = &[1, 2, 4, 8, 16, 32, 64];
+
+/// (f): what the registry accepts at each concurrency — `SWEEP_SUBJECTS` new subjects
+/// registered (POST) then levelled (PUT) from that many threads through one client, as apply
+/// sends them, and every desired subject read (`read_subjects`, that many requests in flight).
+fn registry_sweep(sandbox: &Sandbox, desired: &DesiredState, tag: &str) -> Vec<Rates> {
+    let subjects: std::collections::BTreeSet<String> = desired.subjects.keys().cloned().collect();
+    let mut out = Vec::new();
+    for &c in SWEEP {
+        let client = sandbox.registry().with_concurrency(c);
+        let names: Vec<String> = (0..SWEEP_SUBJECTS)
+            .map(|i| format!("sweep-{tag}-{c}.s{i:04}-value"))
+            .collect();
+        let parallel = |f: &(dyn Fn(&str) + Sync)| {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let t = Instant::now();
+            std::thread::scope(|scope| {
+                for _ in 0..c {
+                    scope.spawn(|| {
+                        while let Some(n) =
+                            names.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                        {
+                            f(n);
+                        }
+                    });
+                }
+            });
+            SWEEP_SUBJECTS as f64 / t.elapsed().as_secs_f64()
+        };
+        let register = parallel(&|n| {
+            let name = n.replace(['.', '-'], "_");
+            let schema = format!(
+                r#"{{"type":"record","name":"{name}","fields":[{{"name":"id","type":"string"}}]}}"#
+            );
+            RegistryWriter::register(&client, n, "AVRO", &schema).expect("registers");
+        });
+        let level = parallel(&|n| {
+            RegistryWriter::set_compatibility(&client, n, "FULL").expect("sets the level");
+        });
+        let (read, t) = timed(|| client.read_subjects(&subjects).expect("reads"));
+        let requests = 1 + read
+            .values()
+            .map(|s| {
+                2 + if s.history.len() > 1 {
+                    s.history.len()
+                } else {
+                    0
+                }
+            })
+            .sum::<usize>();
+        out.push(Rates {
+            concurrency: c,
+            register,
+            level,
+            read: requests as f64 / t.as_secs_f64(),
+        });
+        eprintln!(
+            "    (f) concurrency {c}: register {register:.0}/s, level {level:.0}/s, read {:.0} requests/s",
+            requests as f64 / t.as_secs_f64()
+        );
+    }
+    out
 }
 
 struct Floor {
@@ -1005,7 +1100,7 @@ fn main() {
     );
 
     // (a) and (b) on one cluster.
-    let (apply, plan, counts) = {
+    let (apply, plan, counts, sweep) = {
         let sandbox = Sandbox::start("a+b");
         std::fs::write(repo.join("mesh.toml"), sandbox.mesh_toml()).expect("mesh.toml");
         // What apply will do (one read of the empty cluster, not timed).
@@ -1019,13 +1114,15 @@ fn main() {
         eprintln!("    {}", secs(total));
         eprintln!("(b) mesh plan ×{PLAN_RUNS} …");
         let plan = bench_plan(&repo, &sandbox);
+        eprintln!("(f) registry rates by concurrency …");
+        let sweep = registry_sweep(&sandbox, &desired, "f");
         let apply = ApplyBinary {
             total,
             phases,
             settle_bound_hit,
             logs: sandbox.partition_logs(),
         };
-        (apply, plan, counts)
+        (apply, plan, counts, sweep)
     };
     let floor = bench_floor(&desired);
     let library = bench_apply_library(&repo);
@@ -1062,11 +1159,15 @@ fn main() {
     );
     for (label, d) in &apply.phases {
         let (req, items) = match *label {
-            "print plan + catalog topic" => ("1".to_string(), count("catalog topic")),
+            "catalog topic" => ("1".to_string(), count("catalog topic")),
             "topics" => (count("topics").div_ceil(BATCH).to_string(), count("topics")),
-            "ACLs created" => (
+            "print plan + ACLs created" => (
                 count("ACLs created").div_ceil(BATCH).to_string(),
                 count("ACLs created"),
+            ),
+            "compatibility levels of new subjects" => (
+                count("compatibility levels").to_string(),
+                count("compatibility levels"),
             ),
             "catalog records" => ("produce".to_string(), count("catalog records")),
             "compatibility levels" | "schemas" => (count(label).to_string(), count(label)),
@@ -1225,6 +1326,17 @@ fn main() {
         secs(library.logs.1)
     );
     let _ = writeln!(out, "floor ACL visibility: {}", floor.visible.describe());
+    let _ = writeln!(
+        out,
+        "(f) registry requests/s by concurrency ({SWEEP_SUBJECTS} new subjects registered, then levelled; {n_subjects} subjects read):"
+    );
+    for r in &sweep {
+        let _ = writeln!(
+            out,
+            "    {:>3} in flight: register {:>5.0}/s, level {:>5.0}/s, read {:>5.0}/s",
+            r.concurrency, r.register, r.level, r.read
+        );
+    }
     if let Some(e) = explained {
         out.push_str(&e);
     }

@@ -303,6 +303,13 @@ pub fn plan(
         inner: r,
         retry: &retry,
     });
+    let stderr = std::io::stderr();
+    let terminal = stderr.is_terminal();
+    let progress = crate::progress::Progress::new(stderr, terminal);
+    let registry_reader = registry_reader.as_ref().map(|r| Watched {
+        inner: r,
+        progress: &progress,
+    });
     let connect_reader = connect.as_ref().map(|c| Retrying {
         inner: c,
         retry: &retry,
@@ -496,6 +503,37 @@ fn http_auth(
     Ok((auth, tls))
 }
 
+/// A registry reader whose subject reads show on a terminal (the longest read of a large plan).
+struct Watched<'a, R> {
+    inner: &'a R,
+    progress: &'a crate::progress::Progress<std::io::Stderr>,
+}
+
+impl<R: RegistryReader> RegistryReader for Watched<'_, R> {
+    fn read_subjects(
+        &self,
+        subjects: &std::collections::BTreeSet<String>,
+    ) -> Result<BTreeMap<String, mesh_plan::registry::LiveSubject>, mesh_plan::AdapterError> {
+        self.progress
+            .started("reading subjects from the registry:", subjects.len());
+        let read = self.inner.read_subjects(subjects);
+        self.progress
+            .ended("read subjects from the registry:", subjects.len());
+        read
+    }
+
+    fn check_compatibility(
+        &self,
+        subject: &str,
+        schema_type: &str,
+        schema: &str,
+        level: Option<&str>,
+    ) -> Result<mesh_plan::registry::Compatibility, mesh_plan::AdapterError> {
+        self.inner
+            .check_compatibility(subject, schema_type, schema, level)
+    }
+}
+
 /// Asks on the terminal; only "yes" proceeds.
 pub fn confirm(target: &str, actions: usize) -> Result<bool, String> {
     if !std::io::stdin().is_terminal() {
@@ -546,19 +584,14 @@ pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
         now: &now_rfc3339(),
     };
     let deadline = Instant::now() + ACL_SETTLE;
-    let applied = mesh_workflow::apply(
+    // The unlocked handle: retry notes from the registry's threads print between two lines.
+    let stderr = std::io::stderr();
+    let terminal = stderr.is_terminal();
+    let progress = crate::progress::Progress::new(stderr, terminal);
+    let applied = mesh_workflow::apply_watched(
         plan,
         &run,
-        &mut |phase, ok, failed| {
-            if failed > 0 {
-                eprintln!("{phase}: {ok} done, {failed} failed");
-                eprintln!(
-                    "apply stopped in phase `{phase}`: the phases after it were not attempted"
-                );
-            } else {
-                eprintln!("{phase}: {ok} done");
-            }
-        },
+        &mut |phase, ok, failed| progress.finished(phase, ok, failed),
         &mut || {
             if Instant::now() >= deadline || interrupt.requested() {
                 return false;
@@ -566,6 +599,7 @@ pub fn apply(plan: &Plan, ctx: &Context, catalog_topic: &str) -> ApplyReport {
             std::thread::sleep(Duration::from_millis(200));
             true
         },
+        &|t| progress.tick(t.phase, t.finished, t.total),
     );
     if !applied.acls_settled {
         eprintln!(

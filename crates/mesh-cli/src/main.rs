@@ -10,6 +10,7 @@ mod lifecycle;
 mod live;
 mod lock;
 mod plan_render;
+mod progress;
 mod render;
 #[cfg(test)]
 mod render_snapshots;

@@ -93,7 +93,8 @@ fn sigterm_stops_apply_after_the_running_batch_releases_the_lock_and_a_rerun_con
     assert!(!stdout.contains("FAILED"), "{out}");
 
     // What was done is there (Kafka's own tool), and the catalog was not written: the next plan
-    // shows exactly the rest — no topic again, and the subjects and ACLs not reached.
+    // shows exactly the rest — no topic again (nor its ACLs, created first), and the subjects
+    // not reached.
     let listed = admin_tool(&sb.cfg, KafkaTool::Topics, &["--list"]);
     assert!(
         listed.contains("marketing.bulk-000")

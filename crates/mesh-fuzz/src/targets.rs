@@ -1142,6 +1142,7 @@ pub fn registry_answer(data: &[u8]) -> u64 {
         reply::versions(data).is_ok().hash(h);
         reply::level(data).is_ok().hash(h);
         reply::registered_id(data).is_ok().hash(h);
+        reply::listed_schemas(data).map(|l| l.len()).ok().hash(h);
         reply::failure(data).0.hash(h);
     });
     let fx = fixture();

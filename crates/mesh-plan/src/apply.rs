@@ -1,7 +1,8 @@
-//! The executor: applies a plan through a [`ClusterWriter`], phase by phase in SPEC order (topics,
-//! configs, partitions, ACLs, catalog; then a retirement's subject and topic deletes and its
-//! catalog tombstone, last so that an interrupted retirement continues next time), each phase in batches, stopping at the first failed phase
-//! with a report of what was done and what was not.
+//! The executor: applies a plan through a [`ClusterWriter`], phase by phase in SPEC order (ACL
+//! creates, the catalog topic, topics, configs, partitions, compatibility levels and schemas; then
+//! ACL deletes, a retirement's subject and topic deletes, the catalog records and a retirement's
+//! catalog tombstone, last so that an interrupted retirement continues next time), each phase in
+//! batches, stopping at the first failed phase with a report of what was done and what was not.
 
 use crate::cluster::{ClusterWriter, ConfigChange, NewTopic};
 use crate::connect::{ConnectWriter, ConnectorState};
@@ -14,8 +15,11 @@ use crate::state::CatalogRecord;
 /// one request (the live benchmark's 5,540 ACLs go in one CreateAcls), so requests are few.
 pub const BATCH: usize = 10_000;
 
-/// Registry requests in flight at once.
-pub const REGISTRY_CONCURRENCY: usize = 8;
+/// Registry requests in flight at once. Measured on the sandbox's Apicurio (docs/benchmarks.md,
+/// session 6): registrations 198/s at 1, 467/s at 8, 564/s at 16, 601/s at 32, 504/s at 64;
+/// levels flat from 4 on (1,300–1,500/s). 16 is within a tenth of the best without crowding
+/// the registry.
+pub const REGISTRY_CONCURRENCY: usize = 16;
 
 /// The outcome of one action.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +63,13 @@ impl ApplyReport {
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Phase {
+    /// ACLs go first (SPEC §4: before or with the topics they name). Kafka accepts bindings for
+    /// topics that do not exist yet, and a KRaft broker applies metadata in commit order: ACLs
+    /// committed after a batch of topics become visible only once every partition log of that
+    /// batch exists (12–40 s for 2,000 partitions on a slow disk), ACLs committed before them
+    /// at once. A topic is therefore never readable or writable by its principals before its
+    /// ACLs are in force, and the wait for them to show after the apply is short.
+    CreateAcls,
     CatalogTopic,
     Topics,
     Configs,
@@ -69,7 +80,6 @@ enum Phase {
     /// registries (Apicurio's Confluent API) refuse a level, NONE at least, on a subject that has
     /// no version yet, and a first version has nothing to be compatible with.
     NewSubjectLevels,
-    CreateAcls,
     /// Connectors created, reconfigured, paused or resumed: after their ACLs and schemas.
     Connectors,
     /// The first of the deletions: a connector stops reading or writing before its ACLs go.
@@ -155,6 +165,31 @@ pub fn apply_until(
     progress: &mut dyn FnMut(&str, usize, usize),
     stop: &(dyn Fn() -> bool + Sync),
 ) -> ApplyReport {
+    apply_watched(plan, target, catalog_topic, now, progress, stop, &|_| {})
+}
+
+/// How far a running phase has got: after each batch, and after each registry request (from
+/// the threads that send them, hence `Sync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tick<'a> {
+    /// The phase's name, as `progress` will report it.
+    pub phase: &'a str,
+    /// Actions of the phase finished so far (done or failed).
+    pub finished: usize,
+    /// Actions of the phase in all.
+    pub total: usize,
+}
+
+/// [`apply_until`], telling `tick` how far each phase has got while it runs.
+pub fn apply_watched(
+    plan: &Plan,
+    target: &Target<'_>,
+    catalog_topic: &str,
+    now: &str,
+    progress: &mut dyn FnMut(&str, usize, usize),
+    stop: &(dyn Fn() -> bool + Sync),
+    tick: &(dyn Fn(Tick<'_>) + Sync),
+) -> ApplyReport {
     let mut outcomes = vec![Outcome::Skipped; plan.actions.len()];
     let mut interrupted = false;
     let new = new_subjects(plan);
@@ -174,6 +209,15 @@ pub fn apply_until(
         {
             wait();
         }
+        let finished = std::sync::atomic::AtomicUsize::new(0);
+        let more = |k: usize| {
+            let n = finished.fetch_add(k, std::sync::atomic::Ordering::Relaxed) + k;
+            tick(Tick {
+                phase: phase_name(ph),
+                finished: n,
+                total: idx.len(),
+            });
+        };
         for chunk in chunks(ph, &idx, plan) {
             if stop() {
                 interrupted = true;
@@ -186,6 +230,7 @@ pub fn apply_until(
                 catalog_topic,
                 now,
                 stop,
+                &more,
             );
             for (&i, r) in chunk.iter().zip(results) {
                 outcomes[i] = match r {
@@ -359,26 +404,27 @@ fn run_phase(
     catalog_topic: &str,
     now: &str,
     stop: &(dyn Fn() -> bool + Sync),
+    more: &(dyn Fn(usize) + Sync),
 ) -> Vec<Option<Result<(), AdapterError>>> {
     if matches!(
         ph,
         Phase::SchemaLevels | Phase::Schemas | Phase::NewSubjectLevels | Phase::DeleteSubjects
     ) {
-        return run_registry_phase(actions, target, stop);
+        return run_registry_phase(actions, target, stop, more);
     }
     if matches!(ph, Phase::Connectors | Phase::DeleteConnectors) {
-        return run_connect_phase(actions, target, stop);
+        return run_connect_phase(actions, target, stop, more);
     }
-    run_cluster_phase(ph, actions, target, catalog_topic, now)
-        .into_iter()
-        .map(Some)
-        .collect()
+    let results = run_cluster_phase(ph, actions, target, catalog_topic, now);
+    more(results.len());
+    results.into_iter().map(Some).collect()
 }
 
 fn run_registry_phase(
     actions: Vec<&Action>,
     target: &Target<'_>,
     stop: &(dyn Fn() -> bool + Sync),
+    more: &(dyn Fn(usize) + Sync),
 ) -> Vec<Option<Result<(), AdapterError>>> {
     let Some(r) = target.registry else {
         return actions
@@ -408,26 +454,43 @@ fn run_registry_phase(
             _ => Ok(()),
         })
     };
-    let size = actions.len().div_ceil(REGISTRY_CONCURRENCY).max(1);
+    // A shared queue rather than fixed shares: a slow request holds up one worker, not a
+    // share of the phase. Each result is kept as it comes, so a worker that panics loses only
+    // the request it was making.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; actions.len()]);
+    let workers = REGISTRY_CONCURRENCY.min(actions.len()).max(1);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(a) = actions.get(i) else {
+                return;
+            };
+            let r = one(a);
+            if r.is_some() {
+                more(1);
+            }
+            let mut all = results
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            all[i] = Some(r);
+        }
+    };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = actions
-            .chunks(size)
-            .map(|part| {
-                (
-                    part.len(),
-                    scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|(n, h)| {
-                h.join().unwrap_or_else(|_| {
-                    vec![Some(Err(AdapterError::other("a registry request panicked"))); n]
-                })
-            })
-            .collect()
-    })
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(work)).collect();
+        for h in handles {
+            // A worker that panicked left its request without a result: reported below.
+            let _ = h.join();
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .map(|r: Option<Option<Result<(), AdapterError>>>| {
+            r.unwrap_or_else(|| Some(Err(AdapterError::other("a registry request panicked"))))
+        })
+        .collect()
 }
 
 /// Connect's REST API has no batch call either: one connector at a time (a handful per plan),
@@ -436,6 +499,7 @@ fn run_connect_phase(
     actions: Vec<&Action>,
     target: &Target<'_>,
     stop: &(dyn Fn() -> bool + Sync),
+    more: &(dyn Fn(usize) + Sync),
 ) -> Vec<Option<Result<(), AdapterError>>> {
     let Some(c) = target.connect else {
         return actions
@@ -453,7 +517,7 @@ fn run_connect_phase(
             if stop() {
                 return None;
             }
-            Some(match a {
+            let result = match a {
                 Action::CreateConnector {
                     connector,
                     config,
@@ -472,7 +536,9 @@ fn run_connect_phase(
                 Action::SetConnectorState { connector, to, .. } => c.set_state(connector, *to),
                 Action::DeleteConnector { connector, .. } => c.delete(connector),
                 _ => Ok(()),
-            })
+            };
+            more(1);
+            Some(result)
         })
         .collect()
 }

@@ -449,25 +449,25 @@ fn apply_stops_at_the_first_failed_phase_and_a_rerun_converges() {
         "t",
         &mut |_, _, _| {},
     );
-    // The ACLs failed; the new product's topic exists, so its record is written anyway (the
-    // catalog says what is there), with only what was applied: no ACLs.
+    // The ACLs, the first phase, failed: nothing else was sent, and as no topic was created no
+    // catalog record is written either.
     assert_eq!(
         (report.done(), report.failed(), report.skipped()),
-        (3, 1, 0)
+        (0, 1, 3)
     );
     assert!(
         matches!(report.outcomes[2], Outcome::Failed(ref e) if e.message.contains("AUTHORIZATION") && matches!(e.kind, ErrorKind::Unauthorized { .. }))
     );
-    let recorded = fake.live.borrow().catalog["sales.orders"].clone();
-    assert!(recorded.applied.is_none_or(|a| a.acls.is_empty()));
+    assert!(fake.live.borrow().topics.is_empty());
+    assert!(fake.live.borrow().catalog.is_empty());
 
     let fixed = Fake {
         live: RefCell::new(fake.live.into_inner()),
         fail_acls: false,
     };
-    // The rest: the ACL (this desired state tracks no `applied`, so the record needs no update).
+    // The rest: everything.
     let p2 = plan(&d, &fixed.live.borrow());
-    assert_eq!(p2.counts(), (1, 0, 0), "{p2:?}");
+    assert_eq!(p2.actions, p.actions, "{p2:?}");
     apply(
         &p2,
         &Target {
@@ -491,7 +491,7 @@ fn a_stop_request_ends_apply_after_the_running_batch_and_a_rerun_converges() {
         live: RefCell::new(empty()),
         fail_acls: false,
     };
-    // Asked before each batch: yes from the third question on (catalog topic and topic sent).
+    // Asked before each batch: yes from the third question on (ACLs and catalog topic sent).
     let asked = std::sync::atomic::AtomicUsize::new(0);
     let stop = || asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 2;
     let mut phases = Vec::new();
@@ -509,18 +509,25 @@ fn a_stop_request_ends_apply_after_the_running_batch_and_a_rerun_converges() {
         &stop,
     );
     assert!(report.interrupted);
-    // The topic went through and no ACL was sent; the created product is recorded without ACLs.
+    // The ACL and the catalog topic went through, the product's topic was not sent, so there
+    // is no product to record.
     assert_eq!(
         (report.done(), report.failed(), report.skipped()),
-        (3, 0, 1)
+        (2, 0, 2)
     );
-    assert_eq!(phases, ["catalog topic: 1", "topics: 1"]);
-    assert!(fake.live.borrow().acls.is_empty());
-    let recorded = fake.live.borrow().catalog["sales.orders"].clone();
-    assert!(recorded.applied.is_none_or(|a| a.acls.is_empty()));
-    // The next plan is exactly the rest.
+    assert_eq!(phases, ["ACLs created: 1", "catalog topic: 1"]);
+    assert_eq!(fake.live.borrow().acls.len(), 1);
+    assert!(fake.live.borrow().topics.is_empty());
+    assert!(fake.live.borrow().catalog.is_empty());
+    // The next plan is exactly the rest: the topic and its record.
     let rest = plan(&d, &fake.live.borrow());
-    assert_eq!(rest.counts(), (1, 0, 0), "{rest:?}");
+    assert_eq!(rest.counts(), (2, 0, 0), "{rest:?}");
+    assert!(
+        rest.actions
+            .iter()
+            .all(|a| matches!(a, Action::CreateTopic { .. } | Action::UpsertCatalog { .. })),
+        "{rest:?}"
+    );
     apply(
         &rest,
         &Target {
@@ -673,6 +680,134 @@ fn apply_with(p: &Plan, live: &RefCell<LiveState>, reg: &FakeRegistry) {
         .read_subjects(&["sales.orders-value".to_string()].into())
         .unwrap();
     *live.borrow_mut() = l;
+}
+
+/// A registry whose registration of one subject panics (a bug in an adapter).
+struct Panicking(FakeRegistry, &'static str);
+
+impl RegistryWriter for Panicking {
+    fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), AdapterError> {
+        self.0.set_compatibility(subject, level)
+    }
+    fn register(&self, subject: &str, kind: &str, schema: &str) -> Result<i32, AdapterError> {
+        assert_ne!(subject, self.1, "a bug in the adapter");
+        self.0.register(subject, kind, schema)
+    }
+    fn delete_subject(&self, subject: &str) -> Result<(), AdapterError> {
+        self.0.delete_subject(subject)
+    }
+}
+
+/// `sales.orders` with its value subject and 40 more.
+fn with_41_subjects() -> DesiredState {
+    let mut d = with_subject(V1, "BACKWARD");
+    let template = d.subjects["sales.orders-value"].clone();
+    for i in 0..40 {
+        let subject = format!("sales.orders-{i:02}-value");
+        d.subjects.insert(
+            subject.clone(),
+            DesiredSubject {
+                subject,
+                ..template.clone()
+            },
+        );
+    }
+    d
+}
+
+#[test]
+fn each_phase_ticks_up_to_its_total_while_it_runs() {
+    let p = plan(&with_41_subjects(), &empty());
+    let fake = Fake {
+        live: RefCell::new(empty()),
+        fail_acls: false,
+    };
+    let reg = FakeRegistry::default();
+    let ticks = Mutex::new(Vec::new());
+    let mut phases = Vec::new();
+    let report = mesh_plan::apply::apply_watched(
+        &p,
+        &Target {
+            cluster: &fake,
+            registry: Some(&reg),
+            connect: None,
+            before_connectors: None,
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |phase, done, _| phases.push((phase.to_string(), done)),
+        &|| false,
+        &|t| {
+            ticks
+                .lock()
+                .unwrap()
+                .push((t.phase.to_string(), t.finished, t.total))
+        },
+    );
+    assert_eq!(report.failed(), 0);
+    let ticks = ticks.into_inner().unwrap();
+    for (phase, done) in &phases {
+        let mine: Vec<_> = ticks.iter().filter(|(p, _, _)| p == phase).collect();
+        // Registry phases tick once per request (41 here), Kafka phases once per batch.
+        let mut seen: Vec<usize> = mine.iter().map(|(_, n, _)| *n).collect();
+        seen.sort();
+        assert_eq!(seen.last(), Some(done), "{phase}: {mine:?}");
+        assert!(
+            mine.iter().all(|(_, _, total)| total == done),
+            "{phase}: {mine:?}"
+        );
+        if phase == "schemas" {
+            assert_eq!(seen, (1..=41).collect::<Vec<_>>());
+        }
+    }
+    assert!(
+        phases.iter().any(|(p, n)| p == "schemas" && *n == 41),
+        "{phases:?}"
+    );
+}
+
+#[test]
+fn registry_requests_share_a_queue_and_a_panicking_one_fails_only_its_action() {
+    let p = plan(&with_41_subjects(), &empty());
+    let fake = Fake {
+        live: RefCell::new(empty()),
+        fail_acls: false,
+    };
+    let reg = Panicking(FakeRegistry::default(), "sales.orders-17-value");
+    let mut phases = Vec::new();
+    let report = apply(
+        &p,
+        &Target {
+            cluster: &fake,
+            registry: Some(&reg),
+            connect: None,
+            before_connectors: None,
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |phase, done, failed| phases.push(format!("{phase}: {done}/{failed}")),
+    );
+    assert_eq!(report.failed(), 1, "{phases:?}");
+    let failed = p
+        .actions
+        .iter()
+        .zip(&report.outcomes)
+        .find_map(|(a, o)| match o {
+            Outcome::Failed(e) => Some((a, e)),
+            _ => None,
+        });
+    assert!(
+        matches!(failed, Some((Action::RegisterSchema { subject, .. }, e))
+            if subject == "sales.orders-17-value" && e.message.contains("panicked")),
+        "{failed:?}"
+    );
+    // Every other registration went through, and the apply stopped after that phase.
+    assert!(phases.contains(&"schemas: 40/1".to_string()), "{phases:?}");
+    assert_eq!(reg.0.subjects.lock().unwrap().len(), 40);
+    assert!(
+        !phases.iter().any(|p| p.starts_with("catalog records")),
+        "{phases:?}"
+    );
 }
 
 #[test]

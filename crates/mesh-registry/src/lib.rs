@@ -7,7 +7,7 @@
 //!
 //! | what | request |
 //! | --- | --- |
-//! | read a subject | `GET /subjects/{s}/versions` + `GET /subjects/{s}/versions/{v}` each (or `…/versions/latest` without history), `GET /config/{s}` |
+//! | read subjects | `GET /schemas?subjectPrefix=…&latestOnly=true` (paged; one listing per group of subjects sharing a prefix) where the registry has it, else `GET /subjects/{s}/versions/latest`; then per subject `GET /config/{s}`, and with history, when the latest version is above 1, `GET /subjects/{s}/versions` and each other version; `GET /subjects?deleted=true` when some subject has no live version |
 //! | check a schema | `POST /compatibility/subjects/{s}/versions?verbose=true` (`…/versions/latest` where that route is missing) |
 //! | set a level | `PUT /config/{s}` |
 //! | register | `POST /subjects/{s}/versions` (`schemaType` for JSON and PROTOBUF, omitted for AVRO) |
@@ -16,7 +16,9 @@
 //! "Absent" is decided by the API's `error_code`s (40401 subject not found, 40402 version not
 //! found, 40408 no subject-level compatibility), never by message texts, which differ between
 //! registries. Reads run concurrently with a bound on requests in flight
-//! ([`RegistryClient::with_concurrency`]).
+//! ([`RegistryClient::with_concurrency`]). Whether a registry has the bulk listing is learnt
+//! from its first answer (a 404 or 405 that is not one of the API's own codes, or a body that
+//! is not a list of schemas with their subjects, means no) and remembered by the client.
 //!
 //! Architecture invariant: the only crate that knows HTTP and the registry's wire format.
 //! Credentials live in [`Auth`] only: never in URLs, `Debug` output or errors (texts from the

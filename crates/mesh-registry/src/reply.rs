@@ -76,6 +76,21 @@ impl From<CompatibilityReply> for Compatibility {
     }
 }
 
+/// One element of `GET /schemas` (Confluent's listing of the schemas under a subject prefix):
+/// a schema as `GET /subjects/{s}/versions/{v}` answers it, with its subject.
+#[derive(Deserialize)]
+pub(crate) struct ListedReply {
+    subject: String,
+    #[serde(flatten)]
+    schema: SchemaReply,
+}
+
+impl From<ListedReply> for (String, RegisteredSchema) {
+    fn from(r: ListedReply) -> Self {
+        (r.subject, RegisteredSchema::from(r.schema))
+    }
+}
+
 /// `POST /subjects/{s}/versions`.
 #[derive(Deserialize)]
 pub(crate) struct RegisterReply {
@@ -119,6 +134,44 @@ pub fn schema(body: &[u8]) -> Result<RegisteredSchema, String> {
 /// `GET /config/{s}`.
 pub fn level(body: &[u8]) -> Result<Option<String>, String> {
     decode::<ConfigReply>(body).map(ConfigReply::level)
+}
+
+/// `GET /schemas?subjectPrefix=…&latestOnly=true`: each listed schema with its subject, in
+/// the order of the answer. An answer of another shape (a registry without the route may
+/// answer anything) is an error.
+pub fn listed_schemas(body: &[u8]) -> Result<Vec<(String, RegisteredSchema)>, String> {
+    decode::<Vec<ListedReply>>(body).map(|l| l.into_iter().map(Into::into).collect())
+}
+
+/// What to do after one page of a paged listing (`offset`, `limit`) came back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    /// Ask for the next page, from this offset.
+    Next(usize),
+    /// The listing is over. `complete`: every matching item was listed, so one that was not is
+    /// absent; false when the server gave no way to tell (it ignored the offset and answered the
+    /// same page again), so an item not listed must be asked about on its own.
+    Done { complete: bool },
+}
+
+/// The paging decision for a listing asked for `limit` items from `offset`, whose answer held
+/// `len` items starting with `first`; `previous_first` is the first item of the page before.
+/// A server may cap the page below `limit` (so a short page is not the end: only an empty one
+/// is), ignore `limit` (a page longer than asked holds everything from `offset`), or ignore
+/// `offset` (the same page again).
+pub fn next_page(
+    offset: usize,
+    limit: usize,
+    len: usize,
+    first: Option<&str>,
+    previous_first: Option<&str>,
+) -> Page {
+    match first {
+        None => Page::Done { complete: true },
+        Some(_) if offset > 0 && first == previous_first => Page::Done { complete: false },
+        Some(_) if len > limit => Page::Done { complete: true },
+        Some(_) => Page::Next(offset + len),
+    }
 }
 
 /// `POST /compatibility/subjects/{s}/versions?verbose=true`.
@@ -177,6 +230,67 @@ mod tests {
         assert_eq!(versions(b"[1, 2]").unwrap(), [1, 2]);
         assert_eq!(subjects(br#"["b", "a"]"#).unwrap().len(), 2);
         assert_eq!(registered_id(br#"{"id": 9}"#).unwrap(), 9);
+    }
+
+    #[test]
+    fn a_schema_listing_names_each_subject() {
+        let listed = listed_schemas(
+            br#"[{"subject":"a.x-value","version":2,"id":7,"schema":"{}"},
+                 {"subject":"c.j-value","version":1,"id":9,"schemaType":"JSON","schema":"{}","references":[]}]"#,
+        )
+        .unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].0, "a.x-value");
+        assert_eq!((listed[0].1.version, listed[0].1.id), (2, 7));
+        assert_eq!(listed[0].1.schema_type, "AVRO");
+        assert_eq!(
+            (listed[1].0.as_str(), listed[1].1.schema_type.as_str()),
+            ("c.j-value", "JSON")
+        );
+        assert!(listed_schemas(b"[]").unwrap().is_empty());
+        // Other shapes: an error body, a list of names, a schema without its subject.
+        for body in [
+            &br#"{"error_code":0,"message":"RESTEASY003210: Could not find resource"}"#[..],
+            br#"["a.x-value"]"#,
+            br#"[{"version":1,"id":1,"schema":"{}"}]"#,
+            b"<html>404</html>",
+        ] {
+            assert!(
+                listed_schemas(body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn paging_stops_only_when_the_listing_is_known_to_be_over() {
+        // An empty page ends it, complete.
+        assert_eq!(
+            next_page(0, 1000, 0, None, None),
+            Page::Done { complete: true }
+        );
+        assert_eq!(
+            next_page(1000, 1000, 0, None, Some("a")),
+            Page::Done { complete: true }
+        );
+        // A full page or a short one (a server may cap pages below the limit): ask on.
+        assert_eq!(next_page(0, 1000, 1000, Some("a"), None), Page::Next(1000));
+        assert_eq!(next_page(0, 1000, 20, Some("a"), None), Page::Next(20));
+        assert_eq!(
+            next_page(20, 1000, 20, Some("u"), Some("a")),
+            Page::Next(40)
+        );
+        // More than asked: the server ignores `limit` and sent everything from the offset.
+        assert_eq!(
+            next_page(0, 1000, 1001, Some("a"), None),
+            Page::Done { complete: true }
+        );
+        // The same page again: the server ignores `offset`; what is not listed is unknown.
+        assert_eq!(
+            next_page(20, 1000, 20, Some("a"), Some("a")),
+            Page::Done { complete: false }
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use mesh_plan::apply::{ApplyReport, Target};
+use mesh_plan::apply::{ApplyReport, Target, Tick};
 use mesh_plan::{Action, ClusterReader, LiveState, Plan};
 
 /// Where and how a plan is applied.
@@ -43,6 +43,18 @@ pub fn apply(
     progress: &mut dyn FnMut(&str, usize, usize),
     pause: &mut dyn FnMut() -> bool,
 ) -> Applied {
+    apply_watched(plan, run, progress, pause, &|_| {})
+}
+
+/// [`apply`], telling `tick` how far each phase has got while it runs (after each batch and
+/// each registry request; called from the threads that send them).
+pub fn apply_watched(
+    plan: &Plan,
+    run: &ApplyRun<'_>,
+    progress: &mut dyn FnMut(&str, usize, usize),
+    pause: &mut dyn FnMut() -> bool,
+    tick: &(dyn Fn(Tick<'_>) + Sync),
+) -> Applied {
     let pause = std::cell::RefCell::new(pause);
     // Connectors start only once the ACLs they need are visible (a sink task the broker
     // refuses fails for good).
@@ -56,13 +68,14 @@ pub fn apply(
         connect: run.target.connect,
         before_connectors: Some(run.target.before_connectors.unwrap_or(&wait)),
     };
-    let report = mesh_plan::apply::apply_until(
+    let report = mesh_plan::apply::apply_watched(
         plan,
         &target,
         run.catalog_topic,
         run.now,
         progress,
         run.stop,
+        tick,
     );
     let pause = pause.into_inner();
     let acls_changed = plan
@@ -80,7 +93,10 @@ pub fn apply(
     }
 }
 
-/// ACL changes reach every broker through the metadata log a moment after the request returns.
+/// ACL changes reach every broker through the metadata log a moment after the request returns,
+/// and a broker applies that log in order: a change committed after new topics shows only once
+/// their partition logs exist. ACL creates go before the topics (so the first look usually sees
+/// them); ACL deletes come after, and may wait for the broker.
 /// Looks until the reader shows the ACLs read before the apply with the plan's changes made,
 /// calling `pause` between looks. A transient read failure is looked past (the read may be sent
 /// again); any other gives up waiting without a complaint: the apply itself went through.

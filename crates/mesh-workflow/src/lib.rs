@@ -29,7 +29,7 @@ mod plan;
 mod references;
 mod retry;
 
-pub use apply::{Applied, ApplyRun, apply, settle_acls};
+pub use apply::{Applied, ApplyRun, apply, apply_watched, settle_acls};
 pub use governance::retired_view;
 pub use plan::{
     Note, Planned, Readers, Step, WorkflowError, check_offline, plan, read_request, reread,

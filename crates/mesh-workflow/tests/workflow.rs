@@ -211,7 +211,8 @@ fn a_failed_apply_phase_keeps_its_kind_and_skips_the_rest() {
     for kind in kinds() {
         let m = Memory::new(world());
         let planned = plan(&report, &desired(V1), &m).unwrap();
-        m.fail_next("create_acls", AdapterError::new(kind.clone(), "refused"));
+        // The schemas phase: after the ACLs and the topic (SPEC §4).
+        m.fail_next("register", AdapterError::new(kind.clone(), "refused"));
         let applied = apply(&planned, &m);
         let failed: Vec<&AdapterError> = applied
             .report
@@ -225,7 +226,7 @@ fn a_failed_apply_phase_keeps_its_kind_and_skips_the_rest() {
         assert_eq!(failed.len(), 1, "{kind:?}");
         assert_eq!(failed[0].kind, kind);
         // The product's topic exists: its catalog record is written all the same, holding only
-        // what was applied (no ACLs), so the catalog says what is there.
+        // what was applied (not its subject), so the catalog says what is there.
         assert!(
             applied
                 .report
@@ -235,10 +236,20 @@ fn a_failed_apply_phase_keeps_its_kind_and_skips_the_rest() {
                 .any(|(o, a)| { matches!(a, Action::UpsertCatalog { .. }) && *o == Outcome::Done }),
             "{kind:?}"
         );
+        let recorded = m.world().catalog["sales.orders"].clone();
+        assert!(recorded.applied.is_none_or(|a| a.subjects.is_empty()));
         // A new plan made from what is there now finishes the job.
         let rest = plan(&report, &desired(V1), &m).unwrap();
         assert!(
             rest.plan
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::RegisterSchema { .. })),
+            "{kind:?}"
+        );
+        assert!(
+            !rest
+                .plan
                 .actions
                 .iter()
                 .any(|a| matches!(a, Action::CreateAcl { .. })),

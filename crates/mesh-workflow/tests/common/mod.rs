@@ -19,17 +19,18 @@ use mesh_plan::*;
 /// The catalog topic of every desired state here.
 pub const CATALOG: &str = "_mesh-catalog";
 
-/// Where a write belongs in SPEC §4's order: creates (catalog topic; topics and ACLs; configs
-/// and partitions; schemas), then deletions in reverse (ACLs, subjects, topics), then the
-/// catalog records.
+/// Where a write belongs in SPEC §4's order: creates (ACLs; catalog topic; topics; configs and
+/// partitions; schemas), then deletions in reverse (ACLs, subjects, topics), then the catalog
+/// records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Rank {
+    /// ACLs come before the topics they name (SPEC §4: before or with them, so that a busy
+    /// broker enforces them at once), never after a deletion.
+    AclCreates,
     CatalogTopic,
     Topics,
     ConfigsAndPartitions,
     Schemas,
-    /// ACLs may come with the topics they name or later, never after a deletion.
-    AclCreates,
     /// Connectors: after their ACLs and schemas.
     Connectors,
     /// The first of the deletions.
