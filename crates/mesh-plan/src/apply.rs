@@ -223,9 +223,9 @@ pub fn apply_watched(
                 interrupted = true;
                 break;
             }
-            let results = run_phase(
+            let results = run_split(
                 ph,
-                chunk.iter().map(|&i| &plan.actions[i]).collect(),
+                &chunk.iter().map(|&i| &plan.actions[i]).collect::<Vec<_>>(),
                 target,
                 catalog_topic,
                 now,
@@ -395,6 +395,34 @@ fn phase_name(p: Phase) -> &'static str {
     }
 }
 
+/// Whether the broker refused a request for holding too many items (KRaft's limit on the
+/// records one operation may write: "Unable to perform excessively large batch operation").
+fn too_large(r: &Option<Result<(), AdapterError>>) -> bool {
+    matches!(r, Some(Err(e)) if e.message.contains("excessively large batch"))
+}
+
+/// [`run_phase`], sending a batch the broker refuses as too large again in two halves (and so
+/// on): [`chunks`] estimates the records a request writes, and a broker may count more.
+#[allow(clippy::too_many_arguments)]
+fn run_split(
+    ph: Phase,
+    actions: &[&Action],
+    target: &Target<'_>,
+    catalog_topic: &str,
+    now: &str,
+    stop: &(dyn Fn() -> bool + Sync),
+    more: &(dyn Fn(usize) + Sync),
+) -> Vec<Option<Result<(), AdapterError>>> {
+    let results = run_phase(ph, actions.to_vec(), target, catalog_topic, now, stop, more);
+    if actions.len() < 2 || !results.iter().all(too_large) {
+        return results;
+    }
+    let (a, b) = actions.split_at(actions.len() / 2);
+    let mut out = run_split(ph, a, target, catalog_topic, now, stop, more);
+    out.extend(run_split(ph, b, target, catalog_topic, now, stop, more));
+    out
+}
+
 /// The results of one batch, in order; `None` for a request not sent because `stop` said so
 /// (only the registry's requests, which go one by one, are asked).
 fn run_phase(
@@ -415,9 +443,13 @@ fn run_phase(
     if matches!(ph, Phase::Connectors | Phase::DeleteConnectors) {
         return run_connect_phase(actions, target, stop, more);
     }
-    let results = run_cluster_phase(ph, actions, target, catalog_topic, now);
-    more(results.len());
-    results.into_iter().map(Some).collect()
+    let results: Vec<_> = run_cluster_phase(ph, actions, target, catalog_topic, now)
+        .into_iter()
+        .map(Some)
+        .collect();
+    // A refusal for size is sent again in halves: those count once they are through.
+    more(results.iter().filter(|r| !too_large(r)).count());
+    results
 }
 
 fn run_registry_phase(

@@ -1014,6 +1014,111 @@ fn topics_are_created_in_as_few_requests_as_kafka_allows() {
     assert_eq!(*counting.1.borrow(), vec![1, 25, 6]);
 }
 
+/// Refuses a CreateTopics request of more than `cap` topics, the way a KRaft controller refuses
+/// an operation that would write too many records.
+struct Capped<'a>(&'a Fake, usize, RefCell<Vec<usize>>);
+
+impl ClusterWriter for Capped<'_> {
+    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), AdapterError>> {
+        self.2.borrow_mut().push(topics.len());
+        if topics.len() > self.1 {
+            let refused = AdapterError::new(
+                ErrorKind::Invalid,
+                "create topics: Unable to perform excessively large batch operation.",
+            );
+            return vec![Err(refused); topics.len()];
+        }
+        self.0.create_topics(topics)
+    }
+    fn alter_configs(&self, c: &[ConfigChange]) -> Vec<Result<(), AdapterError>> {
+        self.0.alter_configs(c)
+    }
+    fn create_partitions(&self, t: &[(String, i32)]) -> Vec<Result<(), AdapterError>> {
+        self.0.create_partitions(t)
+    }
+    fn create_acls(&self, a: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
+        self.0.create_acls(a)
+    }
+    fn delete_acls(&self, a: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
+        self.0.delete_acls(a)
+    }
+    fn delete_topics(&self, t: &[String]) -> Vec<Result<(), AdapterError>> {
+        self.0.delete_topics(t)
+    }
+    fn write_catalog(
+        &self,
+        t: &str,
+        r: &[(String, Option<CatalogRecord>)],
+    ) -> Result<(), AdapterError> {
+        self.0.write_catalog(t, r)
+    }
+}
+
+#[test]
+fn a_batch_the_broker_refuses_as_too_large_is_sent_again_in_halves() {
+    let mut d = desired();
+    for i in 0..30 {
+        let name = format!("sales.t{i:02}");
+        d.topics.insert(
+            name.clone(),
+            topic(&name, &name, 1, &[("retention.ms", "1")]),
+        );
+    }
+    let p = plan(&d, &empty());
+    let fake = Fake {
+        live: RefCell::new(empty()),
+        fail_acls: false,
+    };
+    let capped = Capped(&fake, 8, RefCell::new(Vec::new()));
+    let report = apply(
+        &p,
+        &Target {
+            cluster: &capped,
+            registry: None,
+            connect: None,
+            before_connectors: None,
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |_, _, _| {},
+    );
+    assert_eq!(report.failed(), 0, "{report:?}");
+    assert_eq!(fake.live.borrow().topics.len(), 31);
+    // The catalog topic; the 31 product topics refused, then 15 + 16, each refused again, then
+    // halves of 7 and 8 that go through.
+    assert_eq!(
+        *capped.2.borrow(),
+        vec![1, 31, 15, 7, 8, 16, 8, 8],
+        "{:?}",
+        capped.2.borrow()
+    );
+    // A single topic refused as too large cannot be split: it fails, and nothing follows.
+    let other = Fake {
+        live: RefCell::new(empty()),
+        fail_acls: false,
+    };
+    let capped = Capped(&other, 0, RefCell::new(Vec::new()));
+    let report = apply(
+        &p,
+        &Target {
+            cluster: &capped,
+            registry: None,
+            connect: None,
+            before_connectors: None,
+        },
+        "_mesh-catalog",
+        "t",
+        &mut |_, _, _| {},
+    );
+    assert!(report.failed() > 0);
+    assert_eq!(
+        capped.2.borrow()[0],
+        1,
+        "the catalog topic, alone, is refused"
+    );
+    assert_eq!(capped.2.borrow().len(), 1, "{:?}", capped.2.borrow());
+}
+
 // ---- retirement (SPEC §4), impact, deprecation ----
 
 const DAY: i64 = 86_400_000;
