@@ -207,10 +207,11 @@ fn measure(n: usize, replication: i32) -> SizeFigures {
         "apply",
         &out,
     );
-    eprintln!("    {:.1} s", apply.wall.as_secs_f64());
+    progress(&apply);
     let converge_plain = converge(&repo, &out);
     eprintln!("  [N={n}] mesh plan ×{PLAN_RUNS}, no schemas …");
     let (plan, plan_walls) = plans(&repo, &out);
+    progress(&plan);
 
     synth.schemas = true;
     synth
@@ -223,10 +224,11 @@ fn measure(n: usize, replication: i32) -> SizeFigures {
         "apply with schemas",
         &out,
     );
-    eprintln!("    {:.1} s", apply_schemas.wall.as_secs_f64());
+    progress(&apply_schemas);
     let converge_schemas = converge(&repo, &out);
     eprintln!("  [N={n}] mesh plan ×{PLAN_RUNS}, with schemas …");
     let (plan_schemas, plan_schemas_walls) = plans(&repo, &out);
+    progress(&plan_schemas);
     let validate = expect_ok(
         run_mesh(&repo, &["validate", "--env", ENV], &out),
         "validate",
@@ -249,6 +251,16 @@ fn measure(n: usize, replication: i32) -> SizeFigures {
     }
 }
 
+/// One figure as soon as it is measured (stderr).
+fn progress(u: &Usage) {
+    eprintln!(
+        "    {:.2} s wall, {:.2} s CPU, {:.0} MiB max RSS",
+        u.wall.as_secs_f64(),
+        u.cpu.as_secs_f64(),
+        u.max_rss_kib as f64 / 1024.0
+    );
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64())
 }
@@ -267,65 +279,68 @@ fn main() {
     let replication: i32 = std::env::var("MESH_BENCH_REPLICATION")
         .ok()
         .map_or(1, |s| s.parse().expect("MESH_BENCH_REPLICATION: a number"));
-    let mut figures = Vec::new();
+    let header = format!(
+        "\nscale: three-broker sandbox, 1 partition and replication {replication} per topic, 4 configs, 5 ACL bindings and (with schemas) 1.2 subjects per product\n\n| N | measure | wall s | CPU s | max RSS MiB | wall per 1k products | note |\n| ---: | --- | ---: | ---: | ---: | ---: | --- |"
+    );
+    let mut table = String::new();
     for &n in &sizes {
-        figures.push(measure(n, replication));
+        let f = measure(n, replication);
+        let rows = rows(&f);
+        // Each size as soon as it is done: a long run cut short keeps what it measured.
+        println!("{header}\n{rows}");
+        table.push_str(&rows);
     }
+    if sizes.len() > 1 {
+        println!("{header}\n{table}");
+    }
+}
 
+/// The table rows of one size.
+fn rows(f: &SizeFigures) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "\nscale: three-broker sandbox, 1 partition and replication {replication} per topic, 4 configs, 5 ACL bindings and (with schemas) 1.2 subjects per product\n"
+    let per_k = |u: &Usage| u.wall.as_secs_f64() * 1000.0 / f.n as f64;
+    let mut row = |what: String, u: &Usage, note: String| {
+        let _ = writeln!(
+            out,
+            "| {} | {what} | {} | {} | {:.0} | {:.2} s | {note} |",
+            f.n,
+            secs(u.wall),
+            secs(u.cpu),
+            u.max_rss_kib as f64 / 1024.0,
+            per_k(u),
+        );
+    };
+    row(
+        format!("apply, no schemas ({} topics, {} ACLs)", f.topics, f.acls),
+        &f.apply,
+        format!(
+            "plan said no changes {:.1} s after",
+            f.converge.as_secs_f64()
+        ),
     );
-    let _ = writeln!(
-        out,
-        "| N | measure | wall s | CPU s | max RSS MiB | wall per 1k products | note |\n| ---: | --- | ---: | ---: | ---: | ---: | --- |"
+    row(
+        format!("plan, no changes, no schemas (median of {PLAN_RUNS})"),
+        &f.plan,
+        format!("runs {}", list(&f.plan_walls)),
     );
-    for f in &figures {
-        let per_k = |u: &Usage| u.wall.as_secs_f64() * 1000.0 / f.n as f64;
-        let mut row = |what: String, u: &Usage, note: String| {
-            let _ = writeln!(
-                out,
-                "| {} | {what} | {} | {} | {:.0} | {:.2} s | {note} |",
-                f.n,
-                secs(u.wall),
-                secs(u.cpu),
-                u.max_rss_kib as f64 / 1024.0,
-                per_k(u),
-            );
-        };
-        row(
-            format!("apply, no schemas ({} topics, {} ACLs)", f.topics, f.acls),
-            &f.apply,
-            format!(
-                "plan said no changes {:.1} s after",
-                f.converge.as_secs_f64()
-            ),
-        );
-        row(
-            format!("plan, no changes, no schemas (median of {PLAN_RUNS})"),
-            &f.plan,
-            format!("runs {}", list(&f.plan_walls)),
-        );
-        row(
-            format!("apply of {} subjects (schemas added)", f.subjects),
-            &f.apply_schemas,
-            format!(
-                "plan said no changes {:.1} s after",
-                f.converge_schemas.as_secs_f64()
-            ),
-        );
-        row(
-            format!(
-                "plan, no changes, {} subjects (median of {PLAN_RUNS})",
-                f.subjects
-            ),
-            &f.plan_schemas,
-            format!("runs {}", list(&f.plan_schemas_walls)),
-        );
-        row("validate".to_string(), &f.validate, String::new());
-    }
-    println!("{out}");
+    row(
+        format!("apply of {} subjects (schemas added)", f.subjects),
+        &f.apply_schemas,
+        format!(
+            "plan said no changes {:.1} s after",
+            f.converge_schemas.as_secs_f64()
+        ),
+    );
+    row(
+        format!(
+            "plan, no changes, {} subjects (median of {PLAN_RUNS})",
+            f.subjects
+        ),
+        &f.plan_schemas,
+        format!("runs {}", list(&f.plan_schemas_walls)),
+    );
+    row("validate".to_string(), &f.validate, String::new());
+    out
 }
 
 fn list(v: &[Duration]) -> String {
