@@ -126,12 +126,31 @@ fn run_mesh(repo: &Path, args: &[&str], out: &Path) -> Usage {
 
 fn expect_ok(u: Usage, what: &str, out: &Path) -> Usage {
     if u.code != 0 {
+        // The reason is usually far above the per-action lines: show the lines that say what
+        // failed, then the end.
         let text = std::fs::read_to_string(out).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        let lines: Vec<&str> = text.lines().collect();
+        // A failed action's reason is the line under its `FAILED`; show each reason once.
+        let mut reasons: Vec<&str> = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            let reason = if l.trim_start().starts_with("FAILED") {
+                lines.get(i + 1).map(|r| r.trim())
+            } else if l.to_lowercase().contains("error") {
+                Some(l.trim())
+            } else {
+                None
+            };
+            if let Some(r) = reason.filter(|r| !reasons.contains(r)) {
+                reasons.push(r);
+            }
+        }
+        reasons.truncate(20);
+        let tail = &lines[lines.len().saturating_sub(15)..];
         panic!(
-            "{what} exited {}:\n{}",
+            "{what} exited {}:\n{}\n…\n{}",
             u.code,
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            reasons.join("\n"),
+            tail.join("\n")
         );
     }
     u
