@@ -18,6 +18,9 @@
 #   PARTITIONS=1 REPLICATION=3 PLAN_RUNS=3 BROKERS=3
 #   KEEP=1             keep the work folder (the sandbox is stopped either way)
 # Needs Java 17+ with javac, /usr/bin/time (Debian: apt-get install time) and jq.
+# N above 1,428 needs MESH_SANDBOX_KAFKA=3.9.2 for now: on Kafka 4.4 mesh apply's CreateTopics
+# chunks are one record per topic too large (docs/benchmarks.md, "Scaling").
+# Results and how to read them: docs/benchmarks.md, "Side by side".
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
