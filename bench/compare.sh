@@ -27,14 +27,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 
 # --- the CLI loop, run by the script itself under /usr/bin/time ------------------------------
-# compare.sh cli-loop TSV PREFIX COUNT BOOTSTRAP PROPERTIES LIBS LOG4J
+# compare.sh cli-loop TSV PREFIX COUNT BOOTSTRAP PROPERTIES LIBS LOG_OPTION ACL_CLASS
 if [ "${1:-}" = cli-loop ]; then
-  tsv=$2 prefix=$3 count=$4 bootstrap=$5 props=$6 libs=$7 log4j=$8
+  tsv=$2 prefix=$3 count=$4 bootstrap=$5 props=$6 libs=$7 log_option=$8 acl_class=$9
   # What bin/kafka-run-class.sh runs: its default heap and JVM options.
   kafka() {
     java -Xmx256M -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
       -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true \
-      "-Dlog4j2.configurationFile=file:$log4j" -cp "$libs/*" "$@" \
+      "$log_option" -cp "$libs/*" "$@" \
       --bootstrap-server "$bootstrap" --command-config "$props" >/dev/null
   }
   head -n "$count" "$tsv" | while IFS=$'\t' read -r topic partitions replication configs producer consumer group; do
@@ -45,10 +45,10 @@ if [ "${1:-}" = cli-loop ]; then
     for kv in "${pairs[@]}"; do config_args+=(--config "$kv"); done
     kafka org.apache.kafka.tools.TopicCommand --create --topic "$topic" \
       --partitions "$partitions" --replication-factor "$replication" "${config_args[@]}"
-    kafka org.apache.kafka.tools.AclCommand --add --allow-principal "$producer" \
+    kafka "$acl_class" --add --allow-principal "$producer" \
       --operation Write --operation Describe --topic "$topic"
     # --consumer: READ + DESCRIBE on the topic, READ on the group.
-    kafka org.apache.kafka.tools.AclCommand --add --allow-principal "$consumer" \
+    kafka "$acl_class" --add --allow-principal "$consumer" \
       --consumer --topic "$topic" --group "$group"
   done
   exit 0
@@ -92,7 +92,17 @@ bootstrap=$(jq -r "$listener | .bootstrap_servers" <<<"$status")
 props=$(jq -r "$listener | .java_client_properties" <<<"$status")
 kafka_version=$(jq -r .kafka.version <<<"$status")
 libs=$cache/kafka-$kafka_version/libs
-log4j=$cache/kafka-$kafka_version/tools-log4j2.properties
+# The tools log warnings only, with the sandbox's logging config (log4j 2 in 4.x, log4j 1 in 3.9).
+if [ -f "$cache/kafka-$kafka_version/tools-log4j2.properties" ]; then
+  log_option=-Dlog4j2.configurationFile=file:$cache/kafka-$kafka_version/tools-log4j2.properties
+else
+  log_option=-Dlog4j.configuration=file:$cache/kafka-$kafka_version/tools-log4j.properties
+fi
+# kafka-acls' main class moved in 4.0 (kafka-topics' did not).
+case $kafka_version in
+  3.*) acl_class=kafka.admin.AclCommand ;;
+  *) acl_class=org.apache.kafka.tools.AclCommand ;;
+esac
 [ -f "$libs/kafka-clients-$kafka_version.jar" ] || { echo "compare.sh: no kafka-clients jar in $libs" >&2; exit 1; }
 [ -f "$props" ] || { echo "compare.sh: no client config at $props" >&2; exit 1; }
 
@@ -146,7 +156,7 @@ for n in $SIZES; do
 
   sample=$(( n < CLI_SAMPLE ? n : CLI_SAMPLE ))
   echo "-- Kafka CLI loop: $sample of $n products, 3 JVMs each" >&2
-  line=$(measure "$dir/cli.out" "$0" cli-loop "$tsv" "cli$n" "$sample" "$bootstrap" "$props" "$libs" "$log4j")
+  line=$(measure "$dir/cli.out" "$0" cli-loop "$tsv" "cli$n" "$sample" "$bootstrap" "$props" "$libs" "$log_option" "$acl_class")
   read -r c_wall c_user c_sys c_rss <<<"$line"
   if [ "$sample" -lt "$n" ]; then
     c_note="est. from $sample"
