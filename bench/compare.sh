@@ -11,8 +11,8 @@
 # cliN. / floorN. prefixes), so nothing collides. Wall time, CPU (user + sys) and peak memory
 # (max RSS) come from /usr/bin/time; the table gives each tool's ratio to the floor.
 #
-# Usage: bench/compare.sh            (after `bash scripts/setup.sh`; about 25 min on 2 cores)
-#   SIZES="100 1000"   the Ns to run
+# Usage: bench/compare.sh            (after `bash scripts/setup.sh`)
+#   SIZES="100 1000"   the Ns to run (about 30–60 min on 2 cores with the defaults)
 #   CLI_SAMPLE=100     the CLI loop runs at most this many products per N; beyond that its
 #                      figures are extrapolated linearly and marked "est." in the table
 #   PARTITIONS=1 REPLICATION=3 PLAN_RUNS=3 BROKERS=3
