@@ -17,7 +17,7 @@
 //!
 //! On Kafka 4.4.0 (the sandbox's default) apply of more than 1,428 new topics of this shape fails
 //! (the broker counts one record per topic more than apply's CreateTopics chunking does; see
-//! docs/benchmarks.md); `MESH_SANDBOX_KAFKA=3.9.2` runs the large sizes until that is fixed.
+//! docs/benchmarks.md); (`MESH_SANDBOX_KAFKA=3.9.2` runs another Kafka release.)
 //!
 //! Each is the real binary; wall time, CPU (user + sys) and peak memory (max RSS) of the `mesh`
 //! process come from `wait4`'s rusage. Prints a table; asserts nothing about time (figures go in

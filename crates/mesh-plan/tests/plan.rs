@@ -1009,8 +1009,8 @@ fn topics_are_created_in_as_few_requests_as_kafka_allows() {
         "t",
         &mut |_, _, _| {},
     );
-    // The catalog topic, then sales.orders (5 records) and 30 topics of 402 records each, at
-    // most 10,000 records a request: 5 + 24 × 402 = 9,653 fits, a 25th t-topic would not.
+    // The catalog topic, then sales.orders (6 records as counted) and 30 topics of 403 each,
+    // at most 10,000 records a request: 6 + 24 × 403 = 9,678 fits, a 25th t-topic would not.
     assert_eq!(*counting.1.borrow(), vec![1, 25, 6]);
 }
 
