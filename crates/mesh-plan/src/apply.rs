@@ -454,6 +454,12 @@ fn run_phase(
     results
 }
 
+/// Every action fails: the service it needs is not configured for this environment.
+fn unconfigured(actions: &[&Action], what: &str) -> Vec<Option<Result<(), AdapterError>>> {
+    let e = AdapterError::invalid(format!("{what} is configured for this environment"));
+    vec![Some(Err(e)); actions.len()]
+}
+
 fn run_registry_phase(
     actions: Vec<&Action>,
     target: &Target<'_>,
@@ -461,14 +467,7 @@ fn run_registry_phase(
     more: &(dyn Fn(usize) + Sync),
 ) -> Vec<Option<Result<(), AdapterError>>> {
     let Some(r) = target.registry else {
-        return actions
-            .iter()
-            .map(|_| {
-                Some(Err(AdapterError::invalid(
-                    "no Schema Registry is configured for this environment",
-                )))
-            })
-            .collect();
+        return unconfigured(&actions, "no Schema Registry");
     };
     // The registry API has no batch call: one request per subject, REGISTRY_CONCURRENCY at a
     // time, each asking `stop` first.
@@ -536,14 +535,7 @@ fn run_connect_phase(
     more: &(dyn Fn(usize) + Sync),
 ) -> Vec<Option<Result<(), AdapterError>>> {
     let Some(c) = target.connect else {
-        return actions
-            .iter()
-            .map(|_| {
-                Some(Err(AdapterError::invalid(
-                    "no Kafka Connect cluster is configured for this environment",
-                )))
-            })
-            .collect();
+        return unconfigured(&actions, "no Kafka Connect cluster");
     };
     actions
         .iter()

@@ -949,12 +949,20 @@ fn the_registry_gate_refuses_what_the_registry_refuses() {
     );
 }
 
-/// Counts CreateTopics requests.
-struct Counting<'a>(&'a Fake, RefCell<Vec<usize>>);
+/// Counts CreateTopics requests, and refuses one of more than `cap` topics the way a KRaft
+/// controller refuses an operation that would write too many records.
+struct Counting<'a>(&'a Fake, RefCell<Vec<usize>>, usize);
 
 impl ClusterWriter for Counting<'_> {
     fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), AdapterError>> {
         self.1.borrow_mut().push(topics.len());
+        if topics.len() > self.2 {
+            let refused = AdapterError::new(
+                ErrorKind::Invalid,
+                "create topics: Unable to perform excessively large batch operation.",
+            );
+            return vec![Err(refused); topics.len()];
+        }
         self.0.create_topics(topics)
     }
     fn alter_configs(&self, c: &[ConfigChange]) -> Vec<Result<(), AdapterError>> {
@@ -996,7 +1004,7 @@ fn topics_are_created_in_as_few_requests_as_kafka_allows() {
         live: RefCell::new(empty()),
         fail_acls: false,
     };
-    let counting = Counting(&fake, RefCell::new(Vec::new()));
+    let counting = Counting(&fake, RefCell::new(Vec::new()), usize::MAX);
     apply(
         &p,
         &Target {
@@ -1014,46 +1022,6 @@ fn topics_are_created_in_as_few_requests_as_kafka_allows() {
     assert_eq!(*counting.1.borrow(), vec![1, 25, 6]);
 }
 
-/// Refuses a CreateTopics request of more than `cap` topics, the way a KRaft controller refuses
-/// an operation that would write too many records.
-struct Capped<'a>(&'a Fake, usize, RefCell<Vec<usize>>);
-
-impl ClusterWriter for Capped<'_> {
-    fn create_topics(&self, topics: &[NewTopic]) -> Vec<Result<(), AdapterError>> {
-        self.2.borrow_mut().push(topics.len());
-        if topics.len() > self.1 {
-            let refused = AdapterError::new(
-                ErrorKind::Invalid,
-                "create topics: Unable to perform excessively large batch operation.",
-            );
-            return vec![Err(refused); topics.len()];
-        }
-        self.0.create_topics(topics)
-    }
-    fn alter_configs(&self, c: &[ConfigChange]) -> Vec<Result<(), AdapterError>> {
-        self.0.alter_configs(c)
-    }
-    fn create_partitions(&self, t: &[(String, i32)]) -> Vec<Result<(), AdapterError>> {
-        self.0.create_partitions(t)
-    }
-    fn create_acls(&self, a: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
-        self.0.create_acls(a)
-    }
-    fn delete_acls(&self, a: &[AclBinding]) -> Vec<Result<(), AdapterError>> {
-        self.0.delete_acls(a)
-    }
-    fn delete_topics(&self, t: &[String]) -> Vec<Result<(), AdapterError>> {
-        self.0.delete_topics(t)
-    }
-    fn write_catalog(
-        &self,
-        t: &str,
-        r: &[(String, Option<CatalogRecord>)],
-    ) -> Result<(), AdapterError> {
-        self.0.write_catalog(t, r)
-    }
-}
-
 #[test]
 fn a_batch_the_broker_refuses_as_too_large_is_sent_again_in_halves() {
     let mut d = desired();
@@ -1069,7 +1037,7 @@ fn a_batch_the_broker_refuses_as_too_large_is_sent_again_in_halves() {
         live: RefCell::new(empty()),
         fail_acls: false,
     };
-    let capped = Capped(&fake, 8, RefCell::new(Vec::new()));
+    let capped = Counting(&fake, RefCell::new(Vec::new()), 8);
     let report = apply(
         &p,
         &Target {
@@ -1087,17 +1055,17 @@ fn a_batch_the_broker_refuses_as_too_large_is_sent_again_in_halves() {
     // The catalog topic; the 31 product topics refused, then 15 + 16, each refused again, then
     // halves of 7 and 8 that go through.
     assert_eq!(
-        *capped.2.borrow(),
+        *capped.1.borrow(),
         vec![1, 31, 15, 7, 8, 16, 8, 8],
         "{:?}",
-        capped.2.borrow()
+        capped.1.borrow()
     );
     // A single topic refused as too large cannot be split: it fails, and nothing follows.
     let other = Fake {
         live: RefCell::new(empty()),
         fail_acls: false,
     };
-    let capped = Capped(&other, 0, RefCell::new(Vec::new()));
+    let capped = Counting(&other, RefCell::new(Vec::new()), 0);
     let report = apply(
         &p,
         &Target {
@@ -1112,11 +1080,11 @@ fn a_batch_the_broker_refuses_as_too_large_is_sent_again_in_halves() {
     );
     assert!(report.failed() > 0);
     assert_eq!(
-        capped.2.borrow()[0],
+        capped.1.borrow()[0],
         1,
         "the catalog topic, alone, is refused"
     );
-    assert_eq!(capped.2.borrow().len(), 1, "{:?}", capped.2.borrow());
+    assert_eq!(capped.1.borrow().len(), 1, "{:?}", capped.1.borrow());
 }
 
 // ---- retirement (SPEC §4), impact, deprecation ----
