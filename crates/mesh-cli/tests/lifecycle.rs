@@ -16,12 +16,25 @@ const TOPIC: &str = "sales.legacy-orders";
 
 /// Runs the real binary; `today` sets MESH_TODAY.
 fn mesh(repo: &Path, today: Option<&str>, args: &[&str]) -> (Option<i32>, String) {
+    let o = run(repo, today, args);
+    (o.status.code(), text(&o))
+}
+
+/// [`mesh`]'s standard output alone (a JSON document; notes go to standard error).
+fn mesh_stdout(repo: &Path, today: Option<&str>, args: &[&str]) -> (Option<i32>, String) {
+    let o = run(repo, today, args);
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+fn run(repo: &Path, today: Option<&str>, args: &[&str]) -> std::process::Output {
     let mut cmd = mesh_command(repo, args);
     if let Some(t) = today {
         cmd.env("MESH_TODAY", t);
     }
-    let o = cmd.output().expect("mesh runs");
-    (o.status.code(), text(&o))
+    cmd.output().expect("mesh runs")
 }
 
 /// The registry, asked with curl: a client nobody here wrote.
@@ -60,7 +73,7 @@ fn a_deprecated_product_is_retired_only_once_nobody_reads_it() {
             && out.contains("consumes sales.legacy-orders, which is deprecated: sunset 2027-03-01, move to sales.orders"),
         "{out}"
     );
-    let (_, json) = mesh(&repo, None, &["plan", "--env", "local", "--format", "json"]);
+    let (_, json) = mesh_stdout(&repo, None, &["plan", "--env", "local", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON plan");
     assert_eq!(doc["deprecations"][0]["product"], "sales.legacy-orders");
     assert_eq!(doc["deprecations"][0]["replacement"], "sales.orders");
@@ -131,7 +144,7 @@ fn a_deprecated_product_is_retired_only_once_nobody_reads_it() {
         "{out}"
     );
     assert!(!out.contains("still consumes it"), "{out}");
-    let (code, json) = mesh(&repo, None, &["plan", "--env", "local", "--format", "json"]);
+    let (code, json) = mesh_stdout(&repo, None, &["plan", "--env", "local", "--format", "json"]);
     assert_eq!(code, Some(1));
     let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON plan");
     let blockers = &doc["errors"][0]["blockers"];
