@@ -346,17 +346,33 @@ fn without_userinfo(url: &str) -> String {
 }
 
 fn consume_view(d: &mesh_model::Domain, c: &mesh_model::Consume) -> ConsumeView {
+    reader_view(
+        d,
+        &c.product.value,
+        &c.principal.value,
+        &c.group.value,
+        &c.purpose,
+        None,
+    )
+}
+
+/// One reader of a product: a `[[consumes]]` entry, or a sink connector (`connector`).
+fn reader_view(
+    d: &mesh_model::Domain,
+    product: &str,
+    principal: &str,
+    group: &str,
+    purpose: &Option<String>,
+    connector: Option<&str>,
+) -> ConsumeView {
     ConsumeView {
-        product: c.product.value.clone(),
+        product: product.to_owned(),
         domain: d.name.clone(),
-        principal: c.principal.value.clone(),
-        kafka_principal: d
-            .principals
-            .get(&c.principal.value)
-            .map(|p| p.value.clone()),
-        group: c.group.value.clone(),
-        purpose: c.purpose.clone(),
-        connector: None,
+        principal: principal.to_owned(),
+        kafka_principal: d.principals.get(principal).map(|p| p.value.clone()),
+        group: group.to_owned(),
+        purpose: purpose.clone(),
+        connector: connector.map(str::to_owned),
     }
 }
 
@@ -387,18 +403,14 @@ fn consumers_by_product(mesh: &Mesh) -> BTreeMap<&str, Vec<ConsumeView>> {
         };
         out.entry(c.product().value.as_str())
             .or_default()
-            .push(ConsumeView {
-                product: c.product().value.clone(),
-                domain: d.name.clone(),
-                principal: c.principal.value.clone(),
-                kafka_principal: d
-                    .principals
-                    .get(&c.principal.value)
-                    .map(|p| p.value.clone()),
-                group: c.group(),
-                purpose: c.purpose.clone(),
-                connector: Some(c.name.clone()),
-            });
+            .push(reader_view(
+                d,
+                &c.product().value,
+                &c.principal.value,
+                &c.group(),
+                &c.purpose,
+                Some(&c.name),
+            ));
     }
     for list in out.values_mut() {
         list.sort_by(|a, b| (&a.domain, &a.principal).cmp(&(&b.domain, &b.principal)));

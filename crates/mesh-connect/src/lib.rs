@@ -64,27 +64,12 @@ impl ConnectClient {
         timeout: Duration,
         lookup: Lookup,
     ) -> Result<Self, AdapterError> {
-        let invalid = |reason: &str| {
+        let base = mesh_registry::base_url(url).map_err(|reason| {
             AdapterError::invalid(format!(
-                "invalid Kafka Connect URL {}: {reason} (help: url = \"https://connect.example:8083\" under [environments.<env>.connect])",
-                url.split('@').next_back().unwrap_or(url)
+                "invalid Kafka Connect URL {}: {reason} (help: url = \"https://connect.example:8083\" under [environments.<env>.connect]; credentials go in username/password or token)",
+                mesh_registry::mask_userinfo(url)
             ))
-        };
-        let base = Url::parse(url.trim()).map_err(|e| invalid(&e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(invalid("the scheme must be http or https"));
-        }
-        if !base.username().is_empty() || base.password().is_some() {
-            return Err(invalid(
-                "credentials must not be part of the URL; set username and password",
-            ));
-        }
-        if base.cannot_be_a_base() || base.host().is_none() {
-            return Err(invalid("not a base URL"));
-        }
-        if base.query().is_some() || base.fragment().is_some() {
-            return Err(invalid("a base URL has no query or fragment"));
-        }
+        })?;
         let shown = base.as_str().trim_end_matches('/').to_owned();
         let _ = rustls::crypto::ring::default_provider().install_default();
         let builder = reqwest::Client::builder()
@@ -208,16 +193,16 @@ impl ConnectClient {
     }
 
     fn unreachable(&self, request: &str, e: &reqwest::Error, hidden: &[String]) -> AdapterError {
-        let chain = std::iter::successors(e.source(), |s| (*s).source());
+        let chain = || std::iter::successors(e.source(), |s| (*s).source());
         let timed_out = e.is_timeout()
-            || std::iter::successors(e.source(), |s| (*s).source()).any(|s| {
+            || chain().any(|s| {
                 s.downcast_ref::<std::io::Error>()
                     .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
             });
         let reason = if timed_out {
             format!("no answer within {:.1} s", self.timeout.as_secs_f64())
         } else {
-            let cause = chain
+            let cause = chain()
                 .last()
                 .map_or_else(|| e.to_string(), |s| s.to_string());
             format!("cannot connect: {cause}")
@@ -385,5 +370,119 @@ impl ConnectWriter for ConnectClient {
 
     fn delete(&self, name: &str) -> Result<(), AdapterError> {
         self.call(Method::DELETE, &["connectors", name], None, &[], true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(auth: Auth) -> ConnectClient {
+        ConnectClient::new(
+            "http://connect:8083",
+            auth,
+            &Tls::default(),
+            Duration::from_secs(1),
+            Box::new(|v| (v == "JAAS").then(|| "secret-login-line".to_string())),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn bad_urls_and_tls_files_are_refused_with_what_to_fix() {
+        let new = |url: &str, tls: &Tls| {
+            ConnectClient::new(
+                url,
+                Auth::None,
+                tls,
+                Duration::from_secs(1),
+                Box::new(|_| None),
+            )
+            .unwrap_err()
+            .message
+        };
+        let m = new("ftp://connect:8083", &Tls::default());
+        assert!(
+            m.contains("scheme must be http or https")
+                && m.contains("[environments.<env>.connect]"),
+            "{m}"
+        );
+        let m = new("http://admin:hunter2@connect:8083", &Tls::default());
+        assert!(m.contains("credentials must not be part of the URL"), "{m}");
+        assert!(!m.contains("hunter2"), "{m}");
+        let missing = Tls {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            client: None,
+        };
+        let m = new("https://connect:8083", &missing);
+        assert!(m.contains("connect.ca_file /nonexistent/ca.pem"), "{m}");
+    }
+
+    #[test]
+    fn refusals_map_to_kinds_and_never_carry_secrets() {
+        let c = client(Auth::Basic {
+            user: "mesh".into(),
+            password: "connect-pw".into(),
+        });
+        let hidden = vec!["secret-login-line".to_string()];
+        let body = |m: &str| format!(r#"{{"error_code": 1, "message": "{m}"}}"#).into_bytes();
+        for (status, message, kind) in [
+            (401, "bad login connect-pw", ErrorKind::Unauthenticated),
+            (404, "Connector x not found", ErrorKind::NotFound),
+            (409, "rebalance in progress", ErrorKind::Unreachable),
+            (400, "bad config secret-login-line", ErrorKind::Invalid),
+            (
+                500,
+                "Failed to find any class that implements Connector and which name matches com.x.Y",
+                ErrorKind::NotFound,
+            ),
+            (500, "boom", ErrorKind::Other),
+        ] {
+            let e = c.refused(
+                "PUT /connectors/x/config",
+                StatusCode::from_u16(status).unwrap(),
+                &body(message),
+                &hidden,
+            );
+            assert_eq!(e.kind, kind, "{status}: {e:?}");
+            assert!(e.message.contains(&format!("HTTP {status}")), "{e:?}");
+            assert!(
+                !e.message.contains("connect-pw") && !e.message.contains("secret-login-line"),
+                "{e:?}"
+            );
+        }
+        let e = c.refused("GET /connectors", StatusCode::FORBIDDEN, b"", &[]);
+        assert_eq!(
+            e.kind,
+            ErrorKind::Unauthorized {
+                operation: "GET /connectors".into()
+            }
+        );
+        assert!(e.message.contains("lack the right"), "{e:?}");
+    }
+
+    #[test]
+    fn expansion_reports_sensitive_values_to_hide_and_unset_variables() {
+        let c = client(Auth::None);
+        let config: BTreeMap<String, String> = [
+            ("consumer.override.sasl.jaas.config", "${JAAS}"),
+            ("file", "/tmp/x"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let (expanded, hidden) = c.expand(&config).unwrap();
+        assert_eq!(
+            expanded["consumer.override.sasl.jaas.config"],
+            "secret-login-line"
+        );
+        assert_eq!(hidden, ["secret-login-line"]);
+        let unset: BTreeMap<String, String> =
+            [("db.password".to_string(), "${NOT_SET}".to_string())].into();
+        let e = c.expand(&unset).unwrap_err();
+        assert!(
+            e.message.contains("db.password") && e.message.contains("NOT_SET"),
+            "{e:?}"
+        );
     }
 }

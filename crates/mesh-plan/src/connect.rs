@@ -258,7 +258,7 @@ fn config_changes(want: &DesiredConnector, live: &BTreeMap<String, String>) -> V
         if a == b {
             continue;
         }
-        let hide = want.is_sensitive(key) || is_sensitive(key, None);
+        let hide = want.is_sensitive(key);
         let hidden = |v: Option<&String>| v.map(|_| SENSITIVE.to_string());
         let (before, after) = if hide {
             (

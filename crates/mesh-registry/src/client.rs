@@ -197,25 +197,10 @@ impl RegistryClient {
         tls: &Tls,
         timeout: Duration,
     ) -> Result<Self, RegistryError> {
-        let invalid = |reason: &str| RegistryError::InvalidUrl {
+        let base = self::base_url(base_url).map_err(|reason| RegistryError::InvalidUrl {
             url: mask_userinfo(base_url),
-            reason: reason.to_owned(),
-        };
-        let base = Url::parse(base_url.trim()).map_err(|e| invalid(&e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(invalid("the scheme must be http or https"));
-        }
-        if !base.username().is_empty() || base.password().is_some() {
-            return Err(invalid(
-                "credentials must not be part of the URL; pass them as Basic or Bearer auth",
-            ));
-        }
-        if base.cannot_be_a_base() || base.host().is_none() {
-            return Err(invalid("not a base URL"));
-        }
-        if base.query().is_some() || base.fragment().is_some() {
-            return Err(invalid("a base URL has no query or fragment"));
-        }
+            reason,
+        })?;
         let shown = base.as_str().trim_end_matches('/').to_owned();
         let setup = |e: &dyn fmt::Display| RegistryError::Setup {
             reason: e.to_string(),
@@ -426,8 +411,29 @@ fn describe_request(method: &Method, segments: &[&str], query: &[(&str, &str)]) 
     s
 }
 
-/// Hides `user:password@` in a URL that could not be parsed.
-fn mask_userinfo(url: &str) -> String {
+/// An HTTP service's base URL (the registry's, Connect's): http or https, a host, no
+/// credentials, query or fragment; else why not.
+pub fn base_url(url: &str) -> Result<Url, String> {
+    let base = Url::parse(url.trim()).map_err(|e| e.to_string())?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err("the scheme must be http or https".into());
+    }
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(
+            "credentials must not be part of the URL; pass them as Basic or Bearer auth".into(),
+        );
+    }
+    if base.cannot_be_a_base() || base.host().is_none() {
+        return Err("not a base URL".into());
+    }
+    if base.query().is_some() || base.fragment().is_some() {
+        return Err("a base URL has no query or fragment".into());
+    }
+    Ok(base)
+}
+
+/// Hides `user:password@` in a URL (one that could not be parsed too), for messages.
+pub fn mask_userinfo(url: &str) -> String {
     let start = url.find("://").map_or(0, |i| i + 3);
     let end = url[start..]
         .find(['/', '?', '#'])

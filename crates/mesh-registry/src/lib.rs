@@ -29,5 +29,5 @@ mod client;
 mod error;
 pub mod reply;
 
-pub use client::{Auth, DEFAULT_CONCURRENCY, RegistryClient, Tls};
+pub use client::{Auth, DEFAULT_CONCURRENCY, RegistryClient, Tls, base_url, mask_userinfo};
 pub use error::RegistryError;
