@@ -436,6 +436,7 @@ fn read_request(desired: &DesiredState) -> ReadRequest {
         principals: desired.principals.clone(),
         catalog_topic: desired.catalog_topic.clone(),
         connectors: Default::default(),
+        config_keys: mesh_workflow::read_request(desired).config_keys,
     }
 }
 

@@ -62,6 +62,7 @@ fn read_live(report: &mesh_check::Report, env: &mesh_model::Environment) -> Live
                 principals: BTreeSet::new(),
                 catalog_topic: mesh.settings.catalog_topic.clone(),
                 connectors: BTreeSet::new(),
+                config_keys: None,
             })
             .map_err(|e| e.to_string())?;
         match cluster.group_activity(&topics) {

@@ -316,7 +316,9 @@ pub fn plan(
     });
     let readers = mesh_workflow::Readers {
         cluster: &cluster_reader,
-        registry: registry_reader.as_ref().map(|r| r as &dyn RegistryReader),
+        registry: registry_reader
+            .as_ref()
+            .map(|r| r as &(dyn RegistryReader + Sync)),
         connect: connect_reader.as_ref().map(|c| c as &dyn ConnectReader),
     };
     let mut planned = mesh_workflow::plan(report, &desired, readers, now, &mut |note| match note {

@@ -143,7 +143,9 @@ pub fn apply(file: &Path, repo: &crate::RepoArgs, auto_approve: bool) -> Result<
     });
     let readers = mesh_workflow::Readers {
         cluster: &cluster_reader,
-        registry: registry_reader.as_ref().map(|r| r as &dyn RegistryReader),
+        registry: registry_reader
+            .as_ref()
+            .map(|r| r as &(dyn RegistryReader + Sync)),
         connect: connect_reader
             .as_ref()
             .map(|c| c as &dyn mesh_plan::connect::ConnectReader),

@@ -278,7 +278,15 @@ impl<'c> Admin<'c> {
     pub(crate) fn describe_topic_configs(
         &self,
         topics: &[&str],
+        keys: Option<&[&str]>,
     ) -> Result<Named<TopicConfigs>, AdminError> {
+        let keys = match keys {
+            Some(keys) => keys
+                .iter()
+                .map(|k| c_string(k))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
         let mut guards = Vec::with_capacity(topics.len());
         for topic in topics {
             let name = c_string(topic)?;
@@ -289,11 +297,22 @@ impl<'c> Admin<'c> {
                     name.as_ptr(),
                 )
             };
-            guards.push(
-                Owned::new(raw, rd::rd_kafka_ConfigResource_destroy).ok_or_else(|| {
-                    AdminError::Invalid(format!("topic {topic}: cannot build a config resource"))
-                })?,
-            );
+            let guard = Owned::new(raw, rd::rd_kafka_ConfigResource_destroy).ok_or_else(|| {
+                AdminError::Invalid(format!("topic {topic}: cannot build a config resource"))
+            })?;
+            for key in &keys {
+                // SAFETY: a live ConfigResource and NUL-terminated strings that librdkafka
+                // copies. A describe sends only the names; the value must not be NULL.
+                let err = unsafe {
+                    rd::rd_kafka_ConfigResource_set_config(guard.ptr, key.as_ptr(), c"".as_ptr())
+                };
+                if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+                    return Err(AdminError::Invalid(format!(
+                        "topic {topic}: cannot ask for config {key:?}"
+                    )));
+                }
+            }
+            guards.push(guard);
         }
         let mut ptrs: Vec<_> = guards.iter().map(|g| g.ptr).collect();
         let mut request = self.request(

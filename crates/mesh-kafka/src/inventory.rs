@@ -22,7 +22,7 @@ impl KafkaCluster {
             .map(String::as_str)
             .filter(|n| keep(n))
             .collect();
-        let configs = self.describe_configs_of(&names)?;
+        let configs = self.describe_configs_of(&names, None)?;
         Ok(configs
             .into_iter()
             .filter_map(|(name, configs)| {

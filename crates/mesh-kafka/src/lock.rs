@@ -73,7 +73,7 @@ impl KafkaCluster {
         let kind = self.poll(Duration::from_millis(200), || {
             let configs = self
                 .admin()
-                .describe_topic_configs(&[topic])
+                .describe_topic_configs(&[topic], None)
                 .map_err(|e| self.admin_failure(&action, e))?;
             Ok(configs
                 .into_iter()

@@ -22,6 +22,10 @@ use crate::{KafkaCluster, KafkaError};
 /// enough to keep a response far below the broker's limits.
 const DESCRIBE_BATCH: usize = 500;
 
+/// DescribeConfigs requests in flight at once, so that a cluster far away costs one round trip
+/// per four batches rather than per batch (on the local sandbox it makes no difference).
+const DESCRIBE_IN_FLIGHT: usize = 4;
+
 /// The `group.id` of the catalog reader (it never joins the group nor commits).
 const CATALOG_READER_GROUP: &str = "mesh-catalog-reader";
 
@@ -124,20 +128,51 @@ impl KafkaCluster {
             .map(String::as_str)
             .chain([catalog_topic])
             .collect();
-        let mut configs = self.describe_configs_of(&first)?;
+        let keys = request.config_keys.as_ref();
+        // The catalog is read while the configs load when the metadata shows its topic; whether
+        // it exists is still decided by DescribeConfigs, as for every topic.
+        let (configs, early) = std::thread::scope(|s| {
+            let early = visible
+                .get(catalog_topic)
+                .map(|shape| s.spawn(move || self.read_catalog(catalog_topic, &shape.partitions)));
+            let configs = self.describe_configs_of(&first, keys);
+            // A panic in the catalog thread is a bug in this crate; re-raise it here.
+            let early = early.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            (configs, early)
+        });
+        let mut configs = configs?;
         let catalog_topic_exists = configs.contains_key(catalog_topic);
-        let catalog = if catalog_topic_exists {
-            let shape = self.shape(visible, catalog_topic)?;
-            self.read_catalog(catalog_topic, &shape.partitions)?
-        } else {
-            BTreeMap::new()
+        let catalog = match early {
+            _ if !catalog_topic_exists => BTreeMap::new(),
+            Some(read) => read?,
+            None => {
+                let shape = self.shape(visible, catalog_topic)?;
+                self.read_catalog(catalog_topic, &shape.partitions)?
+            }
         };
+        // Keys only the catalog names (declared at an earlier apply, since removed from every
+        // file) are compared too: read them for the declared topics as well.
+        let keys: Option<BTreeSet<String>> = keys.map(|asked| {
+            let recorded = catalog.values().flat_map(|r| {
+                let applied = r.applied.iter().flat_map(|a| a.configs.keys());
+                r.declared_configs.iter().chain(applied)
+            });
+            asked.iter().chain(recorded).cloned().collect()
+        });
+        if let (Some(all), Some(asked)) = (&keys, &request.config_keys)
+            && all.len() > asked.len()
+        {
+            let more: BTreeSet<String> = all.difference(asked).cloned().collect();
+            for (topic, extra) in self.describe_configs_of(&first, Some(&more))? {
+                configs.entry(topic).or_default().extend(extra);
+            }
+        }
         let recorded: BTreeSet<&str> = catalog
             .values()
             .map(|r| r.topic.as_str())
             .filter(|t| !first.contains(t))
             .collect();
-        configs.extend(self.describe_configs_of(&recorded)?);
+        configs.extend(self.describe_configs_of(&recorded, keys.as_ref())?);
         let managed: BTreeSet<&str> = request
             .topics
             .iter()
@@ -246,20 +281,50 @@ impl KafkaCluster {
         Ok(health)
     }
 
-    /// DescribeConfigs for `topics`, [`DESCRIBE_BATCH`] per request; a topic that does not
-    /// exist is left out of the answer, one the principal may not describe is an error.
+    /// DescribeConfigs for `topics` (every config, or only `keys`), [`DESCRIBE_BATCH`] per
+    /// request and up to [`DESCRIBE_IN_FLIGHT`] requests at once; a topic that does not exist
+    /// is left out of the answer, one the principal may not describe is an error.
     pub(crate) fn describe_configs_of(
         &self,
         topics: &BTreeSet<&str>,
+        keys: Option<&BTreeSet<String>>,
     ) -> Result<BTreeMap<String, BTreeMap<String, LiveConfig>>, KafkaError> {
         let names: Vec<&str> = topics.iter().copied().collect();
+        let chunks: Vec<&[&str]> = names.chunks(DESCRIBE_BATCH).collect();
+        let keys: Option<Vec<&str>> = keys.map(|k| k.iter().map(String::as_str).collect());
+        let describe = |chunk: &[&str]| {
+            self.admin()
+                .describe_topic_configs(chunk, keys.as_deref())
+                .map_err(|e| self.admin_failure("describe topic configs", e))
+        };
+        // A shared queue of chunks: each worker takes the next one when its answer is in.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            let mut answers = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(chunk) = chunks.get(i) else {
+                    return Ok(answers);
+                };
+                answers.push(describe(chunk)?);
+            }
+        };
+        let workers = DESCRIBE_IN_FLIGHT.min(chunks.len());
+        let answers: Vec<Result<Vec<_>, KafkaError>> = if workers <= 1 {
+            vec![work()]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..workers).map(|_| s.spawn(work)).collect();
+                handles
+                    .into_iter()
+                    // A panic in a worker is a bug in this crate; re-raise it here.
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        };
         let mut out = BTreeMap::new();
-        for chunk in names.chunks(DESCRIBE_BATCH) {
-            let results = self
-                .admin()
-                .describe_topic_configs(chunk)
-                .map_err(|e| self.admin_failure("describe topic configs", e))?;
-            for (name, result) in results {
+        for results in answers {
+            for (name, result) in results?.into_iter().flatten() {
                 match result {
                     Ok(configs) => {
                         out.insert(name, configs);

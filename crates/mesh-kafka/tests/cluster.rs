@@ -110,6 +110,7 @@ fn request(topics: &[&str], principals: &[&str]) -> ReadRequest {
         principals: principals.iter().map(|p| (*p).to_owned()).collect(),
         catalog_topic: CATALOG.to_owned(),
         connectors: Default::default(),
+        config_keys: None,
     }
 }
 
@@ -721,6 +722,28 @@ fn the_catalog_round_trips(env: &Env) {
     );
     assert_eq!(live.catalog["sales.orders"], deprecated);
     assert_eq!(live.catalog["sales.empty"], empty);
+
+    // Asked for some config keys, a read returns those and the keys the catalog records
+    // declared (retention.ms), for declared and recorded topics alike, and nothing else (not
+    // the max.message.bytes set by hand on t.orders, which a read of every config returns).
+    let mut req = request(&["t.orders"], &[]);
+    req.config_keys = Some(["cleanup.policy".to_owned()].into());
+    let live = read(env, &req);
+    for topic in ["t.orders", "t.empty"] {
+        let keys: Vec<&String> = live.topics[topic].configs.keys().collect();
+        assert_eq!(keys, ["cleanup.policy", "retention.ms"], "{topic}");
+    }
+    let orders = &live.topics["t.orders"].configs["retention.ms"];
+    assert_eq!(orders.value.as_deref(), Some("3600000"));
+    assert_eq!(orders.source, ConfigSource::DynamicTopic);
+    let every = read(env, &request(&["t.orders"], &[]));
+    assert!(
+        every.topics["t.orders"]
+            .configs
+            .contains_key("max.message.bytes"),
+        "{:?}",
+        every.topics["t.orders"].configs.keys()
+    );
 
     // Another catalog topic name that does not exist: an empty catalog, not an error.
     let mut req = request(&["t.orders"], &[]);

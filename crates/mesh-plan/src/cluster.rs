@@ -21,6 +21,12 @@ pub struct ReadRequest {
     /// records, when the environment has one).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub connectors: BTreeSet<String>,
+    /// The topic config keys to read: `None` reads every config of each topic; `Some` only
+    /// these and the keys the catalog records name (declared or set at an earlier apply), which
+    /// are all a plan compares. DescribeConfigs then sends a few keys per topic instead of every
+    /// one with its synonyms. A saved plan without it (older files) reads every config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_keys: Option<BTreeSet<String>>,
 }
 
 /// A topic to create.

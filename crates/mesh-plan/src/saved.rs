@@ -299,6 +299,7 @@ mod tests {
                     principals: ["User:x".to_string()].into(),
                     catalog_topic: "_mesh-catalog".into(),
                     connectors: Default::default(),
+                    config_keys: Some(["retention.ms".to_string()].into()),
                 },
                 subjects: ["sales.orders-value".to_string()].into(),
                 activity_topics: ["sales.old".to_string()].into(),

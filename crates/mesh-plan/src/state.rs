@@ -30,7 +30,8 @@ pub struct LiveTopic {
     pub name: String,
     pub partitions: i32,
     pub replication_factor: i32,
-    /// Every config DescribeConfigs returned for the topic.
+    /// The configs DescribeConfigs returned for the topic: every one, or the keys the
+    /// [`crate::ReadRequest`] asked for.
     pub configs: BTreeMap<String, LiveConfig>,
 }
 

@@ -15,9 +15,10 @@ use crate::references::References;
 /// Where the live state comes from.
 #[derive(Clone, Copy)]
 pub struct Readers<'a> {
-    pub cluster: &'a dyn ClusterReader,
+    /// `Sync`: the cluster and the registry are read at the same time.
+    pub cluster: &'a (dyn ClusterReader + Sync),
     /// Present when the environment has a Schema Registry.
-    pub registry: Option<&'a dyn RegistryReader>,
+    pub registry: Option<&'a (dyn RegistryReader + Sync)>,
     /// Present when the environment has a Kafka Connect cluster.
     pub connect: Option<&'a dyn ConnectReader>,
 }
@@ -125,6 +126,13 @@ pub fn read_request(desired: &DesiredState) -> ReadRequest {
         principals: desired.principals.clone(),
         catalog_topic: desired.catalog_topic.clone(),
         connectors: desired.connectors.keys().cloned().collect(),
+        config_keys: Some(
+            desired
+                .topics
+                .values()
+                .flat_map(|t| t.config.keys().cloned())
+                .collect(),
+        ),
     }
 }
 
@@ -141,10 +149,19 @@ pub fn plan(
     check_offline(report)?;
     let refs = References::of(&report.mesh);
     let request = read_request(desired);
-    let mut live = readers
-        .cluster
-        .read(&request)
-        .map_err(adapter(Step::ReadCluster))?;
+    // The registry's declared subjects are read while the cluster is: neither waits for the
+    // other. Subjects of retired products are known only from the catalog, so read after it.
+    let declared: BTreeSet<String> = desired.subjects.keys().cloned().collect();
+    let (live, subjects) = std::thread::scope(|s| {
+        let subjects = readers
+            .registry
+            .map(|registry| s.spawn(|| registry.read_subjects(&declared)));
+        let live = readers.cluster.read(&request);
+        // A panic in the registry thread is a bug; re-raise it here.
+        let subjects = subjects.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (live, subjects)
+    });
+    let mut live = live.map_err(adapter(Step::ReadCluster))?;
     // A broker down does not stop a plan, but people should know what it was made from.
     if let Some(note) = readers.cluster.health_note(&request.topics) {
         notes(Note::Health(note));
@@ -156,10 +173,19 @@ pub fn plan(
             errors,
         });
     }
-    if let Some(registry) = readers.registry {
-        live.subjects = registry
-            .read_subjects(&subjects_to_read(desired, &live))
-            .map_err(adapter(Step::ReadRegistry))?;
+    if let (Some(registry), Some(subjects)) = (readers.registry, subjects) {
+        live.subjects = subjects.map_err(adapter(Step::ReadRegistry))?;
+        let retired: BTreeSet<String> = subjects_to_read(desired, &live)
+            .into_iter()
+            .filter(|s| !declared.contains(s))
+            .collect();
+        if !retired.is_empty() {
+            live.subjects.extend(
+                registry
+                    .read_subjects(&retired)
+                    .map_err(adapter(Step::ReadRegistry))?,
+            );
+        }
     }
     read_connectors(readers, &request, &mut live)?;
     for (name, c) in live.connectors.iter().flatten() {

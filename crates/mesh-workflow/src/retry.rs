@@ -437,6 +437,8 @@ impl<W: ClusterWriter + ?Sized, R: ClusterReader + ?Sized> RetryingWriter<'_, W,
             principals: BTreeSet::new(),
             catalog_topic: self.catalog_topic.to_owned(),
             connectors: BTreeSet::new(),
+            // Every config: a look is rare, and compares whatever the creates set.
+            config_keys: None,
         })
     }
 
