@@ -1,6 +1,7 @@
-//! Reading the live state (`ClusterReader`): one metadata request, DescribeConfigs for all
-//! managed topics in a few batched requests, one DescribeAcls, and the catalog topic read from
-//! its beginning to the high watermarks measured at the start.
+//! Reading the live state (`ClusterReader`): one metadata request, one DescribeAcls, and, at the
+//! same time, DescribeConfigs for all managed topics (batched, a few requests in flight, only the
+//! config keys the request and the catalog name) and the catalog topic read from its beginning to
+//! the high watermarks measured at the start.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
