@@ -39,6 +39,16 @@ pub fn planned_changes(
     desired: &DesiredState,
     live: &LiveState,
 ) -> Vec<PlannedChange> {
+    changes_of(&plan.actions, desired, live)
+}
+
+/// [`planned_changes`] of some of a plan's actions (a large plan is described a part at a time,
+/// so that its descriptions are never all in memory at once).
+pub fn changes_of(
+    actions: &[Action],
+    desired: &DesiredState,
+    live: &LiveState,
+) -> Vec<PlannedChange> {
     let acl = |b: &AclBinding| {
         json!({
             "principal": b.principal,
@@ -50,7 +60,7 @@ pub fn planned_changes(
         })
     };
     let mut out = Vec::new();
-    for a in &plan.actions {
+    for a in actions {
         let (kind, resource, product, before, after) = match a {
             Action::CreateCatalogTopic { .. } => continue,
             Action::CreateTopic {

@@ -564,3 +564,105 @@ fn lost_answers_are_retried_where_idempotent_and_looked_up_where_not() {
     assert!(plan(&report, &desired(V1), &m).unwrap().plan.is_empty());
     assert!(heard.lock().unwrap().contains(&"create topics".to_owned()));
 }
+
+/// `change` rules are evaluated a part of the plan at a time: an action far past the first part
+/// (the deletion of a tier-1 topic after 1,200 other retirements) is still judged, once.
+#[test]
+fn change_rules_judge_every_action_of_a_large_plan() {
+    let files: std::collections::BTreeMap<String, Vec<u8>> = [(
+        "mesh.toml".to_string(),
+        b"[mesh]\nname = \"big\"\npolicy_packs = [\"baseline\"]\n\n[environments.mem]\nbootstrap_servers = \"mem:9092\"\n"
+            .to_vec(),
+    )]
+    .into();
+    let report = mesh_check::validate(
+        &files,
+        Some("mem"),
+        mesh_model::doc::Date::from_unix_days(20_000),
+    );
+    assert!(!report.has_errors(), "{:?}", report.diagnostics);
+    let mut w = World {
+        brokers: 1,
+        catalog_topic: Some(CATALOG.into()),
+        ..Default::default()
+    };
+    let retired = |name: &str, sla: &str| CatalogRecord {
+        product: format!("old.{name}"),
+        domain: "old".into(),
+        topic: format!("old.{name}"),
+        description: "gone".into(),
+        owners: vec!["@acme/old".into()],
+        quality: "raw".into(),
+        sla: sla.into(),
+        status: "deprecated".into(),
+        tags: vec![],
+        inputs: vec![],
+        declared_configs: vec![],
+        // Past its sunset at the plan's clock (the epoch): free to retire.
+        deprecation: Some(
+            [
+                ("since".to_string(), "1969-01-01".to_string()),
+                ("sunset".to_string(), "1969-06-01".to_string()),
+            ]
+            .into(),
+        ),
+        revision: None,
+        applied_at: String::new(),
+        applied: None,
+    };
+    let names: Vec<String> = (0..1_200)
+        .map(|i| format!("p{i:04}"))
+        .chain(["zz-tier-one".to_string()])
+        .collect();
+    for name in &names {
+        let sla = if name.starts_with("zz") {
+            "tier-1"
+        } else {
+            "tier-3"
+        };
+        let record = retired(name, sla);
+        w.topics.insert(
+            record.topic.clone(),
+            LiveTopic {
+                name: record.topic.clone(),
+                partitions: 1,
+                replication_factor: 1,
+                configs: Default::default(),
+            },
+        );
+        w.catalog.insert(record.product.clone(), record);
+    }
+    let m = Memory::new(w);
+    let d = DesiredState {
+        catalog_topic: CATALOG.into(),
+        retire_idle_days: 7,
+        ..Default::default()
+    };
+    let planned = plan(&report, &d, &m).expect("a plan");
+    let deletes: Vec<usize> = planned
+        .plan
+        .actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| matches!(a, Action::DeleteTopic { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    let first = planned.plan.errors.first();
+    assert_eq!(deletes.len(), names.len(), "{first:?}");
+    let tier_one = planned
+        .plan
+        .actions
+        .iter()
+        .position(|a| matches!(a, Action::DeleteTopic { topic, .. } if topic == "old.zz-tier-one"))
+        .expect("the tier-1 topic's deletion is planned");
+    assert!(tier_one > 1_000, "at {tier_one}: not past the first part");
+    let refused: Vec<&PlanError> = planned
+        .plan
+        .errors
+        .iter()
+        .filter(|e| e.message.contains("tier-1"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{first:?}");
+    assert_eq!(planned.plan.errors.len(), 1, "{first:?}");
+    assert_eq!(refused[0].product.as_deref(), Some("old.zz-tier-one"));
+}
