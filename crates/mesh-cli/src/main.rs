@@ -24,6 +24,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use mesh_model::doc::Date;
 
+/// mimalloc instead of the system allocator: see docs/benchmarks.md ("Session 7").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "mesh",
