@@ -759,7 +759,7 @@ fn evaluate_subject(
     ds: &mut Diagnostics,
 ) {
     let mut scope = root.new_inner_scope();
-    scope.add_variable_from_value(s.kind, view::to_cel(&s.json));
+    scope.add_variable_as_val(s.kind, view::to_val(&s.json));
     let ctx = &scope;
     for rule in policies.rules.iter().filter(|r| r.applies_to == s.kind) {
         if let Scope::Domain(d) = &rule.scope
