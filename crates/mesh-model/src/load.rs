@@ -31,28 +31,12 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diag
         ..Mesh::default()
     };
 
-    for (path, bytes) in files {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => {
-                let mut src = SourceFile::new(path.clone(), text);
-                if path.ends_with(".toml") {
-                    // Before any parsing: a file that does not parse must not show its secrets.
-                    secrets::redact_lexically(&mut src);
-                }
-                mesh.sources.insert(path.clone(), src);
-            }
-            Err(e) => {
-                let at = e.valid_up_to();
-                // Binary content is never shown or parsed: an empty text keeps renderers safe.
-                mesh.sources
-                    .insert(path.clone(), SourceFile::new(path.clone(), ""));
-                mesh.unreadable.insert(path.clone());
-                ds.push(
-                    Diagnostic::error("not-utf8", path, 0..0, format!("{path} is not UTF-8 text (invalid byte at offset {at})"))
-                        .with_help("mesh files are UTF-8 text; replace this file, or remove it if it was added by mistake"),
-                );
-            }
+    for (path, (src, not_utf8)) in files.keys().zip(source_files(files)) {
+        if let Some(d) = not_utf8 {
+            mesh.unreadable.insert(path.clone());
+            ds.push(d);
         }
+        mesh.sources.insert(path.clone(), src);
     }
 
     let settings = load_settings(&mut mesh, files.contains_key("mesh.toml"), &mut ds);
@@ -106,6 +90,56 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diag
     mesh.products.sort_by(|a, b| a.id.cmp(&b.id));
     mesh.connectors.sort_by(|a, b| a.name.cmp(&b.name));
     (mesh, ds)
+}
+
+/// Each file's `SourceFile` (secrets of TOML files marked), and the error of a file that is not
+/// UTF-8, in the order of `files`; built on all cores, as every file's text is copied and indexed.
+fn source_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<(SourceFile, Option<Diagnostic>)> {
+    let files: Vec<(&String, &Vec<u8>)> = files.iter().collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let size = files.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(size)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(path, bytes)| source_file(path, bytes))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                // A panic here is a bug: re-raise it as it was.
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+fn source_file(path: &str, bytes: &[u8]) -> (SourceFile, Option<Diagnostic>) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let mut src = SourceFile::new(path.to_string(), text);
+            if path.ends_with(".toml") {
+                // Before any parsing: a file that does not parse must not show its secrets.
+                secrets::redact_lexically(&mut src);
+            }
+            (src, None)
+        }
+        Err(e) => {
+            let at = e.valid_up_to();
+            // Binary content is never shown or parsed: an empty text keeps renderers safe.
+            let d = Diagnostic::error("not-utf8", path, 0..0, format!("{path} is not UTF-8 text (invalid byte at offset {at})"))
+                .with_help("mesh files are UTF-8 text; replace this file, or remove it if it was added by mistake");
+            (SourceFile::new(path.to_string(), ""), Some(d))
+        }
+    }
 }
 
 /// What loading one domain folder adds to the mesh. Folders are loaded in parallel, each
