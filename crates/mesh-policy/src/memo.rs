@@ -10,7 +10,6 @@
 //! reads are mostly unique (a product id) stops being remembered after a trial.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use cel::IdedExpr;
 use cel::common::ast::{EntryExpr, Expr};
@@ -25,6 +24,8 @@ const TRIAL: u32 = 256;
 pub(crate) struct Memo {
     /// Two slots per rule (its `when`, its `check`), in the order of the rules.
     slots: Vec<Slot>,
+    /// The key being written, kept between lookups so that a hit allocates nothing.
+    key: String,
 }
 
 struct Slot {
@@ -63,7 +64,10 @@ impl Memo {
                 });
             }
         }
-        Memo { slots }
+        Memo {
+            slots,
+            key: String::new(),
+        }
     }
 
     /// The remembered verdict of part `part` of rule `rule` for `view`, or the key to remember
@@ -78,12 +82,13 @@ impl Memo {
         if slot.off {
             return Err(None);
         }
-        let mut key = String::new();
+        let key = &mut self.key;
+        key.clear();
         for path in &slot.reads {
-            write_read(view, path, &mut key);
+            write_read(view, path, key);
         }
         slot.lookups += 1;
-        if let Some(&verdict) = slot.verdicts.get(&key) {
+        if let Some(&verdict) = slot.verdicts.get(key.as_str()) {
             slot.hits += 1;
             return Ok(verdict);
         }
@@ -92,7 +97,7 @@ impl Memo {
             slot.verdicts = HashMap::new();
             return Err(None);
         }
-        Err(Some(key))
+        Err(Some(key.clone()))
     }
 
     pub(crate) fn remember(&mut self, rule: usize, part: Part, key: String, verdict: bool) {
@@ -164,7 +169,7 @@ fn entry_reads(e: &EntryExpr, var: &str, out: &mut Vec<Vec<String>>) {
 
 /// What following `path` from `view` finds, written so that two different findings never read
 /// the same: how many fields were followed, then `!` for a missing field, or `=` and the value
-/// (as JSON) where the path ended or met something that is not an object.
+/// (see [`write_value`]) where the path ended or met something that is not an object.
 fn write_read(view: &Value, path: &[String], out: &mut String) {
     let mut at = view;
     let mut followed = 0;
@@ -176,14 +181,74 @@ fn write_read(view: &Value, path: &[String], out: &mut String) {
                     followed += 1;
                 }
                 None => {
-                    let _ = write!(out, "{followed}!;");
+                    write_len(followed, out);
+                    out.push('!');
                     return;
                 }
             },
             _ => break,
         }
     }
-    let _ = write!(out, "{followed}={at};");
+    write_len(followed, out);
+    out.push('=');
+    write_value(at, out);
+}
+
+/// A JSON value, self-delimiting: a tag, and for strings, lists and objects their length
+/// before their contents (so no escaping is needed); numbers as serde_json writes them (an
+/// integer as `1`, a float as `1.0`), ended by `;`.
+fn write_value(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push('n'),
+        Value::Bool(true) => out.push('t'),
+        Value::Bool(false) => out.push('f'),
+        Value::Number(n) => {
+            out.push('#');
+            out.push_str(&n.to_string());
+            out.push(';');
+        }
+        Value::String(s) => write_str(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            write_len(items.len(), out);
+            for item in items {
+                write_value(item, out);
+            }
+        }
+        Value::Object(o) => {
+            out.push('{');
+            write_len(o.len(), out);
+            for (k, v) in o {
+                write_str(k, out);
+                write_value(v, out);
+            }
+        }
+    }
+}
+
+fn write_str(s: &str, out: &mut String) {
+    out.push('"');
+    write_len(s.len(), out);
+    out.push_str(s);
+}
+
+/// A count in decimal, ended by `:`.
+fn write_len(n: usize, out: &mut String) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+    out.push(':');
 }
 
 #[cfg(test)]
@@ -233,6 +298,18 @@ mod tests {
             json!({"schema": {"value": 1.0}}),
             json!({"schema": "value"}),
             json!({"schema": ["value"]}),
+            json!({"schema": {"value": "1"}}),
+            json!({"schema": {"value": true}}),
+            json!({"schema": {"value": [1, 2]}}),
+            json!({"schema": {"value": [12]}}),
+            json!({"schema": {"value": ["a", "b"]}}),
+            json!({"schema": {"value": ["a\"", "b"]}}),
+            json!({"schema": {"value": {"a": "b"}}}),
+            json!({"schema": {"value": {"a": "b", "c": "d"}}}),
+            json!({"schema": {"value": {"ab": ""}}}),
+            json!({"schema": {"value": {"a": "b:"}}}),
+            json!({"schema": {"value": 10}}),
+            json!({"schema": {"value": 100_000_000_000u64}}),
         ];
         let written: Vec<String> = findings.iter().map(write).collect();
         for (i, a) in written.iter().enumerate() {
