@@ -836,10 +836,16 @@ fn main() {
     println!();
     println!("{:<56}{:>12}{:>12}", "measurement", "median", "min");
     println!("{}", "-".repeat(80));
-    row("(a) floor: from_dir + parse every file (TOML, schemas)", floor_total);
+    row(
+        "(a) floor: from_dir + parse every file (TOML, schemas)",
+        floor_total,
+    );
     row("      read (mesh_repo::from_dir)", floor_read);
     row("      parse .toml files (toml DeTable::parse)", floor_parse);
-    row("      parse schema files (serde_json, protox-parse)", floor_schemas);
+    row(
+        "      parse schema files (serde_json, protox-parse)",
+        floor_schemas,
+    );
     row("(b) full: from_dir + mesh_check::validate", full_total);
     row("      read (mesh_repo::from_dir)", full_read);
     row("      validate (incl. dropping the report)", full_validate);
