@@ -2,8 +2,13 @@
 //!
 //! End-to-end cost of `mesh validate` (load, schema checks, policies, lineage graph) on a
 //! synthetic mesh of 10,000 products in 100 domains, against a floor of just reading the files
-//! and parsing every TOML file. Prints a table; asserts nothing about time (figures go in
-//! docs/benchmarks.md). The target is validate + graph under 1 s on a 2-core machine.
+//! and parsing every one of them, one after the other: each TOML file with toml's
+//! span-preserving parser, each Avro (`.avsc`) and JSON Schema (`.json`) file into a
+//! `serde_json::Value`, each `.proto` file with protox-parse (the parsers mesh uses). Until
+//! session 7 the floor parsed only the TOML files; the schema files are files of the mesh too
+//! (issue 14: "the floor that only reads and parses the files"). Prints a table; asserts
+//! nothing about time (figures go in docs/benchmarks.md). The target is validate + graph under
+//! 1 s on a 2-core machine.
 //!
 //! The synthetic mesh is generated deterministically into a temp dir and must validate with zero
 //! errors: a benchmark of an invalid mesh would measure the error paths, not the real work.
@@ -657,8 +662,9 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     (out, start.elapsed())
 }
 
-/// (a) Read the files, and parse each .toml file with toml's span-preserving parser.
-fn floor(dir: &Path) -> [Duration; 3] {
+/// (a) Read the files, and parse each: .toml with toml's span-preserving parser, .avsc and
+/// .json into a `serde_json::Value`, .proto with protox-parse.
+fn floor(dir: &Path) -> [Duration; 4] {
     let (files, read) = timed(|| mesh_repo::from_dir(dir).expect("reads"));
     let (parsed, parse) = timed(|| {
         let mut n = 0usize;
@@ -672,8 +678,24 @@ fn floor(dir: &Path) -> [Duration; 3] {
         }
         n
     });
-    black_box(parsed);
-    [read + parse, read, parse]
+    let (schemas, parse_schemas) = timed(|| {
+        let mut n = 0usize;
+        for (path, bytes) in &files.files {
+            if path.ends_with(".avsc") || path.ends_with(".json") {
+                let value: serde_json::Value = serde_json::from_slice(bytes).expect("parses");
+                n += value.as_object().map_or(0, |o| o.len());
+                black_box(&value);
+            } else if path.ends_with(".proto") {
+                let text = std::str::from_utf8(bytes).expect("utf-8");
+                let file = protox_parse::parse(path, text).expect("parses");
+                n += file.message_type.len();
+                black_box(&file);
+            }
+        }
+        n
+    });
+    black_box((parsed, schemas));
+    [read + parse + parse_schemas, read, parse, parse_schemas]
 }
 
 /// (b) Read the files and validate them (load, schemas, lineage graph, policies).
@@ -798,7 +820,7 @@ fn main() {
     );
 
     let load_before = loadavg();
-    let [floor_total, floor_read, floor_parse] = measure(|| floor(tmp.path()));
+    let [floor_total, floor_read, floor_parse, floor_schemas] = measure(|| floor(tmp.path()));
     let [full_total, full_read, full_validate] = measure(|| full(tmp.path()));
     let [model, schemas, graph, policy_load, evaluate, sort] = measure(|| stages(&files.files));
 
@@ -815,11 +837,15 @@ fn main() {
     println!("{:<56}{:>12}{:>12}", "measurement", "median", "min");
     println!("{}", "-".repeat(80));
     row(
-        "(a) floor: from_dir + toml DeTable::parse of each .toml",
+        "(a) floor: from_dir + parse every file (TOML, schemas)",
         floor_total,
     );
     row("      read (mesh_repo::from_dir)", floor_read);
-    row("      parse .toml files", floor_parse);
+    row("      parse .toml files (toml DeTable::parse)", floor_parse);
+    row(
+        "      parse schema files (serde_json, protox-parse)",
+        floor_schemas,
+    );
     row("(b) full: from_dir + mesh_check::validate", full_total);
     row("      read (mesh_repo::from_dir)", full_read);
     row("      validate (incl. dropping the report)", full_validate);

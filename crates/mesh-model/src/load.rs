@@ -2,7 +2,7 @@
 //! files themselves (syntax, unknown keys, types, enums, ranges, names, missing files).
 //! Cross-file checks (references, access, uniqueness) live in `crate::validate`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use mesh_diagnostics::{Diagnostic, Diagnostics, SourceFile};
@@ -31,28 +31,12 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diag
         ..Mesh::default()
     };
 
-    for (path, bytes) in files {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => {
-                let mut src = SourceFile::new(path.clone(), text);
-                if path.ends_with(".toml") {
-                    // Before any parsing: a file that does not parse must not show its secrets.
-                    secrets::redact_lexically(&mut src);
-                }
-                mesh.sources.insert(path.clone(), src);
-            }
-            Err(e) => {
-                let at = e.valid_up_to();
-                // Binary content is never shown or parsed: an empty text keeps renderers safe.
-                mesh.sources
-                    .insert(path.clone(), SourceFile::new(path.clone(), ""));
-                mesh.unreadable.insert(path.clone());
-                ds.push(
-                    Diagnostic::error("not-utf8", path, 0..0, format!("{path} is not UTF-8 text (invalid byte at offset {at})"))
-                        .with_help("mesh files are UTF-8 text; replace this file, or remove it if it was added by mistake"),
-                );
-            }
+    for (path, (src, not_utf8)) in files.keys().zip(source_files(files)) {
+        if let Some(d) = not_utf8 {
+            mesh.unreadable.insert(path.clone());
+            ds.push(d);
         }
+        mesh.sources.insert(path.clone(), src);
     }
 
     let settings = load_settings(&mut mesh, files.contains_key("mesh.toml"), &mut ds);
@@ -94,8 +78,13 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diag
             _ => {}
         }
     }
-    for (dir_name, paths) in &by_domain {
-        load_domain(&mut mesh, dir_name, paths, &mut ds);
+    for (loaded, part_ds) in load_domains(&mesh, &by_domain) {
+        ds.extend(part_ds);
+        mesh.unreadable.extend(loaded.unreadable);
+        mesh.unreadable_products.extend(loaded.unreadable_products);
+        mesh.products.extend(loaded.products);
+        mesh.connectors.extend(loaded.connectors);
+        mesh.domains.extend(loaded.domain);
     }
     mesh.domains.sort_by(|a, b| a.name.cmp(&b.name));
     mesh.products.sort_by(|a, b| a.id.cmp(&b.id));
@@ -103,10 +92,116 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diag
     (mesh, ds)
 }
 
-/// Parses one TOML file; a file that is binary or does not parse is recorded as unreadable, so
-/// that later checks do not pile errors on top of the real one.
-fn parse_file(mesh: &mut Mesh, path: &str, ds: &mut Diagnostics) -> Option<doc::Table> {
-    if mesh.unreadable.contains(path) {
+/// Each file's `SourceFile` (secrets of TOML files marked), and the error of a file that is not
+/// UTF-8, in the order of `files`; built on all cores, as every file's text is copied and indexed.
+fn source_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<(SourceFile, Option<Diagnostic>)> {
+    let files: Vec<(&String, &Vec<u8>)> = files.iter().collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let size = files.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(size)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(path, bytes)| source_file(path, bytes))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                // A panic here is a bug: re-raise it as it was.
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+fn source_file(path: &str, bytes: &[u8]) -> (SourceFile, Option<Diagnostic>) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let mut src = SourceFile::new(path.to_string(), text);
+            if path.ends_with(".toml") {
+                // Before any parsing: a file that does not parse must not show its secrets.
+                secrets::redact_lexically(&mut src);
+            }
+            (src, None)
+        }
+        Err(e) => {
+            let at = e.valid_up_to();
+            // Binary content is never shown or parsed: an empty text keeps renderers safe.
+            let d = Diagnostic::error("not-utf8", path, 0..0, format!("{path} is not UTF-8 text (invalid byte at offset {at})"))
+                .with_help("mesh files are UTF-8 text; replace this file, or remove it if it was added by mistake");
+            (SourceFile::new(path.to_string(), ""), Some(d))
+        }
+    }
+}
+
+/// What loading one domain folder adds to the mesh. Folders are loaded in parallel, each
+/// into its own `Loaded` and diagnostics, and merged in folder order, so the mesh and the
+/// order of the diagnostics are those of loading them one after the other.
+#[derive(Default)]
+struct Loaded {
+    domain: Option<Domain>,
+    products: Vec<Product>,
+    connectors: Vec<Connector>,
+    unreadable: BTreeSet<String>,
+    unreadable_products: Vec<String>,
+}
+
+/// Loads every domain folder, spread over the cores in runs of consecutive folders; the
+/// results come back in folder order.
+fn load_domains(
+    mesh: &Mesh,
+    by_domain: &BTreeMap<String, Vec<String>>,
+) -> Vec<(Loaded, Diagnostics)> {
+    let dirs: Vec<(&String, &Vec<String>)> = by_domain.iter().collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let size = dirs.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = dirs
+            .chunks(size)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(dir_name, paths)| {
+                            let mut loaded = Loaded::default();
+                            let mut ds = Diagnostics::new();
+                            load_domain(mesh, dir_name, paths, &mut loaded, &mut ds);
+                            (loaded, ds)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                // A panic while loading is a bug: re-raise it here as it was.
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// Parses one TOML file; a file that is binary or does not parse is recorded as unreadable (in
+/// `unreadable`, which the caller merges into the mesh's), so that later checks do not pile
+/// errors on top of the real one.
+fn parse_file(
+    mesh: &Mesh,
+    unreadable: &mut BTreeSet<String>,
+    path: &str,
+    ds: &mut Diagnostics,
+) -> Option<doc::Table> {
+    if mesh.unreadable.contains(path) || unreadable.contains(path) {
         return None;
     }
     let src = mesh.sources.get(path)?;
@@ -117,7 +212,7 @@ fn parse_file(mesh: &mut Mesh, path: &str, ds: &mut Diagnostics) -> Option<doc::
         }
         Err(d) => {
             ds.push(*d);
-            mesh.unreadable.insert(path.to_string());
+            unreadable.insert(path.to_string());
             None
         }
     }
@@ -138,7 +233,10 @@ fn load_settings(mesh: &mut Mesh, present: bool, ds: &mut Diagnostics) -> Settin
         );
         return settings;
     }
-    let Some(table) = parse_file(mesh, "mesh.toml", ds) else {
+    let mut unreadable = BTreeSet::new();
+    let parsed = parse_file(mesh, &mut unreadable, "mesh.toml", ds);
+    mesh.unreadable.extend(unreadable);
+    let Some(table) = parsed else {
         return settings;
     };
     let sources = &mut mesh.sources;
@@ -442,7 +540,13 @@ pub fn topic_name_problem(name: &str) -> Option<String> {
     None
 }
 
-fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagnostics) {
+fn load_domain(
+    mesh: &Mesh,
+    dir_name: &str,
+    paths: &[String],
+    out: &mut Loaded,
+    ds: &mut Diagnostics,
+) {
     let dir = format!("domains/{dir_name}");
     let domain_file = format!("{dir}/domain.toml");
     let mut product_files = Vec::new();
@@ -463,7 +567,7 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
         }
     }
     if !mesh.sources.contains_key(&domain_file) {
-        mesh.unreadable_products
+        out.unreadable_products
             .extend(product_stems(dir_name, &product_files));
         let anchor = paths.first().cloned().unwrap_or_else(|| dir.clone());
         ds.push(
@@ -479,8 +583,8 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
         );
         return;
     }
-    let Some(table) = parse_file(mesh, &domain_file, ds) else {
-        mesh.unreadable_products
+    let Some(table) = parse_file(mesh, &mut out.unreadable, &domain_file, ds) else {
+        out.unreadable_products
             .extend(product_stems(dir_name, &product_files));
         return;
     };
@@ -661,19 +765,19 @@ fn load_domain(mesh: &mut Mesh, dir_name: &str, paths: &[String], ds: &mut Diagn
 
     product_files.sort();
     for path in product_files {
-        if let Some(p) = load_product(mesh, &domain, &path, ds) {
-            mesh.products.push(p);
+        if let Some(p) = load_product(mesh, out, &domain, &path, ds) {
+            out.products.push(p);
         }
     }
     connector_files.sort();
     for path in connector_files {
-        if let Some(table) = parse_file(mesh, &path, ds)
+        if let Some(table) = parse_file(mesh, &mut out.unreadable, &path, ds)
             && let Some(c) = crate::connector::read(&domain, &path, &table, ds)
         {
-            mesh.connectors.push(c);
+            out.connectors.push(c);
         }
     }
-    mesh.domains.push(domain);
+    out.domain = Some(domain);
 }
 
 /// The ids products in these files would most likely have (the file stem; a `name` field may
@@ -970,13 +1074,14 @@ fn choice<T>(
 }
 
 fn load_product(
-    mesh: &mut Mesh,
+    mesh: &Mesh,
+    out: &mut Loaded,
     domain: &Domain,
     path: &str,
     ds: &mut Diagnostics,
 ) -> Option<Product> {
-    let Some(table) = parse_file(mesh, path, ds) else {
-        mesh.unreadable_products
+    let Some(table) = parse_file(mesh, &mut out.unreadable, path, ds) else {
+        out.unreadable_products
             .extend(product_stems(&domain.name, &[path.to_string()]));
         return None;
     };

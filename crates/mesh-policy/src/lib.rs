@@ -5,6 +5,7 @@
 //! passed in as text. A rule is checked when it is loaded — CEL syntax, and every field it names
 //! against the subject's shape — so a typo fails every run, not just the runs that reach it.
 
+mod memo;
 pub mod view;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use std::ops::Range;
 
 use cel::common::ast::{EntryExpr, Expr};
 use cel::{Context, IdedExpr, Program};
+use memo::{Memo, Part};
 use mesh_diagnostics::{Diagnostic, Diagnostics, Severity, SourceFile, offset_of};
 use mesh_model::Mesh;
 use mesh_model::doc::{self, Date, Reader, did_you_mean};
@@ -522,7 +524,7 @@ fn entry_children(e: &cel::common::ast::IdedEntryExpr) -> Vec<&IdedExpr> {
 }
 
 /// `a.b.c` as ["a", "b", "c"] when the expression is a plain chain of field selections.
-fn select_path(e: &Expr) -> Option<Vec<String>> {
+pub(crate) fn select_path(e: &Expr) -> Option<Vec<String>> {
     match e {
         Expr::Ident(name) => Some(vec![name.clone()]),
         Expr::Select(s) => {
@@ -569,6 +571,7 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
             .map(|part| {
                 scope.spawn(move || {
                     let root = make_root();
+                    let mut memo = Memo::new(&policies.rules, "product");
                     let mut ds = Diagnostics::new();
                     let mut used = vec![false; policies.exemptions.len()];
                     for p in part {
@@ -581,7 +584,15 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
                             file: &p.file,
                             span: 0..0,
                         };
-                        evaluate_subject(mesh, policies, &root, &subject, &mut used, &mut ds);
+                        evaluate_subject(
+                            mesh,
+                            policies,
+                            &root,
+                            &subject,
+                            Some(&mut memo),
+                            &mut used,
+                            &mut ds,
+                        );
                     }
                     (ds, used)
                 })
@@ -604,7 +615,7 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
 
     let root = root_context();
     let mut eval =
-        |s: Subject| evaluate_subject(mesh, policies, &root, &s, &mut used_exemptions, ds);
+        |s: Subject| evaluate_subject(mesh, policies, &root, &s, None, &mut used_exemptions, ds);
     for d in &mesh.domains {
         let json = view::domain(mesh, d);
         eval(Subject {
@@ -743,38 +754,62 @@ pub fn evaluate_changes(
             span: 0..0,
         };
         let mut ds = Diagnostics::new();
-        evaluate_subject(mesh, policies, &root, &subject, &mut used, &mut ds);
+        evaluate_subject(mesh, policies, &root, &subject, None, &mut used, &mut ds);
         found.extend(ds.into_sorted().into_iter().map(|d| (i, d)));
     }
     found
 }
 
-/// Evaluates the rules about one subject in a scope of `root` that holds it.
+/// Evaluates the rules about one subject in a scope of `root` that holds it; with a memo (for
+/// subjects of its kind), verdicts already known for what a rule reads are not evaluated again.
 fn evaluate_subject(
     mesh: &Mesh,
     policies: &Policies,
     root: &Context,
     s: &Subject,
+    mut memo: Option<&mut Memo>,
     used_exemptions: &mut [bool],
     ds: &mut Diagnostics,
 ) {
     let mut scope = root.new_inner_scope();
-    scope.add_variable_from_value(s.kind, view::to_cel(&s.json));
+    scope.add_variable_as_val(s.kind, view::to_val(&s.json));
     let ctx = &scope;
-    for rule in policies.rules.iter().filter(|r| r.applies_to == s.kind) {
+    let mut verdict = |i: usize, rule: &Rule, part: Part, p: &Program, ds: &mut Diagnostics| {
+        let what = match part {
+            Part::When => "when",
+            Part::Check => "check",
+        };
+        let Some(memo) = memo.as_deref_mut() else {
+            return run(p, ctx, rule, s, what, ds);
+        };
+        match memo.lookup(i, part, &s.json) {
+            Ok(known) => Some(known),
+            Err(key) => {
+                let found = run(p, ctx, rule, s, what, ds);
+                if let (Some(key), Some(b)) = (key, found) {
+                    memo.remember(i, part, key, b);
+                }
+                found
+            }
+        }
+    };
+    for (i, rule) in policies.rules.iter().enumerate() {
+        if rule.applies_to != s.kind {
+            continue;
+        }
         if let Scope::Domain(d) = &rule.scope
             && d != s.domain
         {
             continue;
         }
         let applies = match &rule.when {
-            Some(w) => run(w, ctx, rule, s, "when", ds),
+            Some(w) => verdict(i, rule, Part::When, w, ds),
             None => Some(true),
         };
         if applies != Some(true) {
             continue;
         }
-        if run(&rule.check, ctx, rule, s, "check", ds) != Some(false) {
+        if verdict(i, rule, Part::Check, &rule.check, ds) != Some(false) {
             continue;
         }
         let exemption = s.product_id.and_then(|pid| {
@@ -992,4 +1027,110 @@ fn lookup(path: &str, s: &Subject, mesh: &Mesh) -> Option<String> {
         Value::Null => "none".into(),
         other => other.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With the memo, every product gets the diagnostics it gets without it: 600 products
+    /// (past the memo's trial) that pass and break the baseline pack and a rule that errors.
+    #[test]
+    fn the_memo_changes_no_verdict() {
+        let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        files.insert(
+            "mesh.toml".into(),
+            "[mesh]\nname = \"t\"\npolicy_packs = [\"baseline\"]\n[defaults.topic]\npartitions = 3\nreplication_factor = 3\n".into(),
+        );
+        files.insert(
+            "policies/extra.toml".into(),
+            r#"[[rule]]
+id = "extra.int-of-retention"
+description = "an expression that fails on some products"
+applies_to = "product"
+when = 'has(product.topic.config) && product.schema == null || size(product.tags) > 2'
+check = 'int(product.topic.config["segment.ms"]) > 0 && product.owners.all(o, o != "@x")'
+message = "{product.id}"
+"#
+            .into(),
+        );
+        files.insert(
+            "domains/sales/domain.toml".into(),
+            "name = \"sales\"\ndescription = \"Sales of things\"\nowners = [\"@a/sales\"]\n[principals]\nw = \"User:sales-w\"\n".into(),
+        );
+        for i in 0..600 {
+            let quality = ["raw", "curated", "authoritative"][i % 3];
+            let sla = ["tier-1", "tier-2", "tier-3"][i % 7 % 3];
+            let vis = ["public", "restricted", "private"][i % 5 % 3];
+            let tags = ["[]", "[\"pii\"]", "[\"a\", \"b\", \"c\"]"][i % 11 % 3];
+            let owners = ["", "owners = [\"@x\"]\n", "owners = [\"not an owner\"]\n"][i % 13 % 3];
+            let config = [
+                "\"retention.ms\" = \"7d\"\n\"segment.ms\" = \"1h\"",
+                "\"cleanup.policy\" = \"compact\"",
+                "\"retention.ms\" = \"1m\"\n\"max.message.bytes\" = \"16MiB\"",
+            ][i % 17 % 3];
+            let schema = if i % 4 == 0 {
+                "[schema]\nvalue = \"schemas/a.avsc\"\ncompatibility = \"NONE\"\n"
+            } else {
+                ""
+            };
+            files.insert(
+                format!("domains/sales/products/p{i}.toml"),
+                format!(
+                    "description = \"Product number {i} of sales\"\nquality = \"{quality}\"\nsla = \"{sla}\"\ntags = {tags}\n{owners}producers = [\"w\"]\n[topic]\npartitions = {}\n[topic.config]\n{config}\n{schema}[access]\nvisibility = \"{vis}\"\n",
+                    [3, 30, 12][i % 19 % 3]
+                )
+                .into(),
+            );
+        }
+        files.insert("domains/sales/schemas/a.avsc".into(), "\"string\"".into());
+        let (mesh, mut ds) = mesh_model::load(&files, None);
+        let policies = load(&mesh, &mut ds);
+        assert!(!ds.has_errors(), "{:?}", ds.iter().collect::<Vec<_>>());
+        let root = root_context(
+            &view::to_cel(&Value::String(String::new())),
+            &view::to_cel(&view::environment(&mesh)),
+        );
+        let mut memo = Memo::new(&policies.rules, "product");
+        let (mut with, mut without) = (0, 0);
+        let mut codes = std::collections::BTreeSet::new();
+        for p in &mesh.products {
+            let subject = Subject {
+                kind: "product",
+                domain: &p.domain,
+                product_id: Some(&p.id),
+                json: view::product(p),
+                file: &p.file,
+                span: 0..0,
+            };
+            let mut used = vec![false; policies.exemptions.len()];
+            let (mut a, mut b) = (Diagnostics::new(), Diagnostics::new());
+            evaluate_subject(
+                &mesh,
+                &policies,
+                &root,
+                &subject,
+                Some(&mut memo),
+                &mut used,
+                &mut a,
+            );
+            evaluate_subject(&mesh, &policies, &root, &subject, None, &mut used, &mut b);
+            let (a, b) = (a.into_sorted(), b.into_sorted());
+            with += a.len();
+            without += b.len();
+            codes.extend(a.iter().map(|d| d.code.clone()));
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{}", p.id);
+        }
+        assert_eq!(with, without);
+        // The mesh does break rules, and the extra rule does fail on some products.
+        assert!(with > 600, "{with}");
+        for code in [
+            "rule-error",
+            "extra.int-of-retention",
+            "topic.partition-budget",
+            "privacy.pii-not-public",
+        ] {
+            assert!(codes.contains(code), "{code} not in {codes:?}");
+        }
+    }
 }

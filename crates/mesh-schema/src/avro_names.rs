@@ -138,6 +138,80 @@ fn walk(v: &Value, out: &mut Vec<BadName>) {
     }
 }
 
+/// apache-avro's name checks, without its regular expressions.
+///
+/// apache-avro checks every name, namespace, field name and enum symbol with a regex (regex-lite's
+/// backtracking-free VM), which was a third of the time it took to parse a schema. Its
+/// `validator` module lets an application register its own checks; these accept exactly what
+/// its regexes accept (the rules above) and fail with the same errors, built from the same
+/// regexes, so messages do not change. Registration is once per process: when something else
+/// registered first, its checks stay in force.
+pub(crate) fn install_fast_validators() {
+    use apache_avro::validator::{
+        set_enum_symbol_name_validator, set_record_field_name_validator, set_schema_name_validator,
+        set_schema_namespace_validator,
+    };
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Each `set_*` fails only when a validator is already registered; that one then stays.
+        let _ = set_schema_name_validator(Box::new(Fast));
+        let _ = set_schema_namespace_validator(Box::new(Fast));
+        let _ = set_enum_symbol_name_validator(Box::new(Fast));
+        let _ = set_record_field_name_validator(Box::new(Fast));
+    });
+}
+
+/// The specification's name rules as plain character tests.
+struct Fast;
+
+impl apache_avro::validator::SchemaNameValidator for Fast {
+    /// apache-avro's regex: an optional namespace (dotted names, possibly empty) and a dot,
+    /// then a simple name. The name is what follows the last dot; the namespace is what
+    /// precedes it (`Some("")` for a leading dot), or `None` without a dot.
+    fn validate(
+        &self,
+        full: &str,
+    ) -> apache_avro::AvroResult<(String, apache_avro::schema::Namespace)> {
+        let (ns, name) = match full.rsplit_once('.') {
+            Some((ns, name)) => (Some(ns), name),
+            None => (None, full),
+        };
+        if is_simple(name) && ns.is_none_or(is_namespace) {
+            return Ok((name.to_owned(), ns.map(str::to_owned)));
+        }
+        let regex = apache_avro::validator::SchemaNameValidator::regex(self);
+        Err(apache_avro::error::Details::InvalidSchemaName(full.to_owned(), regex.as_str()).into())
+    }
+}
+
+impl apache_avro::validator::SchemaNamespaceValidator for Fast {
+    fn validate(&self, ns: &str) -> apache_avro::AvroResult<()> {
+        if is_namespace(ns) {
+            return Ok(());
+        }
+        let regex = apache_avro::validator::SchemaNamespaceValidator::regex(self);
+        Err(apache_avro::error::Details::InvalidNamespace(ns.to_owned(), regex.as_str()).into())
+    }
+}
+
+impl apache_avro::validator::EnumSymbolNameValidator for Fast {
+    fn validate(&self, symbol: &str) -> apache_avro::AvroResult<()> {
+        if is_simple(symbol) {
+            return Ok(());
+        }
+        Err(apache_avro::error::Details::EnumSymbolName(symbol.to_owned()).into())
+    }
+}
+
+impl apache_avro::validator::RecordFieldNameValidator for Fast {
+    fn validate(&self, name: &str) -> apache_avro::AvroResult<()> {
+        if is_simple(name) {
+            return Ok(());
+        }
+        Err(apache_avro::error::Details::FieldName(name.to_owned()).into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +250,81 @@ mod tests {
                 ("enum symbol", "not-ok".to_owned()),
                 ("fixed name", "Ha sh".to_owned()),
             ]
+        );
+    }
+
+    /// The character tests accept and reject exactly what apache-avro's own regexes do.
+    #[test]
+    fn fast_validators_agree_with_the_regexes() {
+        use apache_avro::validator::{
+            EnumSymbolNameValidator, RecordFieldNameValidator, SchemaNameValidator,
+            SchemaNamespaceValidator,
+        };
+        let names = [
+            "",
+            ".",
+            "..",
+            "a",
+            "_",
+            "A1",
+            "1a",
+            "a-b",
+            "a b",
+            "é",
+            "a.b",
+            "a.b.C",
+            ".C",
+            "a..C",
+            "a.",
+            ".a.",
+            "a.1b.C",
+            "_._._",
+            "a.b.c.d.E_9",
+            "ab\n",
+            "a\n",
+            " a",
+            "a.b ",
+        ];
+        for n in names {
+            let name_re = SchemaNameValidator::regex(&Fast);
+            let expected = name_re.captures(n).map(|c| {
+                (
+                    c["name"].to_string(),
+                    c.name("namespace").map(|m| m.as_str().to_string()),
+                )
+            });
+            let got = SchemaNameValidator::validate(&Fast, n).ok();
+            assert_eq!(got, expected, "schema name {n:?}");
+            let ns_ok = SchemaNamespaceValidator::regex(&Fast).is_match(n);
+            assert_eq!(
+                SchemaNamespaceValidator::validate(&Fast, n).is_ok(),
+                ns_ok,
+                "namespace {n:?}"
+            );
+            let simple_ok = EnumSymbolNameValidator::regex(&Fast).is_match(n);
+            assert_eq!(
+                EnumSymbolNameValidator::validate(&Fast, n).is_ok(),
+                simple_ok,
+                "symbol {n:?}"
+            );
+            assert_eq!(
+                RecordFieldNameValidator::validate(&Fast, n).is_ok(),
+                simple_ok,
+                "field {n:?}"
+            );
+        }
+    }
+
+    /// A rejected name reads as apache-avro's own error did.
+    #[test]
+    fn fast_validator_errors_read_as_apache_avros() {
+        use apache_avro::validator::SchemaNameValidator;
+        let err = SchemaNameValidator::validate(&Fast, "a-b")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("Invalid schema name a-b. It must match the regex '^"),
+            "{err}"
         );
     }
 }

@@ -82,6 +82,7 @@ fn check_avro(file: &str, text: &str) -> Vec<Diagnostic> {
 /// apache-avro's parser, with a panic inside it (it has some on inputs it does not expect)
 /// turned into an error.
 pub(crate) fn parse_avro(value: &serde_json::Value) -> Result<apache_avro::Schema, String> {
+    avro_names::install_fast_validators();
     match std::panic::catch_unwind(|| apache_avro::Schema::parse(value)) {
         Ok(Ok(schema)) => Ok(schema),
         Ok(Err(e)) => Err(e.to_string()),
