@@ -13,7 +13,7 @@
 //! The synthetic mesh is generated deterministically into a temp dir and must validate with zero
 //! errors: a benchmark of an invalid mesh would measure the error paths, not the real work.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -27,7 +27,7 @@ use mesh_model::doc::Date;
 use mesh_model::{Mesh, SchemaFormat};
 
 // ---------------------------------------------------------------------------------------------
-// Heap accounting: a counting wrapper around the system allocator.
+// Heap accounting: a counting wrapper around the allocator the binary uses (mimalloc).
 // ---------------------------------------------------------------------------------------------
 
 struct Counting;
@@ -45,28 +45,31 @@ impl Counting {
     }
 }
 
-// SAFETY: every call is forwarded unchanged to `System`; only byte counts are recorded.
+/// The allocator the `mesh` binary uses (mimalloc), so the figures are the binary's.
+static INNER: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+// SAFETY: every call is forwarded unchanged to `INNER`; only byte counts are recorded.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { INNER.alloc(layout) };
         if !p.is_null() {
             Counting::add(layout.size());
         }
         p
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { INNER.alloc_zeroed(layout) };
         if !p.is_null() {
             Counting::add(layout.size());
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { INNER.dealloc(ptr, layout) };
         Counting::sub(layout.size());
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { INNER.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             Counting::sub(layout.size());
             Counting::add(new_size);
