@@ -96,25 +96,26 @@ pub fn load(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>) -> (Mesh, Diag
 /// UTF-8, in the order of `files`; built on all cores, as every file's text is copied and indexed.
 fn source_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<(SourceFile, Option<Diagnostic>)> {
     let files: Vec<(&String, &Vec<u8>)> = files.iter().collect();
+    in_parallel(&files, |(path, bytes)| source_file(path, bytes))
+}
+
+/// `f` of each item, spread over the cores in runs of consecutive items; the results come back
+/// in the items' order.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    let size = files.len().div_ceil(threads).max(1);
+    let size = items.len().div_ceil(threads).max(1);
+    let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = files
+        let handles: Vec<_> = items
             .chunks(size)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(path, bytes)| source_file(path, bytes))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
             .flat_map(|h| {
-                // A panic here is a bug: re-raise it as it was.
+                // A panic in `f` is a bug: re-raise it here as it was.
                 h.join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
@@ -161,34 +162,11 @@ fn load_domains(
     by_domain: &BTreeMap<String, Vec<String>>,
 ) -> Vec<(Loaded, Diagnostics)> {
     let dirs: Vec<(&String, &Vec<String>)> = by_domain.iter().collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let size = dirs.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = dirs
-            .chunks(size)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(dir_name, paths)| {
-                            let mut loaded = Loaded::default();
-                            let mut ds = Diagnostics::new();
-                            load_domain(mesh, dir_name, paths, &mut loaded, &mut ds);
-                            (loaded, ds)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                // A panic while loading is a bug: re-raise it here as it was.
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+    in_parallel(&dirs, |(dir_name, paths)| {
+        let mut loaded = Loaded::default();
+        let mut ds = Diagnostics::new();
+        load_domain(mesh, dir_name, paths, &mut loaded, &mut ds);
+        (loaded, ds)
     })
 }
 
