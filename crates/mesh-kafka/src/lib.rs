@@ -200,7 +200,7 @@ impl KafkaCluster {
                 detail: detail.to_owned(),
             });
         }
-        if let Some(auth) = errors.iter().find(|e| is_auth(e.code)) {
+        if let Some(auth) = errors.iter().find(|e| refused_login(e)) {
             return Some(self.auth_error(auth.reason.clone()));
         }
         // A failed handshake fails the same way every time: no need to wait for the timeout.
@@ -401,6 +401,14 @@ fn is_auth(code: Option<RDKafkaErrorCode>) -> bool {
     )
 }
 
+/// Whether an event is the brokers refusing the login. librdkafka reports a handshake cut off
+/// by the connection dropping ("SASL PLAIN mechanism handshake failed: Local: Broker transport
+/// failure") with the same authentication code; that is a transport failure, which a retry
+/// rides out, not a refusal (seen through a fault proxy dropping connections).
+fn refused_login(e: &context::ClientEvent) -> bool {
+    is_auth(e.code) && !e.reason.contains("Broker transport failure")
+}
+
 /// A duration in whole milliseconds for librdkafka properties (at least 1).
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -446,6 +454,23 @@ mod tests {
             !format!("{text} {err:?}").contains("oidc-client-secret-42"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_handshake_cut_off_by_the_connection_is_not_a_refused_login() {
+        let event = |reason: &str| context::ClientEvent {
+            code: Some(RDKafkaErrorCode::Authentication),
+            reason: reason.to_owned(),
+        };
+        let cut = "sasl_plaintext://127.0.0.1:41133/1: GroupCoordinator: SASL PLAIN mechanism handshake failed: Local: Broker transport failure: broker's supported mechanisms: (n/a)";
+        let refused = "sasl_plaintext://127.0.0.1:41133/1: SASL authentication error: Authentication failed: Invalid username or password";
+        assert!(!refused_login(&event(cut)));
+        assert!(refused_login(&event(refused)));
+        let transport = context::ClientEvent {
+            code: Some(RDKafkaErrorCode::BrokerTransportFailure),
+            reason: refused.to_owned(),
+        };
+        assert!(!refused_login(&transport));
     }
 
     #[test]
