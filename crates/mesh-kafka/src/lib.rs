@@ -456,29 +456,34 @@ mod tests {
         );
     }
 
+    fn event(code: RDKafkaErrorCode, reason: &str) -> context::ClientEvent {
+        context::ClientEvent {
+            code: Some(code),
+            reason: reason.to_owned(),
+        }
+    }
+
     #[test]
     fn a_handshake_cut_off_by_the_connection_is_not_a_refused_login() {
-        let event = |reason: &str| context::ClientEvent {
-            code: Some(RDKafkaErrorCode::Authentication),
-            reason: reason.to_owned(),
-        };
         let cut = "sasl_plaintext://127.0.0.1:41133/1: GroupCoordinator: SASL PLAIN mechanism handshake failed: Local: Broker transport failure: broker's supported mechanisms: (n/a)";
         let refused = "sasl_plaintext://127.0.0.1:41133/1: SASL authentication error: Authentication failed: Invalid username or password";
-        assert!(!refused_login(&event(cut)));
-        assert!(refused_login(&event(refused)));
-        let transport = context::ClientEvent {
-            code: Some(RDKafkaErrorCode::BrokerTransportFailure),
-            reason: refused.to_owned(),
-        };
-        assert!(!refused_login(&transport));
+        assert!(!refused_login(&event(
+            RDKafkaErrorCode::Authentication,
+            cut
+        )));
+        assert!(refused_login(&event(
+            RDKafkaErrorCode::Authentication,
+            refused
+        )));
+        assert!(!refused_login(&event(
+            RDKafkaErrorCode::BrokerTransportFailure,
+            refused
+        )));
     }
 
     #[test]
     fn all_bootstrap_servers_failing_twice_is_unreachable() {
-        let event = |reason: &str| context::ClientEvent {
-            code: Some(RDKafkaErrorCode::BrokerTransportFailure),
-            reason: reason.to_owned(),
-        };
+        let event = |reason: &str| event(RDKafkaErrorCode::BrokerTransportFailure, reason);
         let a = "sasl_ssl://k1:9093/bootstrap: Connect to ipv4#10.0.0.1:9093 failed: Connection refused";
         let b = "sasl_ssl://k2:9093/bootstrap: Connect to ipv4#10.0.0.2:9093 failed: Connection refused";
         let twice_each = [event(a), event(b), event(a), event(b)];

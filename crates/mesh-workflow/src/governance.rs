@@ -49,11 +49,9 @@ pub(crate) fn change_policies(
     {
         return;
     }
-    let mut errors = Vec::new();
     for actions in plan.actions.chunks(CHANGES_AT_ONCE) {
-        change_policies_of(report, desired, live, actions, &mut errors, notes);
+        change_policies_of(report, desired, live, actions, &mut plan.errors, notes);
     }
-    plan.errors.extend(errors);
 }
 
 fn change_policies_of(

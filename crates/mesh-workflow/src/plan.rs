@@ -175,10 +175,7 @@ pub fn plan(
     }
     if let (Some(registry), Some(subjects)) = (readers.registry, subjects) {
         live.subjects = subjects.map_err(adapter(Step::ReadRegistry))?;
-        let retired: BTreeSet<String> = subjects_to_read(desired, &live)
-            .into_iter()
-            .filter(|s| !declared.contains(s))
-            .collect();
+        let retired = retired_subjects(desired, &live, &declared);
         if !retired.is_empty() {
             live.subjects.extend(
                 registry
@@ -288,15 +285,17 @@ fn read_connectors(
     Ok(())
 }
 
-/// The subjects a plan reads: the declared ones, and those of products being retired (the ones
-/// that exist are deleted).
-fn subjects_to_read(desired: &DesiredState, live: &LiveState) -> BTreeSet<String> {
-    let mut subjects: BTreeSet<String> = desired.subjects.keys().cloned().collect();
-    for (id, record) in &live.catalog {
-        if !desired.catalog.contains_key(id) {
-            subjects.insert(format!("{}-value", record.topic));
-            subjects.insert(format!("{}-key", record.topic));
-        }
-    }
-    subjects
+/// The subjects of products being retired that a plan reads besides the declared ones (the
+/// ones that exist are deleted).
+fn retired_subjects(
+    desired: &DesiredState,
+    live: &LiveState,
+    declared: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    live.catalog
+        .iter()
+        .filter(|(id, _)| !desired.catalog.contains_key(*id))
+        .flat_map(|(_, r)| [format!("{}-value", r.topic), format!("{}-key", r.topic)])
+        .filter(|s| !declared.contains(s))
+        .collect()
 }
