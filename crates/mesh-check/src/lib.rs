@@ -43,7 +43,14 @@ impl Report {
 
 /// Checks a whole mesh for the environment `env` (or none) as of `today`.
 pub fn validate(files: &BTreeMap<String, Vec<u8>>, env: Option<&str>, today: Date) -> Report {
-    let (mesh, mut ds) = mesh_model::load(files, env);
+    let (mesh, ds) = mesh_model::load(files, env);
+    check_loaded(mesh, ds, today)
+}
+
+/// The checks of [`validate`] after loading: schemas, lineage cycles and policies, added to the
+/// diagnostics of the load (`ds`). Split so that a caller can start work that needs only the
+/// model (a plan's reads) while these run.
+pub fn check_loaded(mesh: Mesh, mut ds: Diagnostics, today: Date) -> Report {
     check_schemas(&mesh, &mut ds);
     let lineage = Lineage::build(&mesh);
     lineage.check_cycles(&mesh, &mut ds);

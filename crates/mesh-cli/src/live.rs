@@ -17,7 +17,7 @@ use mesh_plan::registry::{RegistryReader, RegistryWriter};
 use mesh_plan::{LiveState, Plan, ReadRequest, apply::ApplyReport};
 use mesh_registry::{Auth, RegistryClient};
 use mesh_workflow::{
-    Note, Pause, Retried, Retry, RetryPolicy, Retrying, RetryingWriter, WorkflowError,
+    FirstRead, Note, Pause, Retried, Retry, RetryPolicy, Retrying, RetryingWriter, WorkflowError,
 };
 
 /// How long connecting and each admin request may take before `mesh` gives up.
@@ -262,28 +262,91 @@ pub fn plan(
     // A reference to a removed product may be a retirement in progress: decided once the
     // catalog is read. Every other error stops here.
     mesh_workflow::check_offline(report).map_err(|e| shown(report, e))?;
-    let now = crate::lifecycle::now_ms()?;
     let mesh = &report.mesh;
-    let names: Vec<&str> = mesh
-        .settings
-        .environments
-        .keys()
-        .map(String::as_str)
-        .collect();
     let Some(env) = mesh.environment() else {
+        let names: Vec<&str> = mesh
+            .settings
+            .environments
+            .keys()
+            .map(String::as_str)
+            .collect();
         return Err(format!(
             "plan and apply need --env ENV (help: declared environments: {})",
             names.join(", ")
         ));
     };
+    let opened = open(env, mesh_plan::desired(mesh, revision), lock_for)?;
+    let first = opened.read_first();
+    finish(report, opened, first)
+}
+
+/// A plan's reads, started while the mesh is still being checked ([`early`]).
+pub struct Early(std::thread::JoinHandle<Result<(Opened, FirstRead), String>>);
+
+/// Starts what `plan` (without the apply lock) reads, on a thread of its own, from a mesh that
+/// loaded without errors but is not checked yet: the desired state depends on the model only,
+/// so the cluster and the registry are read while the schemas and policies are checked. `None`
+/// without an environment (`plan` then says so). Nothing is written; if the checks find errors
+/// the reads are dropped unseen ([`plan_early`]).
+pub fn early(mesh: &mesh_model::Mesh, revision: Option<&str>) -> Option<Early> {
+    let env = mesh.environment()?.clone();
+    let desired = mesh_plan::desired(mesh, revision);
+    Some(Early(std::thread::spawn(move || {
+        let opened = open(&env, desired, None)?;
+        let first = opened.read_first();
+        Ok((opened, first))
+    })))
+}
+
+/// [`plan`] (without the apply lock) from the reads [`early`] started for the same mesh: an
+/// invalid mesh is reported as it would be without them (they are not waited for), then a
+/// settings or read failure, then the plan.
+pub fn plan_early(
+    report: &mesh_check::Report,
+    revision: Option<&str>,
+    early: Option<Early>,
+) -> Result<(Plan, Context), String> {
+    let Some(Early(reads)) = early else {
+        return plan(report, revision, None);
+    };
+    mesh_workflow::check_offline(report).map_err(|e| shown(report, e))?;
+    // A panic on the reading thread is a bug; re-raise it here.
+    let (opened, first) = reads
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+    finish(report, opened, first)
+}
+
+/// An environment's clients and the desired state, before anything is read.
+pub struct Opened {
+    env: String,
+    target: String,
+    desired: mesh_plan::DesiredState,
+    /// Connector configs whose `${VAR}` references are unset: plan errors.
+    unresolved: Vec<mesh_plan::PlanError>,
+    /// Printed with the plan (not while an unchecked mesh is read).
+    notes: Vec<String>,
+    now: i64,
+    cluster: KafkaCluster,
+    registry: Option<RegistryClient>,
+    connect: Option<ConnectClient>,
+    lock: Option<crate::lock::Held>,
+}
+
+/// Settings, clients and connection for `env`, and the apply lock with `lock_for`.
+fn open(
+    env: &mesh_model::Environment,
+    mut desired: mesh_plan::DesiredState,
+    lock_for: Option<&str>,
+) -> Result<Opened, String> {
+    let now = crate::lifecycle::now_ms()?;
     let props = client_settings(env, |v| std::env::var(v).ok())?;
     let bootstrap = props.get("bootstrap.servers").cloned().unwrap_or_default();
     let target = format!("environment `{}` ({bootstrap})", env.name);
-    let mut desired = mesh_plan::desired(mesh, revision);
     // Settings problems first: they are found without touching the network.
     let registry = registry_client(env, !desired.subjects.is_empty(), |v| std::env::var(v).ok())?;
     let connect = connect_of(env, |v| std::env::var(v).ok())?;
-    let unresolved = connectors_for(env, connect.is_some(), &mut desired);
+    let (unresolved, notes) = connectors_for(env, connect.is_some(), &mut desired);
     let cluster = KafkaCluster::connect(&props, kafka_timeout()).map_err(|e| e.to_string())?;
     let lock = match lock_for {
         Some(command) => Some(crate::lock::acquire(
@@ -294,50 +357,94 @@ pub fn plan(
         )?),
         None => None,
     };
-    let retry = retry();
-    let cluster_reader = Retrying {
-        inner: &cluster,
-        retry: &retry,
-    };
-    let registry_reader = registry.as_ref().map(|r| Retrying {
-        inner: r,
-        retry: &retry,
-    });
-    let stderr = std::io::stderr();
-    let terminal = stderr.is_terminal();
-    let progress = crate::progress::Progress::new(stderr, terminal);
-    let registry_reader = registry_reader.as_ref().map(|r| Watched {
-        inner: r,
-        progress: &progress,
-    });
-    let connect_reader = connect.as_ref().map(|c| Retrying {
-        inner: c,
-        retry: &retry,
-    });
-    let readers = mesh_workflow::Readers {
-        cluster: &cluster_reader,
-        registry: registry_reader
-            .as_ref()
-            .map(|r| r as &(dyn RegistryReader + Sync)),
-        connect: connect_reader.as_ref().map(|c| c as &dyn ConnectReader),
-    };
-    let mut planned = mesh_workflow::plan(report, &desired, readers, now, &mut |note| match note {
-        Note::Health(note) => eprintln!("note: {note}"),
-        Note::PolicyWarning { code, message } => eprintln!("warning[{code}]: {message}"),
+    Ok(Opened {
+        env: env.name.clone(),
+        target,
+        desired,
+        unresolved,
+        notes: notes.into_iter().collect(),
+        now,
+        cluster,
+        registry,
+        connect,
+        lock,
     })
-    .map_err(|e| shown(report, e))?;
-    planned.plan.errors.extend(unresolved);
+}
+
+impl Opened {
+    /// The real adapters behind the workflow's readers: retried, and the registry watched for
+    /// progress lines on a terminal.
+    fn with_readers<T>(&self, f: impl FnOnce(mesh_workflow::Readers<'_>) -> T) -> T {
+        let retry = retry();
+        let cluster = Retrying {
+            inner: &self.cluster,
+            retry: &retry,
+        };
+        let registry = self.registry.as_ref().map(|r| Retrying {
+            inner: r,
+            retry: &retry,
+        });
+        let stderr = std::io::stderr();
+        let terminal = stderr.is_terminal();
+        let progress = crate::progress::Progress::new(stderr, terminal);
+        let registry = registry.as_ref().map(|r| Watched {
+            inner: r,
+            progress: &progress,
+        });
+        let connect = self.connect.as_ref().map(|c| Retrying {
+            inner: c,
+            retry: &retry,
+        });
+        f(mesh_workflow::Readers {
+            cluster: &cluster,
+            registry: registry.as_ref().map(|r| r as &(dyn RegistryReader + Sync)),
+            connect: connect.as_ref().map(|c| c as &dyn ConnectReader),
+        })
+    }
+
+    fn read_first(&self) -> FirstRead {
+        self.with_readers(|readers| mesh_workflow::read_first(&self.desired, readers))
+    }
+}
+
+/// The rest of a plan once the mesh is valid and the first reads are in.
+fn finish(
+    report: &mesh_check::Report,
+    opened: Opened,
+    first: FirstRead,
+) -> Result<(Plan, Context), String> {
+    for note in &opened.notes {
+        eprintln!("note: {note}");
+    }
+    let mut planned = opened
+        .with_readers(|readers| {
+            mesh_workflow::plan_from(
+                report,
+                &opened.desired,
+                readers,
+                first,
+                opened.now,
+                &mut |note| match note {
+                    Note::Health(note) => eprintln!("note: {note}"),
+                    Note::PolicyWarning { code, message } => {
+                        eprintln!("warning[{code}]: {message}")
+                    }
+                },
+            )
+        })
+        .map_err(|e| shown(report, e))?;
+    planned.plan.errors.extend(opened.unresolved);
     Ok((
         planned.plan,
         Context {
-            env: env.name.clone(),
-            target,
-            cluster,
-            registry,
-            connect,
+            env: opened.env,
+            target: opened.target,
+            cluster: opened.cluster,
+            registry: opened.registry,
+            connect: opened.connect,
             request: planned.request,
             live: planned.live,
-            lock,
+            lock: opened.lock,
         },
     ))
 }
@@ -420,25 +527,28 @@ pub fn registry_of(
 
 /// Prepares the desired connectors for an environment: with a Connect cluster, mesh's `${VAR}`
 /// references in their configs are expanded (each unset variable is a plan error, returned);
-/// without one, they are not planned there, and a note says so.
+/// without one, they are not planned there, and the note returned says so.
 pub fn connectors_for(
     env: &mesh_model::Environment,
     has_connect: bool,
     desired: &mut mesh_plan::DesiredState,
-) -> Vec<mesh_plan::PlanError> {
+) -> (Vec<mesh_plan::PlanError>, Option<String>) {
     if has_connect {
-        return mesh_plan::connect::resolve(desired, &|v| std::env::var(v).ok());
+        return (
+            mesh_plan::connect::resolve(desired, &|v| std::env::var(v).ok()),
+            None,
+        );
     }
-    if !desired.connectors.is_empty() {
-        eprintln!(
-            "note: environment `{}` names no Kafka Connect cluster, so its {} connector(s) are not planned there (help: add [environments.{}.connect] with url = \"http://…:8083\" to mesh.toml)",
+    let note = (!desired.connectors.is_empty()).then(|| {
+        format!(
+            "environment `{}` names no Kafka Connect cluster, so its {} connector(s) are not planned there (help: add [environments.{}.connect] with url = \"http://…:8083\" to mesh.toml)",
             env.name,
             desired.connectors.len(),
             env.name
-        );
-    }
+        )
+    });
     mesh_plan::connect::unmanage(desired);
-    Vec::new()
+    (Vec::new(), note)
 }
 
 /// The Connect client of an environment; `None` when it has no `[environments.<env>.connect]`.

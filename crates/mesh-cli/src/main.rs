@@ -218,6 +218,23 @@ fn check(repo: &RepoArgs) -> Result<mesh_check::Report, String> {
 
 /// Checks the repo and says which commit was read (with `--rev`).
 fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>, String), String> {
+    check_reading(repo, false).map(|(report, commit, content, _)| (report, commit, content))
+}
+
+/// [`check_at`], and with `read` the reads of a plan ([`live::early`]), started once the model
+/// has loaded without errors and done while its schemas and policies are checked.
+fn check_reading(
+    repo: &RepoArgs,
+    read: bool,
+) -> Result<
+    (
+        mesh_check::Report,
+        Option<String>,
+        String,
+        Option<live::Early>,
+    ),
+    String,
+> {
     live::set_repo_source(&repo.repo, repo.rev.as_deref());
     let files = match &repo.rev {
         Some(rev) => mesh_repo::from_git(&repo.repo, rev),
@@ -230,10 +247,18 @@ fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>, Stri
     };
     let content =
         mesh_plan::saved::content_hash(files.files.iter().map(|(p, b)| (p.as_str(), b.as_slice())));
+    let today = today()?;
+    let (mesh, ds) = mesh_model::load(&files.files, repo.env.as_deref());
+    let early = if read && !ds.has_errors() {
+        live::early(&mesh, commit.as_deref())
+    } else {
+        None
+    };
     Ok((
-        mesh_check::validate(&files.files, repo.env.as_deref(), today()?),
+        mesh_check::check_loaded(mesh, ds, today),
         commit,
         content,
+        early,
     ))
 }
 
@@ -423,9 +448,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             base,
             out,
         } => {
-            let (mut report, commit, content) = check_at(&repo)?;
+            // The cluster is read while the mesh is checked (nothing is written before both
+            // are done, and an invalid mesh is reported as without the reads).
+            let (mut report, commit, content, early) = check_reading(&repo, true)?;
             with_base(&mut report, &repo, base.as_deref())?;
-            let (plan, ctx) = live::plan(&report, commit.as_deref(), None)?;
+            let (plan, ctx) = live::plan_early(&report, commit.as_deref(), early)?;
             let changes = report.changes.as_ref();
             match format {
                 PlanFormat::Human => {

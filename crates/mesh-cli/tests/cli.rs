@@ -609,3 +609,56 @@ fn a_sink_connector_is_a_consumer_in_impact_and_the_graph() {
         serde_json::json!(["connect-orders-to-warehouse"])
     );
 }
+
+/// `mesh plan` reads the cluster while it checks the schemas and policies; a mesh those checks
+/// find invalid is reported as before, at once, whatever the reads are doing.
+#[test]
+fn plan_reports_an_invalid_mesh_without_waiting_for_the_reads_it_started() {
+    // Accepts connections and never answers: a read of it waits for the whole timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let t = tempfile::tempdir().unwrap();
+    let repo = t.path().join("repo");
+    copy_dir(&example(), &repo);
+    let mesh_toml = repo.join("mesh.toml");
+    let settings = std::fs::read_to_string(&mesh_toml)
+        .unwrap()
+        .replace("127.0.0.1:19092", &addr)
+        .replace("127.0.0.1:18081", &addr);
+    std::fs::write(&mesh_toml, settings).unwrap();
+    // Loads without errors (the model does not parse schemas); the schema check finds it.
+    std::fs::write(
+        repo.join("domains/sales/schemas/order.avsc"),
+        "{\"type\": \"record\", \"name\": \"Order\", \"fields\": [",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh"))
+        .args(["plan", "--repo", repo.to_str().unwrap(), "--env", "local"])
+        .env("NO_COLOR", "1")
+        .env("MESH_TODAY", "2026-11-22")
+        .env("MESH_KAFKA_TIMEOUT_SECONDS", "900")
+        .env("MESH_REGISTRY_TIMEOUT_SECONDS", "900")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Far below the timeouts: a plan that waited for its reads would still be waiting.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the plan waited for the cluster that never answers");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let o = child.wait_with_output().unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("domains/sales/schemas/order.avsc"), "{out}");
+    assert!(
+        out.contains("the mesh is invalid") && out.contains("no plan was made"),
+        "{out}"
+    );
+    assert!(!out.contains(&addr), "nothing about the reads: {out}");
+    drop(silent);
+}

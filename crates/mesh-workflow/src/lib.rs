@@ -9,7 +9,8 @@
 //! tests drive the very same path with clusters in memory.
 //!
 //! ```text
-//!  check_offline ─► plan: read ─► unknown references? ─► read subjects ─► diff (+ group
+//!  read_first (cluster ∥ declared subjects; may run while the mesh is being checked)
+//!  check_offline ─► plan_from: unknown references? ─► read retired subjects ─► diff (+ group
 //!  activity, re-diff) ─► registry gate ─► affected consumers ─► change policies ─► impacts
 //!  apply: mesh_plan::apply::apply (phases in SPEC order) ─► wait for ACLs to settle
 //! ```
@@ -32,7 +33,8 @@ mod retry;
 pub use apply::{Applied, ApplyRun, apply, apply_watched, settle_acls};
 pub use governance::retired_view;
 pub use plan::{
-    Note, Planned, Readers, Step, WorkflowError, check_offline, plan, read_request, reread,
+    FirstRead, Note, Planned, Readers, Step, WorkflowError, check_offline, plan, plan_from,
+    read_first, read_request, reread,
 };
 pub use references::{Dangling, References, dangling};
 pub use retry::{Pause, Retried, Retry, RetryPolicy, Retrying, RetryingWriter};

@@ -2,12 +2,12 @@
 //! ask the registry about every new version, and add what the lineage and the `change` policies
 //! say about the planned actions.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use mesh_check::Report;
 use mesh_diagnostics::Diagnostic;
 use mesh_plan::connect::ConnectReader;
-use mesh_plan::registry::RegistryReader;
+use mesh_plan::registry::{LiveSubject, RegistryReader};
 use mesh_plan::{AdapterError, ClusterReader, DesiredState, LiveState, Plan, ReadRequest};
 
 use crate::references::References;
@@ -59,7 +59,9 @@ pub enum Step {
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
     /// The mesh has errors (other than references that wait for the catalog).
-    #[error("the mesh is invalid ({errors} error(s) above); nothing was read or changed")]
+    #[error(
+        "the mesh is invalid ({errors} error(s) above); no plan was made and nothing was changed"
+    )]
     Invalid {
         diagnostics: Vec<Diagnostic>,
         errors: usize,
@@ -136,6 +138,38 @@ pub fn read_request(desired: &DesiredState) -> ReadRequest {
     }
 }
 
+/// What a plan reads before it needs the validated mesh: the cluster (topics, configs, ACLs,
+/// catalog) and the registry's declared subjects, with the request that was sent. It depends on
+/// the desired state only, so it may be read while the mesh is still being checked
+/// ([`read_first`]); [`plan_from`] goes on from it once the mesh is known to be valid.
+pub struct FirstRead {
+    request: ReadRequest,
+    live: Result<LiveState, WorkflowError>,
+    /// `None` when there is no registry.
+    subjects: Option<Result<BTreeMap<String, LiveSubject>, WorkflowError>>,
+}
+
+/// Reads the cluster and the registry's declared subjects at the same time: neither waits for
+/// the other. Failures are kept for [`plan_from`], which reports them only for a valid mesh.
+pub fn read_first(desired: &DesiredState, readers: Readers<'_>) -> FirstRead {
+    let request = read_request(desired);
+    let declared: BTreeSet<String> = desired.subjects.keys().cloned().collect();
+    let (live, subjects) = std::thread::scope(|s| {
+        let subjects = readers
+            .registry
+            .map(|registry| s.spawn(|| registry.read_subjects(&declared)));
+        let live = readers.cluster.read(&request);
+        // A panic in the registry thread is a bug; re-raise it here.
+        let subjects = subjects.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (live, subjects)
+    });
+    FirstRead {
+        request,
+        live: live.map_err(adapter(Step::ReadCluster)),
+        subjects: subjects.map(|s| s.map_err(adapter(Step::ReadRegistry))),
+    }
+}
+
 /// Reads the cluster and the registry and plans, as of `now_ms` (milliseconds since the Unix
 /// epoch). `report` is the validated mesh `desired` was derived from; it must pass
 /// [`check_offline`] (checked again here). `notes` hears what people should know along the way.
@@ -147,21 +181,28 @@ pub fn plan(
     notes: &mut dyn FnMut(Note),
 ) -> Result<Planned, WorkflowError> {
     check_offline(report)?;
+    let first = read_first(desired, readers);
+    plan_from(report, desired, readers, first, now_ms, notes)
+}
+
+/// [`plan`] from what [`read_first`] read for the same `desired` (perhaps while `report` was
+/// being made): the invalid mesh is reported first, then a failed read, then the plan.
+pub fn plan_from(
+    report: &Report,
+    desired: &DesiredState,
+    readers: Readers<'_>,
+    first: FirstRead,
+    now_ms: i64,
+    notes: &mut dyn FnMut(Note),
+) -> Result<Planned, WorkflowError> {
+    check_offline(report)?;
     let refs = References::of(&report.mesh);
-    let request = read_request(desired);
-    // The registry's declared subjects are read while the cluster is: neither waits for the
-    // other. Subjects of retired products are known only from the catalog, so read after it.
-    let declared: BTreeSet<String> = desired.subjects.keys().cloned().collect();
-    let (live, subjects) = std::thread::scope(|s| {
-        let subjects = readers
-            .registry
-            .map(|registry| s.spawn(|| registry.read_subjects(&declared)));
-        let live = readers.cluster.read(&request);
-        // A panic in the registry thread is a bug; re-raise it here.
-        let subjects = subjects.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        (live, subjects)
-    });
-    let mut live = live.map_err(adapter(Step::ReadCluster))?;
+    let FirstRead {
+        request,
+        live,
+        subjects,
+    } = first;
+    let mut live = live?;
     // A broker down does not stop a plan, but people should know what it was made from.
     if let Some(note) = readers.cluster.health_note(&request.topics) {
         notes(Note::Health(note));
@@ -174,7 +215,8 @@ pub fn plan(
         });
     }
     if let (Some(registry), Some(subjects)) = (readers.registry, subjects) {
-        live.subjects = subjects.map_err(adapter(Step::ReadRegistry))?;
+        live.subjects = subjects?;
+        let declared: BTreeSet<String> = desired.subjects.keys().cloned().collect();
         let retired = retired_subjects(desired, &live, &declared);
         if !retired.is_empty() {
             live.subjects.extend(

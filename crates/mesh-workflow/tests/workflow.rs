@@ -666,3 +666,63 @@ fn change_rules_judge_every_action_of_a_large_plan() {
     assert_eq!(planned.plan.errors.len(), 1, "{first:?}");
     assert_eq!(refused[0].product.as_deref(), Some("old.zz-tier-one"));
 }
+
+#[test]
+fn reads_made_while_the_mesh_was_checked_give_way_to_its_errors() {
+    let d = desired(V1);
+    let failing = || {
+        let m = Memory::new(world());
+        m.fail_next(
+            "read",
+            AdapterError::new(ErrorKind::Unreachable, "the cluster is unreachable"),
+        );
+        m
+    };
+    fn readers(m: &Memory) -> Readers<'_> {
+        Readers {
+            connect: None,
+            cluster: m,
+            registry: Some(m),
+        }
+    }
+    // The checks found an error while the cluster could not be read: the error of the mesh is
+    // what the plan reports.
+    let mut invalid = empty_report();
+    invalid
+        .diagnostics
+        .push(mesh_diagnostics::Diagnostic::error(
+            "broken",
+            "mesh.toml",
+            0..1,
+            "found by a check that ran during the reads",
+        ));
+    let m = failing();
+    let first = mesh_workflow::read_first(&d, readers(&m));
+    match mesh_workflow::plan_from(&invalid, &d, readers(&m), first, 0, &mut |_| {}) {
+        Err(WorkflowError::Invalid { errors: 1, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    // A valid mesh: the failed read is reported with its step.
+    let report = empty_report();
+    let m = failing();
+    let first = mesh_workflow::read_first(&d, readers(&m));
+    match mesh_workflow::plan_from(&report, &d, readers(&m), first, 0, &mut |_| {}) {
+        Err(WorkflowError::Adapter {
+            step: Step::ReadCluster,
+            error,
+        }) => assert_eq!(error.to_string(), "the cluster is unreachable"),
+        other => panic!("{other:?}"),
+    }
+    // Read first and planned after: the same plan as in one go, and it converges.
+    let m = Memory::new(world());
+    let first = mesh_workflow::read_first(&d, readers(&m));
+    let planned =
+        mesh_workflow::plan_from(&report, &d, readers(&m), first, 0, &mut |_| {}).expect("a plan");
+    let in_one_go = plan(&report, &d, &m).expect("a plan");
+    assert_eq!(planned.plan.actions, in_one_go.plan.actions);
+    assert!(!planned.plan.actions.is_empty());
+    apply(&planned, &m);
+    let first = mesh_workflow::read_first(&d, readers(&m));
+    let again = mesh_workflow::plan_from(&report, &d, readers(&m), first, 0, &mut |_| {});
+    assert!(again.expect("a plan").plan.is_empty());
+}
