@@ -157,12 +157,38 @@ impl CatalogRecord {
     /// Whether two records describe the same product state (ignoring when and from which
     /// revision they were applied).
     pub fn same_content(&self, other: &CatalogRecord) -> bool {
-        let strip = |r: &CatalogRecord| CatalogRecord {
-            revision: None,
-            applied_at: String::new(),
-            ..r.clone()
-        };
-        strip(self) == strip(other)
+        // Every field named, so that a new one cannot be left out of the comparison; no copies
+        // (a plan compares every record).
+        let CatalogRecord {
+            product,
+            domain,
+            topic,
+            description,
+            owners,
+            quality,
+            sla,
+            status,
+            tags,
+            inputs,
+            declared_configs,
+            deprecation,
+            revision: _,
+            applied_at: _,
+            applied,
+        } = self;
+        *product == other.product
+            && *domain == other.domain
+            && *topic == other.topic
+            && *description == other.description
+            && *owners == other.owners
+            && *quality == other.quality
+            && *sla == other.sla
+            && *status == other.status
+            && *tags == other.tags
+            && *inputs == other.inputs
+            && *declared_configs == other.declared_configs
+            && *deprecation == other.deprecation
+            && *applied == other.applied
     }
 }
 
