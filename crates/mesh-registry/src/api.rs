@@ -51,8 +51,9 @@ fn route_missing(e: &RegistryError) -> bool {
 }
 
 /// Whether a registry answers the bulk listing `GET /schemas?subjectPrefix=…&latestOnly=true`
-/// (Confluent Platform and Cloud do; Apicurio 2.6's ccompat API answers 404, Karapace versions
-/// differ): unknown until its first answer, then remembered.
+/// (Confluent Platform and Cloud do; Apicurio 2.6's ccompat API answers 404; Apicurio 3.3.3
+/// answers with the schema texts but not their subjects, which counts as no listing; Karapace
+/// versions differ): unknown until its first answer, then remembered.
 #[derive(Debug, Default)]
 pub(crate) struct BulkSupport(std::sync::atomic::AtomicU8);
 

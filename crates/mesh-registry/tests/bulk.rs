@@ -20,6 +20,8 @@ struct Registry {
     soft_deleted: Vec<&'static str>,
     /// Whether `GET /schemas` exists.
     bulk: bool,
+    /// Whether its items name their subject (Apicurio 3.3.3's answer only has `schema`).
+    names: bool,
     /// The most items one page of `GET /schemas` holds, whatever `limit` says.
     cap: usize,
 }
@@ -44,6 +46,7 @@ fn registry(bulk: bool) -> Registry {
         subjects,
         soft_deleted: vec!["sales.gone-value"],
         bulk,
+        names: true,
         cap: 2,
     }
 }
@@ -86,6 +89,10 @@ fn answer(r: &Registry, path: &str) -> (u16, serde_json::Value) {
                 .iter()
                 .filter(|(s, _)| s.starts_with(prefix.as_str()))
                 .filter_map(|(s, (_, versions))| versions.last().map(|v| schema_json(s, *v)))
+                .map(|item| match r.names {
+                    true => item,
+                    false => serde_json::json!({"schema": item["schema"]}),
+                })
                 .collect();
             let page: Vec<_> = all
                 .into_iter()
@@ -258,4 +265,45 @@ fn bulk_and_one_by_one_reads_agree() {
         mesh_plan::registry::LiveSubject::default()
     );
     assert!(!got.contains_key("sales.unmanaged-value"));
+}
+
+/// Apicurio 3.3.3 answers `GET /schemas` with items that hold only the schema text: no subject
+/// to file it under. Such a listing is of no use, and the subjects are read one by one, also
+/// when the first prefix listed had nothing (an empty list looks like Confluent's answer).
+#[test]
+fn a_listing_without_subject_names_is_read_one_by_one() {
+    let (url, _) = serve(registry(false));
+    let client = RegistryClient::new(&url, Auth::None, Duration::from_secs(10)).unwrap();
+    let mut asked = managed();
+    // Sorts before "marketing.": listed first, and the registry has nothing under it.
+    asked.insert("analytics.none-value".to_string());
+    let one_by_one = client.read_subjects(&asked).unwrap();
+    assert!(one_by_one["marketing.clicks-value"].latest.is_some());
+    assert!(one_by_one["analytics.none-value"].latest.is_none());
+
+    let mut r = registry(true);
+    r.names = false;
+    let (url, seen) = serve(r);
+    let client = RegistryClient::new(&url, Auth::None, Duration::from_secs(10)).unwrap();
+    assert_eq!(client.read_subjects(&asked).unwrap(), one_by_one);
+    let requests = seen.lock().unwrap().clone();
+    let listings = requests
+        .iter()
+        .filter(|p| p.starts_with("/schemas"))
+        .count();
+    let latest = requests.iter().filter(|p| p.ends_with("/latest")).count();
+    // "analytics.none-value" alone (empty: the listing seems to work), then the other two
+    // groups at once (items without names): each subject outside the empty group is asked
+    // about on its own.
+    assert_eq!(listings, 3, "{requests:#?}");
+    assert_eq!(latest, asked.len() - 1, "{requests:#?}");
+    // Not tried again on the same client.
+    seen.lock().unwrap().clear();
+    assert_eq!(client.read_subjects(&asked).unwrap(), one_by_one);
+    let again = seen.lock().unwrap().clone();
+    assert_eq!(
+        again.iter().filter(|p| p.starts_with("/schemas")).count(),
+        0,
+        "{again:#?}"
+    );
 }
