@@ -218,23 +218,21 @@ fn check(repo: &RepoArgs) -> Result<mesh_check::Report, String> {
 
 /// Checks the repo and says which commit was read (with `--rev`).
 fn check_at(repo: &RepoArgs) -> Result<(mesh_check::Report, Option<String>, String), String> {
-    check_reading(repo, false).map(|(report, commit, content, _)| (report, commit, content))
+    check_reading(repo, false).map(|c| (c.report, c.commit, c.content))
+}
+
+/// A checked repo: the report, the commit read (with `--rev`), the hash of the files read, and
+/// the plan's reads when they were started ([`check_reading`]).
+struct Checked {
+    report: mesh_check::Report,
+    commit: Option<String>,
+    content: String,
+    early: Option<live::Early>,
 }
 
 /// [`check_at`], and with `read` the reads of a plan ([`live::early`]), started once the model
 /// has loaded without errors and done while its schemas and policies are checked.
-fn check_reading(
-    repo: &RepoArgs,
-    read: bool,
-) -> Result<
-    (
-        mesh_check::Report,
-        Option<String>,
-        String,
-        Option<live::Early>,
-    ),
-    String,
-> {
+fn check_reading(repo: &RepoArgs, read: bool) -> Result<Checked, String> {
     live::set_repo_source(&repo.repo, repo.rev.as_deref());
     let files = match &repo.rev {
         Some(rev) => mesh_repo::from_git(&repo.repo, rev),
@@ -254,12 +252,12 @@ fn check_reading(
     } else {
         None
     };
-    Ok((
-        mesh_check::check_loaded(mesh, ds, today),
+    Ok(Checked {
+        report: mesh_check::check_loaded(mesh, ds, today),
         commit,
         content,
         early,
-    ))
+    })
 }
 
 /// `--base REV`: what the change touches against the base revision (read from the same repo).
@@ -450,7 +448,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => {
             // The cluster is read while the mesh is checked (nothing is written before both
             // are done, and an invalid mesh is reported as without the reads).
-            let (mut report, commit, content, early) = check_reading(&repo, true)?;
+            let Checked {
+                mut report,
+                commit,
+                content,
+                early,
+            } = check_reading(&repo, true)?;
             with_base(&mut report, &repo, base.as_deref())?;
             let (plan, ctx) = live::plan_early(&report, commit.as_deref(), early)?;
             let changes = report.changes.as_ref();
