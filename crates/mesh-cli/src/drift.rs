@@ -35,15 +35,9 @@ pub fn run(report: &mesh_check::Report, format: DriftFormat) -> Result<ExitCode,
         return Err("mesh.toml has errors (see above); nothing was read".into());
     }
     let Some(env) = mesh.environment() else {
-        let names: Vec<&str> = mesh
-            .settings
-            .environments
-            .keys()
-            .map(String::as_str)
-            .collect();
         return Err(format!(
             "drift needs --env ENV (help: declared environments: {})",
-            names.join(", ")
+            crate::live::declared_environments(mesh)
         ));
     };
     let lookup = |v: &str| std::env::var(v).ok();

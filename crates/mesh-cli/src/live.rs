@@ -264,15 +264,9 @@ pub fn plan(
     mesh_workflow::check_offline(report).map_err(|e| shown(report, e))?;
     let mesh = &report.mesh;
     let Some(env) = mesh.environment() else {
-        let names: Vec<&str> = mesh
-            .settings
-            .environments
-            .keys()
-            .map(String::as_str)
-            .collect();
         return Err(format!(
             "plan and apply need --env ENV (help: declared environments: {})",
-            names.join(", ")
+            declared_environments(mesh)
         ));
     };
     let opened = open(env, mesh_plan::desired(mesh, revision), lock_for)?;
@@ -449,6 +443,17 @@ fn finish(
     ))
 }
 
+/// The environments mesh.toml declares, for the hint of a missing or unknown `--env`.
+pub fn declared_environments(mesh: &mesh_model::Mesh) -> String {
+    let names: Vec<&str> = mesh
+        .settings
+        .environments
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.join(", ")
+}
+
 /// The message of a workflow error, after showing its diagnostics on stderr.
 fn shown(report: &mesh_check::Report, e: WorkflowError) -> String {
     let diagnostics = e.diagnostics();
@@ -467,20 +472,14 @@ pub fn settings_for_unlock(
 ) -> Result<(BTreeMap<String, String>, String), String> {
     let mesh = &report.mesh;
     let Some(env) = mesh.environment() else {
-        let names: Vec<&str> = mesh
-            .settings
-            .environments
-            .keys()
-            .map(String::as_str)
-            .collect();
         return Err(match &mesh.env {
             Some(name) => format!(
                 "no environment `{name}` in mesh.toml (help: declared environments: {})",
-                names.join(", ")
+                declared_environments(mesh)
             ),
             None => format!(
                 "unlock needs --env ENV (help: declared environments: {})",
-                names.join(", ")
+                declared_environments(mesh)
             ),
         });
     };
