@@ -269,26 +269,31 @@ pub fn plan(
             declared_environments(mesh)
         ));
     };
-    let opened = open(env, mesh_plan::desired(mesh, revision), lock_for)?;
+    let opened = open(prepare(env, mesh_plan::desired(mesh, revision))?, lock_for)?;
     let first = opened.read_first();
     finish(report, opened, first)
 }
 
-/// A plan's reads, started while the mesh is still being checked ([`early`]).
-pub struct Early(std::thread::JoinHandle<Result<(Opened, FirstRead), String>>);
+/// A plan's reads, started while the mesh is still being checked ([`early`]), or why they
+/// could not be (a settings problem, reported only if the mesh is valid).
+pub struct Early(Result<std::thread::JoinHandle<Result<(Opened, FirstRead), String>>, String>);
 
 /// Starts what `plan` (without the apply lock) reads, on a thread of its own, from a mesh that
 /// loaded without errors but is not checked yet: the desired state depends on the model only,
 /// so the cluster and the registry are read while the schemas and policies are checked. `None`
-/// without an environment (`plan` then says so). Nothing is written; if the checks find errors
-/// the reads are dropped unseen ([`plan_early`]).
+/// without an environment (`plan` then says so). The settings are prepared here, so files read
+/// from git for them are written before this returns, never after `mesh` cleaned them up. Nothing
+/// is written to the cluster; if the checks find errors the reads are dropped unseen
+/// ([`plan_early`]).
 pub fn early(mesh: &mesh_model::Mesh, revision: Option<&str>) -> Option<Early> {
-    let env = mesh.environment()?.clone();
-    let desired = mesh_plan::desired(mesh, revision);
-    Some(Early(std::thread::spawn(move || {
-        let opened = open(&env, desired, None)?;
-        let first = opened.read_first();
-        Ok((opened, first))
+    let env = mesh.environment()?;
+    let prepared = prepare(env, mesh_plan::desired(mesh, revision));
+    Some(Early(prepared.map(|p| {
+        std::thread::spawn(move || {
+            let opened = open(p, None)?;
+            let first = opened.read_first();
+            Ok((opened, first))
+        })
     })))
 }
 
@@ -305,7 +310,7 @@ pub fn plan_early(
     };
     mesh_workflow::check_offline(report).map_err(|e| shown(report, e))?;
     // A panic on the reading thread is a bug; re-raise it here.
-    let (opened, first) = reads
+    let (opened, first) = reads?
         .join()
         .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
     finish(report, opened, first)
@@ -327,40 +332,69 @@ pub struct Opened {
     lock: Option<crate::lock::Held>,
 }
 
-/// Settings, clients and connection for `env`, and the apply lock with `lock_for`.
-fn open(
+/// An environment's settings and HTTP clients and the desired state: everything [`open`]
+/// needs that is found without touching the network.
+pub struct Prepared {
+    env: String,
+    target: String,
+    props: BTreeMap<String, String>,
+    desired: mesh_plan::DesiredState,
+    unresolved: Vec<mesh_plan::PlanError>,
+    notes: Vec<String>,
+    now: i64,
+    registry: Option<RegistryClient>,
+    connect: Option<ConnectClient>,
+}
+
+/// The settings of `env` with their `${VAR}` references filled, and the files they name that
+/// `--rev` reads from git written out (so only on the calling thread), and the HTTP clients.
+/// Settings problems come first: they are found without touching the network.
+fn prepare(
     env: &mesh_model::Environment,
     mut desired: mesh_plan::DesiredState,
-    lock_for: Option<&str>,
-) -> Result<Opened, String> {
+) -> Result<Prepared, String> {
     let now = crate::lifecycle::now_ms()?;
     let props = client_settings(env, |v| std::env::var(v).ok())?;
     let bootstrap = props.get("bootstrap.servers").cloned().unwrap_or_default();
     let target = format!("environment `{}` ({bootstrap})", env.name);
-    // Settings problems first: they are found without touching the network.
     let registry = registry_client(env, !desired.subjects.is_empty(), |v| std::env::var(v).ok())?;
     let connect = connect_of(env, |v| std::env::var(v).ok())?;
     let (unresolved, notes) = connectors_for(env, connect.is_some(), &mut desired);
-    let cluster = KafkaCluster::connect(&props, kafka_timeout()).map_err(|e| e.to_string())?;
+    Ok(Prepared {
+        env: env.name.clone(),
+        target,
+        props,
+        desired,
+        unresolved,
+        notes: notes.into_iter().collect(),
+        now,
+        registry,
+        connect,
+    })
+}
+
+/// Connects to the cluster of `p`, and takes the apply lock with `lock_for`.
+fn open(p: Prepared, lock_for: Option<&str>) -> Result<Opened, String> {
+    let cluster = KafkaCluster::connect(&p.props, kafka_timeout()).map_err(|e| e.to_string())?;
     let lock = match lock_for {
         Some(command) => Some(crate::lock::acquire(
-            &props,
-            &desired.catalog_topic,
-            &env.name,
+            &p.props,
+            &p.desired.catalog_topic,
+            &p.env,
             command,
         )?),
         None => None,
     };
     Ok(Opened {
-        env: env.name.clone(),
-        target,
-        desired,
-        unresolved,
-        notes: notes.into_iter().collect(),
-        now,
+        env: p.env,
+        target: p.target,
+        desired: p.desired,
+        unresolved: p.unresolved,
+        notes: p.notes,
+        now: p.now,
         cluster,
-        registry,
-        connect,
+        registry: p.registry,
+        connect: p.connect,
         lock,
     })
 }

@@ -621,19 +621,34 @@ fn plan_reports_an_invalid_mesh_without_waiting_for_the_reads_it_started() {
     let repo = t.path().join("repo");
     copy_dir(&example(), &repo);
     let mesh_toml = repo.join("mesh.toml");
+    // A file the client settings name, read from git with --rev into mesh's temporary folder.
     let settings = std::fs::read_to_string(&mesh_toml)
         .unwrap()
         .replace("127.0.0.1:19092", &addr)
-        .replace("127.0.0.1:18081", &addr);
+        .replace("127.0.0.1:18081", &addr)
+        .replace(
+            "\"sasl.mechanism\" = \"PLAIN\"",
+            "\"sasl.mechanism\" = \"PLAIN\"\n\"ssl.ca.location\" = \"certs/ca.pem\"",
+        );
+    assert!(settings.contains("certs/ca.pem"));
     std::fs::write(&mesh_toml, settings).unwrap();
+    std::fs::create_dir(repo.join("certs")).unwrap();
+    std::fs::write(repo.join("certs/ca.pem"), "not used: nothing is reached").unwrap();
     // Loads without errors (the model does not parse schemas); the schema check finds it.
     std::fs::write(
         repo.join("domains/sales/schemas/order.avsc"),
         "{\"type\": \"record\", \"name\": \"Order\", \"fields\": [",
     )
     .unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-qm", "broken schema"]);
+    let tmp = t.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mesh"))
         .args(["plan", "--repo", repo.to_str().unwrap(), "--env", "local"])
+        .args(["--rev", "HEAD"])
+        .env("TMPDIR", &tmp)
         .env("NO_COLOR", "1")
         .env("MESH_TODAY", "2026-11-22")
         .env("MESH_KAFKA_TIMEOUT_SECONDS", "900")
@@ -660,5 +675,8 @@ fn plan_reports_an_invalid_mesh_without_waiting_for_the_reads_it_started() {
         "{out}"
     );
     assert!(!out.contains(&addr), "nothing about the reads: {out}");
+    // The file read from git for the settings is gone with mesh, reads still running or not.
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
     drop(silent);
 }
