@@ -247,6 +247,9 @@ fn check_reading(repo: &RepoArgs, read: bool) -> Result<Checked, String> {
         mesh_plan::saved::content_hash(files.files.iter().map(|(p, b)| (p.as_str(), b.as_slice())));
     let today = today()?;
     let (mesh, ds) = mesh_model::load(&files.files, repo.env.as_deref());
+    // The model holds the texts it needs: the bytes read are not kept through the checks and
+    // the reads.
+    drop(files);
     let early = if read && !ds.has_errors() {
         live::early(&mesh, commit.as_deref())
     } else {
