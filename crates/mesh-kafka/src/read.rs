@@ -458,7 +458,13 @@ impl KafkaCluster {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "true")
-            .set("allow.auto.create.topics", "false");
+            .set("allow.auto.create.topics", "false")
+            // librdkafka fetches ahead up to 64 MiB by default: a whole catalog of 10,000
+            // products (~20 MiB) sat in its buffers while the records were decoded. A few
+            // fetches ahead keep the read as fast (docs/benchmarks.md, "Session 9").
+            .set("queued.max.messages.kbytes", "4096")
+            // and look again soon when the queue was full (the default waits a second).
+            .set("fetch.queue.backoff.ms", "5");
         config
             .create_with_context(self.context.clone())
             .map_err(|e: RdKafkaError| KafkaError::Config {
