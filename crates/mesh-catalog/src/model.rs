@@ -420,9 +420,9 @@ fn consumers_by_product(mesh: &Mesh) -> BTreeMap<&str, Vec<ConsumeView>> {
 
 fn acl_view(b: &mesh_plan::AclBinding) -> AclView {
     AclView {
-        principal: b.principal.clone(),
+        principal: b.principal.to_string(),
         resource_type: serde_name(&b.resource_type),
-        resource_name: b.resource_name.clone(),
+        resource_name: b.resource_name.to_string(),
         pattern: serde_name(&b.pattern),
         operation: serde_name(&b.operation),
     }

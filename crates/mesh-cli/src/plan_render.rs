@@ -31,7 +31,7 @@ fn name<T: serde::Serialize>(v: &T) -> String {
 }
 
 pub fn acl_text(b: &AclBinding) -> String {
-    let host = if b.host == "*" {
+    let host = if &*b.host == "*" {
         String::new()
     } else {
         format!(", host {}", b.host)
@@ -572,7 +572,11 @@ fn domain_of(a: &Action, mesh: &mesh_model::Mesh) -> String {
         Action::CreateAcl { binding } | Action::DeleteAcl { binding } => mesh
             .domains
             .iter()
-            .find(|d| d.principals.values().any(|p| p.value == binding.principal))
+            .find(|d| {
+                d.principals
+                    .values()
+                    .any(|p| *p.value == *binding.principal)
+            })
             .map_or_else(|| "(other)".to_string(), |d| d.name.clone()),
         _ => "(mesh)".to_string(),
     }

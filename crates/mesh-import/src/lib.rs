@@ -378,7 +378,7 @@ fn assign_principals(
 ) {
     let mut of: BTreeMap<&str, Vec<&AclBinding>> = BTreeMap::new();
     for b in &inv.acls {
-        of.entry(b.principal.as_str()).or_default().push(b);
+        of.entry(&*b.principal).or_default().push(b);
     }
     for (principal, bindings) in of {
         let mut writes = BTreeSet::new();
@@ -386,23 +386,23 @@ fn assign_principals(
         let mut groups = BTreeSet::new();
         let mut odd = None;
         for b in &bindings {
-            let plain = b.permission == mesh_plan::Permission::Allow && b.host == "*";
+            let plain = b.permission == mesh_plan::Permission::Allow && &*b.host == "*";
             match (b.resource_type, b.pattern, b.operation) {
                 (ResourceType::Topic, PatternType::Literal, Operation::Write)
-                    if plain && by_topic.contains_key(&b.resource_name) =>
+                    if plain && by_topic.contains_key(&*b.resource_name) =>
                 {
-                    writes.insert(b.resource_name.as_str());
+                    writes.insert(&*b.resource_name);
                 }
                 (ResourceType::Topic, PatternType::Literal, Operation::Read)
-                    if plain && by_topic.contains_key(&b.resource_name) =>
+                    if plain && by_topic.contains_key(&*b.resource_name) =>
                 {
-                    reads.insert(b.resource_name.as_str());
+                    reads.insert(&*b.resource_name);
                 }
                 (ResourceType::Topic, PatternType::Literal, Operation::Describe)
-                    if plain && by_topic.contains_key(&b.resource_name) => {}
+                    if plain && by_topic.contains_key(&*b.resource_name) => {}
                 (ResourceType::Group, pattern, Operation::Read) if plain => {
                     groups.insert(match pattern {
-                        PatternType::Literal => b.resource_name.clone(),
+                        PatternType::Literal => b.resource_name.to_string(),
                         PatternType::Prefixed => format!("{}*", b.resource_name),
                     });
                 }

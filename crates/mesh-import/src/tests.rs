@@ -283,7 +283,7 @@ fn placeholders_fail_validation_until_filled_in_then_the_plan_changes_nothing() 
         acls: inv
             .acls
             .iter()
-            .filter(|b| desired.principals.contains(&b.principal))
+            .filter(|b| desired.principals.contains(&*b.principal))
             .cloned()
             .collect(),
         catalog_topic_exists: true,

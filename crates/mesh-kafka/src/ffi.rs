@@ -24,7 +24,7 @@ use std::ptr;
 use std::time::{Duration, Instant};
 
 use mesh_plan::{
-    AclBinding, ConfigChange, ConfigSource, LiveConfig, NewTopic, Operation, PatternType,
+    AclBinding, ConfigChange, ConfigSource, LiveConfig, Names, NewTopic, Operation, PatternType,
     Permission, ResourceType,
 };
 use rdkafka::bindings as rd;
@@ -530,10 +530,12 @@ impl<'c> Admin<'c> {
         let mut count = 0;
         // SAFETY: `result` belongs to the live event.
         let array = unsafe { rd::rd_kafka_DescribeAcls_result_acls(result, &mut count) };
+        // Bindings share their names (a principal's name is in every binding of it).
+        let mut names = Names::default();
+        let mut acls = Vec::with_capacity(count);
         // SAFETY: `array` has `count` bindings owned by the event.
-        Ok((0..count)
-            .filter_map(|i| unsafe { read_acl(*array.add(i)) })
-            .collect())
+        acls.extend((0..count).filter_map(|i| unsafe { read_acl(*array.add(i), &mut names) }));
+        Ok(acls)
     }
 
     /// DeleteAcls, one request with one exact-match filter per binding (the binding's own
@@ -1120,17 +1122,17 @@ fn acl_object(
 
 /// # Safety
 /// `acl` is a live ACL binding.
-unsafe fn read_acl(acl: *const rd::rd_kafka_AclBinding_t) -> Option<AclBinding> {
+unsafe fn read_acl(acl: *const rd::rd_kafka_AclBinding_t, names: &mut Names) -> Option<AclBinding> {
     // SAFETY: guaranteed by the caller; strings are copied at once.
     unsafe {
         Some(AclBinding {
-            principal: text(rd::rd_kafka_AclBinding_principal(acl)),
+            principal: names.get(&text(rd::rd_kafka_AclBinding_principal(acl))),
             resource_type: resource_type_from_c(rd::rd_kafka_AclBinding_restype(acl))?,
-            resource_name: text(rd::rd_kafka_AclBinding_name(acl)),
+            resource_name: names.get(&text(rd::rd_kafka_AclBinding_name(acl))),
             pattern: pattern_from_c(rd::rd_kafka_AclBinding_resource_pattern_type(acl))?,
             operation: operation_from_c(rd::rd_kafka_AclBinding_operation(acl))?,
             permission: permission_from_c(rd::rd_kafka_AclBinding_permission_type(acl))?,
-            host: text(rd::rd_kafka_AclBinding_host(acl)),
+            host: names.get(&text(rd::rd_kafka_AclBinding_host(acl))),
         })
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use mesh_plan::{
     AclBinding, AdapterError, CatalogRecord, ClusterReader, GroupActivity, LiveConfig, LiveState,
-    LiveTopic, Operation, ReadRequest,
+    LiveTopic, Names, Operation, ReadRequest,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError as RdKafkaError;
@@ -358,7 +358,7 @@ impl KafkaCluster {
             .map_err(|e| self.admin_failure("describe ACLs", e))?;
         Ok(all
             .into_iter()
-            .filter(|b| principals.contains(&b.principal))
+            .filter(|b| principals.contains(&*b.principal))
             .collect())
     }
 
@@ -407,6 +407,7 @@ impl KafkaCluster {
             }
         }
         let mut latest: BTreeMap<String, Option<CatalogRecord>> = BTreeMap::new();
+        let mut names = Names::default();
         if ends.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -427,8 +428,11 @@ impl KafkaCluster {
                     if !pending.contains(&p) || offset >= ends[&p] {
                         continue;
                     }
-                    let (key, record) = CatalogRecord::decode(message.key(), message.payload())
+                    let (key, mut record) = CatalogRecord::decode(message.key(), message.payload())
                         .map_err(|detail| catalog_error(topic, p, offset, detail))?;
+                    if let Some(record) = &mut record {
+                        record.share_names(&mut names);
+                    }
                     latest.insert(key, record);
                     if offset + 1 >= ends[&p] {
                         pending.remove(&p);

@@ -423,7 +423,7 @@ fn acls_are_created_and_deleted_exactly(env: &Env) {
     // The whole cluster, for `mesh import`: every principal's bindings, every topic kept.
     let all = c.all_acls().unwrap();
     assert!(all.is_superset(&want), "{all:?}");
-    assert!(all.iter().any(|b| b.principal == "User:bob"), "{all:?}");
+    assert!(all.iter().any(|b| &*b.principal == "User:bob"), "{all:?}");
     let topics = c.all_topics(|t| t.starts_with("t.")).unwrap();
     assert!(topics.contains_key("t.orders"), "{topics:?}");
     assert!(topics.keys().all(|t| t.starts_with("t.")), "{topics:?}");

@@ -325,11 +325,11 @@ mod tests {
     ) -> Vec<(ResourceType, String, PatternType, Operation)> {
         d.acls
             .iter()
-            .filter(|b| b.principal == principal)
+            .filter(|b| &*b.principal == principal)
             .map(|b| {
                 (
                     b.resource_type,
-                    b.resource_name.clone(),
+                    b.resource_name.to_string(),
                     b.pattern,
                     b.operation,
                 )
@@ -394,9 +394,9 @@ principal = "app"
             ("User:pay", TransactionalId, "sales.pay-"),
         ] {
             assert!(
-                applied.iter().any(|b| b.principal == principal
+                applied.iter().any(|b| &*b.principal == principal
                     && b.resource_type == resource
-                    && b.resource_name == name),
+                    && &*b.resource_name == name),
                 "{principal} {resource:?} {name}: {applied:?}"
             );
         }

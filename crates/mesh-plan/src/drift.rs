@@ -89,8 +89,17 @@ fn sorted_acls<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<AclBinding>
     Ok(acls)
 }
 
-/// Fills each catalog record of `d` with what applying `d` sets for its product.
+/// Fills each catalog record of `d` with what applying `d` sets for its product. The bindings
+/// of `d` share their names first, so the records' copies of them hold no copies of names.
 pub fn record_applied(d: &mut DesiredState) {
+    let mut names = Names::default();
+    d.acls = std::mem::take(&mut d.acls)
+        .into_iter()
+        .map(|mut b| {
+            b.share_names(&mut names);
+            b
+        })
+        .collect();
     let mut by_product: BTreeMap<String, Applied> = BTreeMap::new();
     // The bindings indexed once (topic bindings by topic name, group bindings by principal):
     // scanning every binding for every topic is quadratic, half a second at 2,000 products.
@@ -115,7 +124,7 @@ pub fn record_applied(d: &mut DesiredState) {
         let readers: BTreeSet<&str> = on
             .iter()
             .filter(|b| b.operation == Operation::Read)
-            .map(|b| b.principal.as_str())
+            .map(|b| &*b.principal)
             .collect();
         let mut acls: BTreeSet<AclBinding> = on.iter().map(|b| (*b).clone()).collect();
         for r in &readers {
@@ -125,7 +134,7 @@ pub fn record_applied(d: &mut DesiredState) {
         }
         // Principals that read or write it: so do the bindings their kind implies beyond any
         // one topic (a transactional id, a Streams application's internal-topic prefix).
-        for user in on.iter().map(|b| b.principal.as_str()) {
+        for user in on.iter().map(|b| &*b.principal) {
             if let Some(beyond) = beyond_of.get(user) {
                 acls.extend(beyond.iter().map(|b| (*b).clone()));
             }
@@ -306,7 +315,7 @@ pub fn managed_principals(catalog: &BTreeMap<String, CatalogRecord>) -> BTreeSet
     catalog
         .values()
         .filter_map(|r| r.applied.as_ref())
-        .flat_map(|a| a.acls.iter().map(|b| b.principal.clone()))
+        .flat_map(|a| a.acls.iter().map(|b| b.principal.to_string()))
         .collect()
 }
 
@@ -421,7 +430,7 @@ pub fn drift(catalog: &BTreeMap<String, CatalogRecord>, live: &LiveState) -> Dri
     }
     let principals = managed_principals(catalog);
     for b in &live.acls {
-        if principals.contains(&b.principal) && !applied_acls.contains_key(b) {
+        if principals.contains(&*b.principal) && !applied_acls.contains_key(b) {
             report.drift.push(Drift {
                 product: None,
                 change: DriftChange::AclAdded { binding: b.clone() },
@@ -712,6 +721,42 @@ mod tests {
         let mut fewer = back.clone();
         fewer.applied.as_mut().unwrap().acls.pop();
         assert!(!fewer.same_content(record));
+    }
+
+    #[test]
+    fn bindings_share_their_names_in_the_desired_state_and_in_records_read_back() {
+        use std::sync::Arc;
+        let d = desired();
+        // Every binding of a principal, in the desired set and in the records, holds one copy
+        // of its name; so does every binding on a topic.
+        let mut first: BTreeMap<&str, &Name> = BTreeMap::new();
+        let records = d.catalog.values().filter_map(|r| r.applied.as_ref());
+        for b in d.acls.iter().chain(records.flat_map(|a| a.acls.iter())) {
+            for name in [&b.principal, &b.resource_name, &b.host] {
+                let shared = *first.entry(&**name).or_insert(name);
+                assert!(Arc::ptr_eq(shared, name), "{name} is held twice");
+            }
+        }
+        assert!(first.contains_key("*") && first.len() > 3, "{first:?}");
+        // Read back: two records naming the same principal share it once their names are.
+        let record = &d.catalog["sales.orders"];
+        let bytes = serde_json::to_vec(record).unwrap();
+        let decode = || {
+            CatalogRecord::decode(Some(b"sales.orders"), Some(&bytes))
+                .unwrap()
+                .1
+                .unwrap()
+        };
+        let (mut one, mut two) = (decode(), decode());
+        let principal = |r: &CatalogRecord| r.applied.as_ref().unwrap().acls[0].principal.clone();
+        assert!(!Arc::ptr_eq(&principal(&one), &principal(&two)));
+        let mut names = Names::default();
+        one.share_names(&mut names);
+        two.share_names(&mut names);
+        assert!(Arc::ptr_eq(&principal(&one), &principal(&two)));
+        // Sharing changes no value.
+        assert_eq!(one, decode());
+        assert_eq!(serde_json::to_vec(&two).unwrap(), bytes);
     }
 
     #[test]

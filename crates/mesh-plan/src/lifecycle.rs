@@ -445,7 +445,7 @@ pub fn impacts(plan: &Plan, desired: &DesiredState, live: &LiveState, now_ms: i6
                 if binding.resource_type == ResourceType::Topic
                     && binding.operation == Operation::Read =>
             {
-                let who = match desired.principal_owners.get(&binding.principal) {
+                let who = match desired.principal_owners.get(&*binding.principal) {
                     Some(o) => format!(
                         "{} ({}/{}, owners: {})",
                         binding.principal,
@@ -453,13 +453,13 @@ pub fn impacts(plan: &Plan, desired: &DesiredState, live: &LiveState, now_ms: i6
                         o.name,
                         o.owners.join(", ")
                     ),
-                    None => binding.principal.clone(),
+                    None => binding.principal.to_string(),
                 };
                 let product = product_of_topic(&binding.resource_name).unwrap_or_default();
                 push(
                     ImpactKind::NarrowedAccess,
                     product,
-                    binding.resource_name.clone(),
+                    binding.resource_name.to_string(),
                     format!("{who} loses READ on topic {}", binding.resource_name),
                 )
             }

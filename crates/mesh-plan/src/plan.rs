@@ -330,7 +330,7 @@ pub fn plan_at(desired: &DesiredState, live: &LiveState, now_ms: i64) -> Plan {
     for b in live.acls.difference(&desired.acls) {
         // The reader keeps only bindings of declared principals; check again so that a reader
         // bug can never make the plan delete someone else's ACL.
-        if desired.principals.contains(&b.principal) {
+        if desired.principals.contains(&*b.principal) {
             p.actions.push(Action::DeleteAcl { binding: b.clone() });
         }
     }

@@ -552,7 +552,7 @@ impl<W: ClusterWriter + ?Sized, R: ClusterReader + ?Sized> ClusterWriter
             acls,
             |a| self.writer.create_acls(a),
             |pending| {
-                let principals = pending.iter().map(|a| a.principal.clone()).collect();
+                let principals = pending.iter().map(|a| a.principal.to_string()).collect();
                 let live = self.reader.acls_of(&principals)?;
                 Ok(pending
                     .iter()

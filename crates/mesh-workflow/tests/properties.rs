@@ -395,7 +395,7 @@ impl Managed {
             | Action::AddPartitions { topic: t, .. }
             | Action::DeleteTopic { topic: t, .. } => topic(t),
             Action::CreateAcl { binding } | Action::DeleteAcl { binding } => {
-                (!self.principals.contains(&binding.principal))
+                (!self.principals.contains(&*binding.principal))
                     .then(|| format!("ACL {}", acl_name(binding)))
             }
             Action::SetCompatibility { subject, .. }
@@ -424,7 +424,7 @@ impl Managed {
             acls: w
                 .acls
                 .iter()
-                .filter(|b| !self.principals.contains(&b.principal))
+                .filter(|b| !self.principals.contains(&*b.principal))
                 .cloned()
                 .collect(),
             subjects: w
