@@ -276,7 +276,10 @@ pub fn plan(
 
 /// A plan's reads, started while the mesh is still being checked ([`early`]), or why they
 /// could not be (a settings problem, reported only if the mesh is valid).
-pub struct Early(Result<std::thread::JoinHandle<Result<(Opened, FirstRead), String>>, String>);
+pub struct Early(Result<Reading, String>);
+
+/// The thread reading for [`Early`]: the opened connections and what they read first.
+type Reading = std::thread::JoinHandle<Result<(Opened, FirstRead), String>>;
 
 /// Starts what `plan` (without the apply lock) reads, on a thread of its own, from a mesh that
 /// loaded without errors but is not checked yet: the desired state depends on the model only,
