@@ -17,7 +17,7 @@ pub struct Applied {
     pub replication_factor: i32,
     /// Config values as applied (normalised: durations and sizes in ms and bytes).
     #[serde(default)]
-    pub configs: BTreeMap<String, String>,
+    pub configs: Configs,
     /// ACL bindings on the product's topic, and the group READ bindings of the principals that
     /// read it (a group is not tied to one product; drift compares the union of all records).
     /// Sorted and without duplicates, also when read back ([`sorted_acls`]). A list rather than
@@ -32,6 +32,71 @@ pub struct Applied {
     /// (a recorded connector whose file is gone is deleted).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub connectors: BTreeMap<String, AppliedConnector>,
+}
+
+/// Config key → value, sorted by key, each key once; a JSON object like a map's. A list, not
+/// a `BTreeMap`: a product sets a few keys, the smallest node of a map of strings is half a
+/// kilobyte, and a plan holds every record twice (desired and read back).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
+pub struct Configs(Vec<(String, String)>);
+
+impl Configs {
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    /// In key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<BTreeMap<String, String>> for Configs {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        let mut list: Vec<_> = map.into_iter().collect();
+        list.shrink_to_fit();
+        Configs(list)
+    }
+}
+
+impl From<&BTreeMap<String, String>> for Configs {
+    fn from(map: &BTreeMap<String, String>) -> Self {
+        Configs(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+impl From<Configs> for BTreeMap<String, String> {
+    fn from(configs: Configs) -> Self {
+        configs.0.into_iter().collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a Configs {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, String)>,
+        fn(&'a (String, String)) -> (&'a String, &'a String),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
 }
 
 /// A connector as applied. Values that are secret, or come from mesh's environment, are not
@@ -144,7 +209,7 @@ pub fn record_applied(d: &mut DesiredState) {
             Applied {
                 partitions: t.partitions,
                 replication_factor: t.replication_factor,
-                configs: t.config.clone(),
+                configs: (&t.config).into(),
                 acls: acls.into_iter().collect(),
                 subjects: BTreeMap::new(),
                 connectors: BTreeMap::new(),
@@ -724,6 +789,39 @@ mod tests {
     }
 
     #[test]
+    fn applied_configs_read_and_write_as_a_json_object_sorted_by_key() {
+        let configs: Configs =
+            serde_json::from_str(r#"{"retention.ms": "1", "cleanup.policy": "delete"}"#).unwrap();
+        assert_eq!(
+            configs.iter().collect::<Vec<_>>(),
+            [
+                (&"cleanup.policy".to_string(), &"delete".to_string()),
+                (&"retention.ms".to_string(), &"1".to_string())
+            ]
+        );
+        assert_eq!(configs.get("retention.ms").map(String::as_str), Some("1"));
+        assert_eq!(
+            configs.get("cleanup.policy").map(String::as_str),
+            Some("delete")
+        );
+        assert_eq!(configs.get("segment.ms"), None);
+        assert_eq!((configs.len(), configs.is_empty()), (2, false));
+        assert_eq!(
+            serde_json::to_string(&configs).unwrap(),
+            r#"{"cleanup.policy":"delete","retention.ms":"1"}"#
+        );
+        // A key twice in a record written by something else: the last one, as with a map.
+        let twice: Configs = serde_json::from_str(r#"{"a": "1", "a": "2"}"#).unwrap();
+        assert_eq!(twice.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(twice.get("a").map(String::as_str), Some("2"));
+        assert!(Configs::default().is_empty());
+        assert_eq!(
+            serde_json::from_str::<Configs>("{}").unwrap(),
+            Configs::default()
+        );
+    }
+
+    #[test]
     fn bindings_share_their_names_in_the_desired_state_and_in_records_read_back() {
         use std::sync::Arc;
         let d = desired();
@@ -764,7 +862,7 @@ mod tests {
         let d = desired();
         let a = d.catalog["sales.orders"].applied.as_ref().unwrap();
         assert_eq!((a.partitions, a.replication_factor), (3, 1));
-        assert_eq!(a.configs["retention.ms"], "604800000");
+        assert_eq!(a.configs.get("retention.ms").unwrap(), "604800000");
         assert_eq!(
             a.acls,
             d.acls.iter().cloned().collect::<Vec<_>>(),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::drift::{Applied, AppliedConnector};
+use crate::drift::{Applied, AppliedConnector, Configs};
 use crate::state::CatalogRecord;
 
 fn desired_sink(name: &str, extra: &[(&str, &str)]) -> DesiredConnector {
@@ -56,7 +56,7 @@ fn record_with(connectors: &[&DesiredConnector]) -> CatalogRecord {
         applied: Some(Applied {
             partitions: 1,
             replication_factor: 1,
-            configs: BTreeMap::new(),
+            configs: Configs::default(),
             acls: Default::default(),
             subjects: BTreeMap::new(),
             connectors: connectors
