@@ -27,30 +27,60 @@ pub struct Applied {
     pub acls: Vec<AclBinding>,
     /// Subject name → what was registered.
     #[serde(default)]
-    pub subjects: BTreeMap<String, AppliedSubject>,
+    pub subjects: SmallMap<AppliedSubject>,
     /// Connectors that consume or produce the product: what mesh manages on the Connect cluster
     /// (a recorded connector whose file is gone is deleted).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub connectors: BTreeMap<String, AppliedConnector>,
 }
 
-/// Config key → value, sorted by key, each key once; a JSON object like a map's. A list, not
-/// a `BTreeMap`: a product sets a few keys, the smallest node of a map of strings is half a
-/// kilobyte, and a plan holds every record twice (desired and read back).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
-pub struct Configs(Vec<(String, String)>);
+/// Config key → value as applied.
+pub type Configs = SmallMap<String>;
 
-impl Configs {
-    pub fn get(&self, key: &str) -> Option<&String> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|i| &self.0[i].1)
+/// Key → value, sorted by key, each key once; a JSON object like a map's. A list, not a
+/// `BTreeMap`: a record names a few config keys and one or two subjects, the smallest node of
+/// a map is half a kilobyte or more, and a plan holds every record twice (desired and read
+/// back).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    from = "BTreeMap<String, V>",
+    into = "BTreeMap<String, V>",
+    bound(
+        serialize = "V: Serialize + Clone",
+        deserialize = "V: Deserialize<'de>"
+    )
+)]
+pub struct SmallMap<V>(Vec<(String, V)>);
+
+impl<V> Default for SmallMap<V> {
+    fn default() -> Self {
+        SmallMap(Vec::new())
+    }
+}
+
+impl<V> SmallMap<V> {
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.position(key).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Sets `key` to `value`, replacing what it had.
+    pub fn insert(&mut self, key: String, value: V) {
+        match self.position(&key) {
+            Ok(i) => self.0[i].1 = value,
+            Err(i) => self.0.insert(i, (key, value)),
+        }
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&String, &V) -> bool) {
+        self.0.retain(|(k, v)| keep(k, v));
     }
 
     /// In key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
@@ -67,31 +97,31 @@ impl Configs {
     }
 }
 
-impl From<BTreeMap<String, String>> for Configs {
-    fn from(map: BTreeMap<String, String>) -> Self {
+impl<V> From<BTreeMap<String, V>> for SmallMap<V> {
+    fn from(map: BTreeMap<String, V>) -> Self {
         let mut list: Vec<_> = map.into_iter().collect();
         list.shrink_to_fit();
-        Configs(list)
+        SmallMap(list)
     }
 }
 
-impl From<&BTreeMap<String, String>> for Configs {
-    fn from(map: &BTreeMap<String, String>) -> Self {
-        Configs(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+impl<V: Clone> From<&BTreeMap<String, V>> for SmallMap<V> {
+    fn from(map: &BTreeMap<String, V>) -> Self {
+        SmallMap(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 }
 
-impl From<Configs> for BTreeMap<String, String> {
-    fn from(configs: Configs) -> Self {
-        configs.0.into_iter().collect()
+impl<V> From<SmallMap<V>> for BTreeMap<String, V> {
+    fn from(map: SmallMap<V>) -> Self {
+        map.0.into_iter().collect()
     }
 }
 
-impl<'a> IntoIterator for &'a Configs {
-    type Item = (&'a String, &'a String);
+impl<'a, V> IntoIterator for &'a SmallMap<V> {
+    type Item = (&'a String, &'a V);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, String)>,
-        fn(&'a (String, String)) -> (&'a String, &'a String),
+        std::slice::Iter<'a, (String, V)>,
+        fn(&'a (String, V)) -> (&'a String, &'a V),
     >;
 
     fn into_iter(self) -> Self::IntoIter {
@@ -211,7 +241,7 @@ pub fn record_applied(d: &mut DesiredState) {
                 replication_factor: t.replication_factor,
                 configs: (&t.config).into(),
                 acls: acls.into_iter().collect(),
-                subjects: BTreeMap::new(),
+                subjects: SmallMap::default(),
                 connectors: BTreeMap::new(),
             },
         );
@@ -789,7 +819,7 @@ mod tests {
     }
 
     #[test]
-    fn applied_configs_read_and_write_as_a_json_object_sorted_by_key() {
+    fn applied_maps_read_and_write_as_a_json_object_sorted_by_key() {
         let configs: Configs =
             serde_json::from_str(r#"{"retention.ms": "1", "cleanup.policy": "delete"}"#).unwrap();
         assert_eq!(
@@ -819,6 +849,20 @@ mod tests {
             serde_json::from_str::<Configs>("{}").unwrap(),
             Configs::default()
         );
+        // Inserting keeps the order and replaces a key's value; retain keeps what it is told.
+        let mut map = configs.clone();
+        map.insert("segment.ms".into(), "9".into());
+        map.insert("a.first".into(), "0".into());
+        map.insert("retention.ms".into(), "2".into());
+        assert_eq!(
+            map.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["a.first", "cleanup.policy", "retention.ms", "segment.ms"]
+        );
+        assert_eq!(map.get("retention.ms").map(String::as_str), Some("2"));
+        map.retain(|k, _| k != "a.first");
+        assert_eq!(map.len(), 3);
+        assert_eq!(map.get("a.first"), None);
+        assert_eq!(map.get("segment.ms").map(String::as_str), Some("9"));
     }
 
     #[test]
@@ -868,7 +912,7 @@ mod tests {
             d.acls.iter().cloned().collect::<Vec<_>>(),
             "topic bindings and the reader's group binding"
         );
-        let s = &a.subjects["sales.orders-value"];
+        let s = a.subjects.get("sales.orders-value").unwrap();
         assert_eq!(s.schema_sha256.len(), 64);
         assert_eq!(s.compatibility, "BACKWARD");
         // It survives the catalog's JSON, and old records without it still load.

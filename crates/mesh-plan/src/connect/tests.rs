@@ -1,5 +1,5 @@
 use super::*;
-use crate::drift::{Applied, AppliedConnector, Configs};
+use crate::drift::{Applied, AppliedConnector, Configs, SmallMap};
 use crate::state::CatalogRecord;
 
 fn desired_sink(name: &str, extra: &[(&str, &str)]) -> DesiredConnector {
@@ -58,7 +58,7 @@ fn record_with(connectors: &[&DesiredConnector]) -> CatalogRecord {
             replication_factor: 1,
             configs: Configs::default(),
             acls: Default::default(),
-            subjects: BTreeMap::new(),
+            subjects: SmallMap::default(),
             connectors: connectors
                 .iter()
                 .map(|c| (c.name.clone(), AppliedConnector::of(c)))
