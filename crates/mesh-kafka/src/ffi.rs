@@ -494,47 +494,79 @@ impl<'c> Admin<'c> {
             .collect())
     }
 
-    /// DescribeAcls with a filter that matches everything, one request. Bindings with a
-    /// resource type, operation or pattern `mesh` has no name for are left out: `mesh` can
-    /// never manage them.
+    /// Every ACL binding of the cluster, from one DescribeAcls whose filter matches everything.
     pub(crate) fn describe_all_acls(&self) -> Result<Vec<AclBinding>, AdminError> {
-        let mut errstr = ErrStr::new();
-        // SAFETY: NULL name/principal/host mean "any", as documented for filters; `errstr` is a
-        // writable buffer of the length passed.
-        let raw = unsafe {
-            rd::rd_kafka_AclBindingFilter_new(
-                rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_ANY,
-                ptr::null(),
-                rd::rd_kafka_ResourcePatternType_t::RD_KAFKA_RESOURCE_PATTERN_ANY,
-                ptr::null(),
-                ptr::null(),
-                rd::rd_kafka_AclOperation_t::RD_KAFKA_ACL_OPERATION_ANY,
-                rd::rd_kafka_AclPermissionType_t::RD_KAFKA_ACL_PERMISSION_TYPE_ANY,
-                errstr.ptr(),
-                ERRSTR_LEN,
-            )
-        };
-        let filter = Owned::new(raw, rd::rd_kafka_AclBinding_destroy)
-            .ok_or_else(|| AdminError::Invalid(errstr.text()))?;
+        self.describe_acls(&[None])
+    }
+
+    /// The ACL bindings of these principals (on any resource, pattern, host, operation and
+    /// permission): one DescribeAcls per principal, all in flight at once. The answers hold
+    /// only their bindings, however many other bindings the cluster has.
+    pub(crate) fn describe_acls_of(
+        &self,
+        principals: &[&str],
+    ) -> Result<Vec<AclBinding>, AdminError> {
+        let principals = principals
+            .iter()
+            .map(|p| c_string(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let filters: Vec<Option<&CStr>> = principals.iter().map(|p| Some(p.as_c_str())).collect();
+        self.describe_acls(&filters)
+    }
+
+    /// DescribeAcls with one filter per entry, each matching every binding of its principal
+    /// (`None`: of every principal); the bindings of all answers, names shared. Bindings with
+    /// a resource type, operation or pattern `mesh` has no name for are left out: `mesh` can
+    /// never manage them.
+    fn describe_acls(&self, principals: &[Option<&CStr>]) -> Result<Vec<AclBinding>, AdminError> {
+        let mut filters = Vec::with_capacity(principals.len());
+        for principal in principals {
+            let mut errstr = ErrStr::new();
+            // SAFETY: NULL name/host (and principal) mean "any", as documented for filters; a
+            // principal is a NUL-terminated string that outlives the call (librdkafka copies
+            // it); `errstr` is a writable buffer of the length passed.
+            let raw = unsafe {
+                rd::rd_kafka_AclBindingFilter_new(
+                    rd::rd_kafka_ResourceType_t::RD_KAFKA_RESOURCE_ANY,
+                    ptr::null(),
+                    rd::rd_kafka_ResourcePatternType_t::RD_KAFKA_RESOURCE_PATTERN_ANY,
+                    principal.map_or(ptr::null(), CStr::as_ptr),
+                    ptr::null(),
+                    rd::rd_kafka_AclOperation_t::RD_KAFKA_ACL_OPERATION_ANY,
+                    rd::rd_kafka_AclPermissionType_t::RD_KAFKA_ACL_PERMISSION_TYPE_ANY,
+                    errstr.ptr(),
+                    ERRSTR_LEN,
+                )
+            };
+            filters.push(
+                Owned::new(raw, rd::rd_kafka_AclBinding_destroy)
+                    .ok_or_else(|| AdminError::Invalid(errstr.text()))?,
+            );
+        }
         let mut request = self.request(
             rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBEACLS,
             false,
         )?;
-        request.send(|rk, options, queue| {
-            // SAFETY: `filter` is a live AclBindingFilter owned by its guard.
-            unsafe { rd::rd_kafka_DescribeAcls(rk, filter.ptr, options, queue) }
-        });
-        let event = request.wait(rd::RD_KAFKA_EVENT_DESCRIBEACLS_RESULT)?;
-        // SAFETY: a live DESCRIBEACLS_RESULT event.
-        let result = unsafe { rd::rd_kafka_event_DescribeAcls_result(event.ptr) };
-        let mut count = 0;
-        // SAFETY: `result` belongs to the live event.
-        let array = unsafe { rd::rd_kafka_DescribeAcls_result_acls(result, &mut count) };
+        for filter in &filters {
+            request.send(|rk, options, queue| {
+                // SAFETY: `filter` is a live AclBindingFilter owned by its guard.
+                unsafe { rd::rd_kafka_DescribeAcls(rk, filter.ptr, options, queue) }
+            });
+        }
         // Bindings share their names (a principal's name is in every binding of it).
         let mut names = Names::default();
-        let mut acls = Vec::with_capacity(count);
-        // SAFETY: `array` has `count` bindings owned by the event.
-        acls.extend((0..count).filter_map(|i| unsafe { read_acl(*array.add(i), &mut names) }));
+        let mut acls = Vec::new();
+        for _ in &filters {
+            let event = request.wait(rd::RD_KAFKA_EVENT_DESCRIBEACLS_RESULT)?;
+            // SAFETY: a live DESCRIBEACLS_RESULT event.
+            let result = unsafe { rd::rd_kafka_event_DescribeAcls_result(event.ptr) };
+            let mut count = 0;
+            // SAFETY: `result` belongs to the live event.
+            let array = unsafe { rd::rd_kafka_DescribeAcls_result_acls(result, &mut count) };
+            acls.reserve(count);
+            // SAFETY: `array` has `count` bindings owned by the event.
+            acls.extend((0..count).filter_map(|i| unsafe { read_acl(*array.add(i), &mut names) }));
+        }
         Ok(acls)
     }
 

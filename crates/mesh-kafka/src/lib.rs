@@ -76,6 +76,15 @@ impl fmt::Debug for KafkaCluster {
 }
 
 impl KafkaCluster {
+    /// The ACL bindings of these principals, as a read has them (`principal_acls`): the cheap
+    /// part of a read, for waiting until ACL changes have propagated.
+    pub fn acls_of(
+        &self,
+        principals: &std::collections::BTreeSet<String>,
+    ) -> Result<std::collections::BTreeSet<mesh_plan::AclBinding>, KafkaError> {
+        self.principal_acls(principals)
+    }
+
     /// Connects with the given client properties (`bootstrap.servers`, `security.protocol`,
     /// `sasl.*`, … as librdkafka names them; a Java `sasl.jaas.config` line for PLAIN or SCRAM
     /// is translated) and checks, within `timeout`, that a broker answers and accepts the
@@ -85,15 +94,6 @@ impl KafkaCluster {
     /// [`KafkaError::Unreachable`] when no broker answers (returned as soon as librdkafka
     /// reports all brokers down, not only at the timeout), [`KafkaError::Authentication`] for
     /// refused credentials.
-    /// The ACL bindings of these principals, in one DescribeAcls: the cheap part of a read, for
-    /// waiting until ACL changes have propagated.
-    pub fn acls_of(
-        &self,
-        principals: &std::collections::BTreeSet<String>,
-    ) -> Result<std::collections::BTreeSet<mesh_plan::AclBinding>, KafkaError> {
-        self.principal_acls(principals)
-    }
-
     pub fn connect(
         props: &BTreeMap<String, String>,
         timeout: Duration,

@@ -66,6 +66,10 @@ impl Health {
     }
 }
 
+/// Up to this many principals, their ACLs are read with one DescribeAcls each; more, with one
+/// that matches every binding ([`KafkaCluster::principal_acls`]).
+pub(crate) const PER_PRINCIPAL_READS: usize = 32;
+
 /// A topic as the metadata shows it.
 pub(crate) struct TopicShape {
     pub partitions: Vec<i32>,
@@ -342,8 +346,11 @@ impl KafkaCluster {
         Ok(out)
     }
 
-    /// All ACL bindings of `principals`, from one DescribeAcls that matches everything (Kafka
-    /// filters take one principal, so filtering here is one request instead of one each).
+    /// All ACL bindings of `principals`. Up to [`PER_PRINCIPAL_READS`] principals, one
+    /// DescribeAcls each (all in flight at once), so a repo that manages a few principals on a
+    /// cluster with many others' bindings reads only its own; beyond that, one DescribeAcls
+    /// that matches everything, filtered here (a Kafka filter takes one principal, and the
+    /// broker scans its bindings once per filter).
     pub(crate) fn principal_acls(
         &self,
         principals: &BTreeSet<String>,
@@ -352,10 +359,14 @@ impl KafkaCluster {
             return Ok(BTreeSet::new());
         }
         self.check_may_describe_acls()?;
-        let all = self
-            .admin()
-            .describe_all_acls()
-            .map_err(|e| self.admin_failure("describe ACLs", e))?;
+        let admin = self.admin();
+        let all = if principals.len() <= PER_PRINCIPAL_READS {
+            let names: Vec<&str> = principals.iter().map(String::as_str).collect();
+            admin.describe_acls_of(&names)
+        } else {
+            admin.describe_all_acls()
+        }
+        .map_err(|e| self.admin_failure("describe ACLs", e))?;
         Ok(all
             .into_iter()
             .filter(|b| principals.contains(&*b.principal))

@@ -420,6 +420,26 @@ fn acls_are_created_and_deleted_exactly(env: &Env) {
     eventually("alice's ACLs are visible", Duration::from_secs(5), || {
         (read(env, &req).acls == want).then_some(())
     });
+    // A few principals are read one DescribeAcls each, many with one that matches every
+    // binding: the same bindings either way, and only the asked principals'.
+    let with_bob = read(env, &request(&[], &["User:alice", "User:bob"])).acls;
+    assert!(with_bob.is_superset(&want), "{with_bob:?}");
+    assert!(
+        with_bob
+            .iter()
+            .any(|b| &*b.principal == "User:bob" && &*b.resource_name == "t.orders"),
+        "{with_bob:?}"
+    );
+    assert!(
+        with_bob
+            .iter()
+            .all(|b| ["User:alice", "User:bob"].contains(&&*b.principal)),
+        "{with_bob:?}"
+    );
+    let many: Vec<String> = (0..40).map(|i| format!("User:nobody-{i}")).collect();
+    let mut principals: Vec<&str> = many.iter().map(String::as_str).collect();
+    principals.push("User:alice");
+    assert_eq!(read(env, &request(&[], &principals)).acls, want);
     // The whole cluster, for `mesh import`: every principal's bindings, every topic kept.
     let all = c.all_acls().unwrap();
     assert!(all.is_superset(&want), "{all:?}");
