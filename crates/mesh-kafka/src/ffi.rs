@@ -618,6 +618,111 @@ impl<'c> Admin<'c> {
         Ok(out)
     }
 
+    /// DescribeTopics for these names, in one request: each topic that exists and that the
+    /// principal may describe, with its partitions. A topic the answer has an error for
+    /// (unknown, not authorised, being deleted) is left out, as a metadata request for every
+    /// topic leaves it out.
+    pub(crate) fn describe_topics(
+        &self,
+        topics: &[&str],
+    ) -> Result<Vec<TopicDescription>, AdminError> {
+        if topics.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names = topics
+            .iter()
+            .map(|t| c_string(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut pointers: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+        // SAFETY: `pointers` holds `pointers.len()` NUL-terminated strings, alive for the call
+        // (librdkafka copies them).
+        let raw = unsafe {
+            rd::rd_kafka_TopicCollection_of_topic_names(pointers.as_mut_ptr(), pointers.len())
+        };
+        let collection =
+            Owned::new(raw, rd::rd_kafka_TopicCollection_destroy).ok_or_else(|| {
+                AdminError::Invalid("librdkafka could not make a topic collection".into())
+            })?;
+        let mut request = self.request(
+            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBETOPICS,
+            false,
+        )?;
+        request.send(|rk, options, queue| {
+            // SAFETY: `collection` is live (owned by its guard) for the call, which copies it.
+            unsafe { rd::rd_kafka_DescribeTopics(rk, collection.ptr, options, queue) }
+        });
+        let event = request.wait(rd::RD_KAFKA_EVENT_DESCRIBETOPICS_RESULT)?;
+        // SAFETY: a live DESCRIBETOPICS_RESULT event; everything read below belongs to it and
+        // is copied before it is destroyed.
+        unsafe {
+            let result = rd::rd_kafka_event_DescribeTopics_result(event.ptr);
+            let mut count = 0;
+            let array = rd::rd_kafka_DescribeTopics_result_topics(result, &mut count);
+            let mut out = Vec::with_capacity(count);
+            for i in 0..count {
+                let topic = *array.add(i);
+                let error = rd::rd_kafka_TopicDescription_error(topic);
+                if !error.is_null()
+                    && rd::rd_kafka_error_code(error)
+                        != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+                {
+                    continue;
+                }
+                let mut n = 0;
+                let parts = rd::rd_kafka_TopicDescription_partitions(topic, &mut n);
+                let mut partitions = Vec::with_capacity(n);
+                for j in 0..n {
+                    let part = *parts.add(j);
+                    let leader = rd::rd_kafka_TopicPartitionInfo_leader(part);
+                    let mut replicas = 0;
+                    let replica_nodes =
+                        rd::rd_kafka_TopicPartitionInfo_replicas(part, &mut replicas);
+                    let mut isr = 0;
+                    rd::rd_kafka_TopicPartitionInfo_isr(part, &mut isr);
+                    partitions.push(PartitionDescription {
+                        id: rd::rd_kafka_TopicPartitionInfo_partition(part),
+                        leader: (!leader.is_null()).then(|| rd::rd_kafka_Node_id(leader)),
+                        replicas: (0..replicas)
+                            .map(|r| rd::rd_kafka_Node_id(*replica_nodes.add(r)))
+                            .collect(),
+                        isr,
+                    });
+                }
+                if partitions.is_empty() {
+                    continue;
+                }
+                partitions.sort_unstable_by_key(|p| p.id);
+                out.push(TopicDescription {
+                    name: text(rd::rd_kafka_TopicDescription_name(topic)),
+                    partitions,
+                });
+            }
+            Ok(out)
+        }
+    }
+
+    /// The ids of the brokers in the cluster, from DescribeCluster.
+    pub(crate) fn broker_ids(&self) -> Result<Vec<i32>, AdminError> {
+        let mut request = self.request(
+            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECLUSTER,
+            false,
+        )?;
+        request.send(|rk, options, queue| {
+            // SAFETY: `options` and `queue` are live (owned by `request`).
+            unsafe { rd::rd_kafka_DescribeCluster(rk, options, queue) }
+        });
+        let event = request.wait(rd::RD_KAFKA_EVENT_DESCRIBECLUSTER_RESULT)?;
+        let mut count = 0;
+        // SAFETY: a live DESCRIBECLUSTER_RESULT event; the array of `count` nodes belongs to it.
+        unsafe {
+            let result = rd::rd_kafka_event_DescribeCluster_result(event.ptr);
+            let nodes = rd::rd_kafka_DescribeCluster_result_nodes(result, &mut count);
+            Ok((0..count)
+                .map(|i| rd::rd_kafka_Node_id(*nodes.add(i)))
+                .collect())
+        }
+    }
+
     /// The operations the principal may perform on the cluster resource, from DescribeCluster
     /// with `include_authorized_operations` (Kafka applies its implications: ALTER allows
     /// DESCRIBE, and so on). Empty if the broker reported none.
@@ -908,6 +1013,23 @@ impl<T> Drop for Owned<T> {
         // frees it) and `free` is its documented destructor, so it is freed exactly once.
         unsafe { (self.free)(self.ptr) }
     }
+}
+
+/// A topic as DescribeTopics shows it.
+pub(crate) struct TopicDescription {
+    pub name: String,
+    /// Sorted by id.
+    pub partitions: Vec<PartitionDescription>,
+}
+
+pub(crate) struct PartitionDescription {
+    pub id: i32,
+    /// `None` while the partition has no leader.
+    pub leader: Option<i32>,
+    /// Broker ids.
+    pub replicas: Vec<i32>,
+    /// In-sync replicas.
+    pub isr: usize,
 }
 
 /// A buffer librdkafka writes an argument error into.

@@ -2,7 +2,7 @@
 //! (one partition, broker timestamps), appending a record with `acks=all` and learning its
 //! offset, and reading the partition from its start up to a given offset.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use mesh_plan::NewTopic;
@@ -27,8 +27,12 @@ impl KafkaCluster {
     /// timestamps, since the lock is only safe with both.
     pub fn ensure_lock_topic(&self, topic: &str) -> Result<(), KafkaError> {
         let action = format!("prepare the lock topic {topic}");
-        let (brokers, topics) = self.topic_metadata()?;
-        if !topics.contains_key(topic) {
+        let brokers = self
+            .admin()
+            .broker_ids()
+            .map_err(|e| self.admin_failure(&action, e))?
+            .len();
+        if !self.lock_topic_exists(topic)? {
             let replicas = brokers.clamp(1, 3) as i32;
             let mut config = BTreeMap::from([
                 ("message.timestamp.type".to_string(), "LogAppendTime".into()),
@@ -96,7 +100,9 @@ impl KafkaCluster {
 
     /// Whether the lock topic exists (`mesh unlock` on a cluster never locked creates nothing).
     pub fn lock_topic_exists(&self, topic: &str) -> Result<bool, KafkaError> {
-        Ok(self.topic_metadata()?.1.contains_key(topic))
+        Ok(self
+            .topic_shapes(&BTreeSet::from([topic]))?
+            .contains_key(topic))
     }
 
     fn lock_topic_refused(&self, action: &str, why: String) -> KafkaError {
@@ -112,7 +118,7 @@ impl KafkaCluster {
     /// metadata does not show it yet.
     pub(crate) fn partitions_of(&self, topic: &str) -> Result<usize, KafkaError> {
         let n = self.poll(Duration::from_millis(100), || {
-            let (_, topics) = self.topic_metadata()?;
+            let topics = self.topic_shapes(&BTreeSet::from([topic]))?;
             Ok(topics
                 .get(topic)
                 .map(|s| s.partitions.len())

@@ -328,6 +328,30 @@ fn alter_configs_changes_only_the_keys_given(env: &Env) {
     assert!(results[2].is_err(), "{results:?}");
 
     let live = read(env, &request(&["t.orders"], &[]));
+    // A few topics' metadata comes from DescribeTopics naming them, many topics' from one
+    // metadata request for every topic: the same shape and the same health either way.
+    let absent: Vec<String> = (0..1_000).map(|i| format!("t.absent-{i}")).collect();
+    let mut many: Vec<&str> = absent.iter().map(String::as_str).collect();
+    many.push("t.orders");
+    let wide = read(env, &request(&many, &[]));
+    assert_eq!(wide.topics.keys().collect::<Vec<_>>(), ["t.orders"]);
+    let (one, other) = (&live.topics["t.orders"], &wide.topics["t.orders"]);
+    assert_eq!(
+        (one.partitions, one.replication_factor),
+        (other.partitions, other.replication_factor)
+    );
+    assert!(
+        one.partitions >= 1 && one.replication_factor >= 1,
+        "{one:?}"
+    );
+    assert_eq!(wide.brokers, live.brokers);
+    let few = env
+        .cluster
+        .health(&BTreeSet::from(["t.orders".to_owned()]))
+        .unwrap();
+    let all: BTreeSet<String> = many.iter().map(|t| (*t).to_owned()).collect();
+    assert_eq!(env.cluster.health(&all).unwrap(), few);
+    assert!(!few.brokers.is_empty(), "{few:?}");
     let configs = &live.topics["t.orders"].configs;
     assert_eq!(configs["retention.ms"].value.as_deref(), Some("3600000"));
     assert_eq!(
