@@ -27,12 +27,12 @@ impl KafkaCluster {
     /// timestamps, since the lock is only safe with both.
     pub fn ensure_lock_topic(&self, topic: &str) -> Result<(), KafkaError> {
         let action = format!("prepare the lock topic {topic}");
-        let brokers = self
-            .admin()
-            .broker_ids()
-            .map_err(|e| self.admin_failure(&action, e))?
-            .len();
         if !self.lock_topic_exists(topic)? {
+            let brokers = self
+                .admin()
+                .broker_ids()
+                .map_err(|e| self.admin_failure(&action, e))?
+                .len();
             let replicas = brokers.clamp(1, 3) as i32;
             let mut config = BTreeMap::from([
                 ("message.timestamp.type".to_string(), "LogAppendTime".into()),

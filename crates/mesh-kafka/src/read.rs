@@ -82,6 +82,17 @@ pub(crate) struct TopicShape {
     pub replication_factor: i32,
 }
 
+impl TopicShape {
+    /// Its partition ids and the replica count of partition 0 (the first: they are sorted).
+    fn of(t: &TopicDescription) -> TopicShape {
+        let replicas = t.partitions.first().map_or(0, |p| p.replicas.len());
+        TopicShape {
+            partitions: t.partitions.iter().map(|p| p.id).collect(),
+            replication_factor: i32::try_from(replicas).unwrap_or(i32::MAX),
+        }
+    }
+}
+
 struct TopicsAndCatalog {
     catalog_topic_exists: bool,
     catalog: BTreeMap<String, CatalogRecord>,
@@ -99,24 +110,15 @@ impl KafkaCluster {
     /// state.
     pub fn read_state(&self, request: &ReadRequest) -> Result<LiveState, KafkaError> {
         self.pump();
-        // The managed topics' metadata only (declared and the catalog topic now, recorded ones
-        // once the catalog is read): never every topic of a cluster the repo shares.
-        let first: BTreeSet<&str> = request
-            .topics
-            .iter()
-            .map(String::as_str)
-            .chain([request.catalog_topic.as_str()])
-            .collect();
         let brokers = self
             .admin()
             .broker_ids()
             .map_err(|e| self.admin_failure("describe the cluster", e))?
             .len();
-        let visible = self.topic_shapes(&first)?;
         // ACLs do not depend on anything else: fetch them while the catalog and configs load.
         let (acls, rest) = std::thread::scope(|s| {
             let acls = s.spawn(|| self.principal_acls(&request.principals));
-            let rest = self.read_topics_and_catalog(request, visible);
+            let rest = self.read_topics_and_catalog(request);
             // A panic in the ACL thread is a bug in this crate; re-raise it here.
             (
                 acls.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
@@ -143,7 +145,6 @@ impl KafkaCluster {
     fn read_topics_and_catalog(
         &self,
         request: &ReadRequest,
-        mut visible: BTreeMap<String, TopicShape>,
     ) -> Result<TopicsAndCatalog, KafkaError> {
         let catalog_topic = request.catalog_topic.as_str();
         let first: BTreeSet<&str> = request
@@ -152,6 +153,9 @@ impl KafkaCluster {
             .map(String::as_str)
             .chain([catalog_topic])
             .collect();
+        // The managed topics' metadata only (declared and the catalog topic now, recorded ones
+        // once the catalog is read): never every topic of a cluster the repo shares.
+        let mut visible = self.topic_shapes(&first)?;
         let keys = request.config_keys.as_ref();
         // The catalog is read while the configs load when the metadata shows its topic; whether
         // it exists is still decided by DescribeConfigs, as for every topic.
@@ -257,17 +261,52 @@ impl KafkaCluster {
                 .describe_topics(&names)
                 .map_err(|e| self.admin_failure("describe topics", e));
         }
+        let (_, every) = self.every_topic()?;
+        Ok(every
+            .into_iter()
+            .filter(|t| topics.contains(t.name.as_str()))
+            .collect())
+    }
+
+    /// The partitions and replication factor of these topics ([`Self::describe_managed`]).
+    pub(crate) fn topic_shapes(
+        &self,
+        topics: &BTreeSet<&str>,
+    ) -> Result<BTreeMap<String, TopicShape>, KafkaError> {
+        Ok(self
+            .describe_managed(topics)?
+            .into_iter()
+            .map(|t| (t.name.clone(), TopicShape::of(&t)))
+            .collect())
+    }
+
+    /// One metadata request for all topics: the broker count and each topic's partitions and
+    /// replication factor (of partition 0). Topics the metadata reports an error for (being
+    /// deleted, say) are left out.
+    pub(crate) fn topic_metadata(
+        &self,
+    ) -> Result<(usize, BTreeMap<String, TopicShape>), KafkaError> {
+        let (brokers, every) = self.every_topic()?;
+        let shapes = every
+            .iter()
+            .map(|t| (t.name.clone(), TopicShape::of(t)))
+            .collect();
+        Ok((brokers, shapes))
+    }
+
+    /// One metadata request for all topics: the broker count and each topic with its
+    /// partitions, sorted. Topics the metadata reports an error for (being deleted, say), or
+    /// shows without partitions, are left out.
+    fn every_topic(&self) -> Result<(usize, Vec<TopicDescription>), KafkaError> {
         let md = self
             .producer
             .client()
             .fetch_metadata(None, self.timeout)
             .map_err(|e| self.rd_failure("read the cluster metadata", &e))?;
-        Ok(md
+        let topics = md
             .topics()
             .iter()
-            .filter(|t| {
-                topics.contains(t.name()) && t.error().is_none() && !t.partitions().is_empty()
-            })
+            .filter(|t| t.error().is_none() && !t.partitions().is_empty())
             .map(|t| {
                 let mut partitions: Vec<PartitionDescription> = t
                     .partitions()
@@ -284,60 +323,6 @@ impl KafkaCluster {
                     name: t.name().to_owned(),
                     partitions,
                 }
-            })
-            .collect())
-    }
-
-    /// The partitions and replication factor of these topics ([`Self::describe_managed`]).
-    pub(crate) fn topic_shapes(
-        &self,
-        topics: &BTreeSet<&str>,
-    ) -> Result<BTreeMap<String, TopicShape>, KafkaError> {
-        Ok(self
-            .describe_managed(topics)?
-            .into_iter()
-            .map(|t| {
-                // Replicas of partition 0 (the first one, sorted), as the metadata read took it.
-                let replicas = t.partitions.first().map_or(0, |p| p.replicas.len());
-                let shape = TopicShape {
-                    partitions: t.partitions.iter().map(|p| p.id).collect(),
-                    replication_factor: i32::try_from(replicas).unwrap_or(i32::MAX),
-                };
-                (t.name, shape)
-            })
-            .collect())
-    }
-
-    /// One metadata request for all topics: the broker count and each topic's partitions and
-    /// replication factor (of partition 0). Topics the metadata reports an error for (being
-    /// deleted, say) are left out.
-    pub(crate) fn topic_metadata(
-        &self,
-    ) -> Result<(usize, BTreeMap<String, TopicShape>), KafkaError> {
-        let md = self
-            .producer
-            .client()
-            .fetch_metadata(None, self.timeout)
-            .map_err(|e| self.rd_failure("read the cluster metadata", &e))?;
-        let topics = md
-            .topics()
-            .iter()
-            .filter(|t| t.error().is_none() && !t.partitions().is_empty())
-            .map(|t| {
-                let mut partitions: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
-                partitions.sort_unstable();
-                let rf = t
-                    .partitions()
-                    .iter()
-                    .find(|p| p.id() == 0)
-                    .unwrap_or(&t.partitions()[0])
-                    .replicas()
-                    .len();
-                let shape = TopicShape {
-                    partitions,
-                    replication_factor: i32::try_from(rf).unwrap_or(i32::MAX),
-                };
-                (t.name().to_owned(), shape)
             })
             .collect();
         Ok((md.brokers().len(), topics))

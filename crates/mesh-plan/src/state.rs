@@ -143,26 +143,6 @@ impl Names {
             }
         }
     }
-
-    /// `AclBinding::allow` with shared names.
-    pub fn allow(
-        &mut self,
-        principal: &str,
-        resource_type: ResourceType,
-        name: &str,
-        pattern: PatternType,
-        operation: Operation,
-    ) -> AclBinding {
-        AclBinding {
-            principal: self.get(principal),
-            resource_type,
-            resource_name: self.get(name),
-            pattern,
-            operation,
-            permission: Permission::Allow,
-            host: self.get("*"),
-        }
-    }
 }
 
 /// What `apply` records about a product in the catalog topic (key: the product id).
