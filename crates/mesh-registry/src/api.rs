@@ -65,7 +65,11 @@ impl BulkSupport {
     fn get(&self) -> u8 {
         self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
-    fn set(&self, yes: bool) {
+    /// Known to be missing on this registry.
+    pub(crate) fn known_not(&self) -> bool {
+        self.get() == BULK_NO
+    }
+    pub(crate) fn set(&self, yes: bool) {
         let v = if yes { BULK_YES } else { BULK_NO };
         self.0.store(v, std::sync::atomic::Ordering::Relaxed);
     }
@@ -107,7 +111,7 @@ fn prefix_groups(subjects: &BTreeSet<String>) -> Vec<(String, Vec<&str>)> {
 
 /// What a bulk listing says about one subject's latest version.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Listed {
+pub(crate) enum Listed {
     /// Its latest live version.
     Found(RegisteredSchema),
     /// The listing is complete and does not name it: no live version.
@@ -155,6 +159,9 @@ impl RegistryClient {
         subjects: &BTreeSet<String>,
     ) -> Result<BTreeMap<String, LiveSubject>, RegistryError> {
         self.block_on(async {
+            if let Some(read) = self.read_by_export(subjects).await {
+                return Ok(read);
+            }
             let listed = self.list_latest(subjects).await?;
             let mut reads = stream::iter(subjects)
                 .map(|s| {
@@ -266,7 +273,7 @@ impl RegistryClient {
         }
     }
 
-    async fn read_subject(
+    pub(crate) async fn read_subject(
         &self,
         subject: &str,
         listed: Listed,

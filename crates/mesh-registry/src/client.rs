@@ -162,6 +162,13 @@ pub struct RegistryClient {
     /// Whether this registry answers the bulk listing `GET /schemas` (see `api.rs`): learnt from
     /// its first answer and remembered for the client's life.
     pub(crate) bulk: crate::api::BulkSupport,
+    /// From how many subjects a read tries Apicurio 2's export (see `export.rs`); `None`: never.
+    pub(crate) export_from: Option<usize>,
+    /// Whether the export is worth trying on this registry (see `export.rs`): learnt from its
+    /// first attempt and remembered for the client's life.
+    pub(crate) export: crate::api::BulkSupport,
+    /// HTTP requests sent so far (answered or not).
+    sent: std::sync::atomic::AtomicUsize,
 }
 
 impl fmt::Debug for RegistryClient {
@@ -229,6 +236,9 @@ impl RegistryClient {
             history: true,
             timeout,
             bulk: crate::api::BulkSupport::default(),
+            export_from: Some(crate::export::DEFAULT_EXPORT_FROM),
+            export: crate::api::BulkSupport::default(),
+            sent: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -245,6 +255,19 @@ impl RegistryClient {
     pub fn with_history(mut self, history: bool) -> Self {
         self.history = history;
         self
+    }
+
+    /// Reads of at least `n` subjects try Apicurio Registry 2's export first (one request for
+    /// the whole registry instead of two per subject; see `export.rs`); `None`: never.
+    /// Default [`crate::export::DEFAULT_EXPORT_FROM`].
+    pub fn with_export_from(mut self, n: Option<usize>) -> Self {
+        self.export_from = n;
+        self
+    }
+
+    /// How many HTTP requests this client has sent so far.
+    pub fn requests_sent(&self) -> usize {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The base URL, as used in messages.
@@ -266,20 +289,22 @@ impl RegistryClient {
 
     /// `base/segment/segment…` with each segment percent-encoded (a subject may hold `/`).
     pub(crate) fn url_for(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .expect("new() accepts only URLs that can be a base")
-            .pop_if_empty()
-            .extend(segments);
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url
+        join(&self.base, segments, query)
     }
 
     /// A request with the API's headers and the credentials (marked sensitive by reqwest).
     pub(crate) fn request(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
-        let builder = self.http.request(method, url).header(ACCEPT, ACCEPTED);
+        self.request_accepting(method, url, ACCEPTED)
+    }
+
+    /// [`RegistryClient::request`] asking for the media type `accept`.
+    pub(crate) fn request_accepting(
+        &self,
+        method: Method,
+        url: Url,
+        accept: &str,
+    ) -> reqwest::RequestBuilder {
+        let builder = self.http.request(method, url).header(ACCEPT, accept);
         match &self.auth {
             Auth::None => builder,
             Auth::Basic { user, password } => builder.basic_auth(user, Some(password)),
@@ -303,25 +328,45 @@ impl RegistryClient {
                 .header(CONTENT_TYPE, MEDIA_TYPE)
                 .body(serde_json::to_vec(body).expect("a JSON value serialises"));
         }
-        let (status, bytes) = {
+        let bytes = self.fetch(builder, &request).await?.contiguous();
+        crate::reply::decode(&bytes).map_err(|reason| self.invalid(request, reason))
+    }
+
+    /// Sends a request built by [`RegistryClient::request`] once a slot is free and returns the
+    /// body of a success; a failure becomes a [`RegistryError`] about `request`.
+    pub(crate) async fn fetch(
+        &self,
+        builder: reqwest::RequestBuilder,
+        request: &str,
+    ) -> Result<Body, RegistryError> {
+        let (status, body) = {
             let _slot = self
                 .limit
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
-            let response = builder.send().await.map_err(|e| self.unreachable(&e))?;
+            self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut response = builder.send().await.map_err(|e| self.unreachable(&e))?;
             let status = response.status();
-            let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
-            (status, bytes)
+            let mut body = Body::default();
+            while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(&e))? {
+                body.extend(&chunk);
+            }
+            (status, body)
         };
         if status.is_success() {
-            return crate::reply::decode(&bytes).map_err(|reason| RegistryError::InvalidResponse {
-                url: self.shown.clone(),
-                request,
-                reason: self.redact(reason),
-            });
+            return Ok(body);
         }
-        Err(self.failure(request, status, &bytes))
+        Err(self.failure(request.to_owned(), status, &body.contiguous()))
+    }
+
+    /// An answer that is not what `request` documents.
+    pub(crate) fn invalid(&self, request: String, reason: String) -> RegistryError {
+        RegistryError::InvalidResponse {
+            url: self.shown.clone(),
+            request,
+            reason: self.redact(reason),
+        }
     }
 
     fn failure(&self, request: String, status: StatusCode, body: &[u8]) -> RegistryError {
@@ -379,6 +424,76 @@ impl RegistryClient {
     }
 }
 
+/// An answer's body, copied chunk by chunk into blocks of at most [`Body::BLOCK`] bytes, read
+/// once from the front ([`std::io::BufRead`]), each block freed as soon as it is read. Hyper's
+/// chunks share read buffers: kept until the answer was whole, those of Apicurio's 21 MB export
+/// pinned about six times its size, and one growing buffer holds up to twice it while it grows.
+#[derive(Debug, Default)]
+pub(crate) struct Body {
+    blocks: std::collections::VecDeque<Vec<u8>>,
+    /// How much of the front block is read.
+    read: usize,
+}
+
+impl Body {
+    pub(crate) const BLOCK: usize = 1 << 20;
+
+    pub(crate) fn extend(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            match self.blocks.back_mut() {
+                Some(b) if b.len() < Self::BLOCK => {
+                    let n = (Self::BLOCK - b.len()).min(bytes.len());
+                    b.extend_from_slice(&bytes[..n]);
+                    bytes = &bytes[n..];
+                }
+                // The first block grows with a small answer; a large one takes whole blocks.
+                Some(_) => self.blocks.push_back(Vec::with_capacity(Self::BLOCK)),
+                None => self.blocks.push_back(Vec::new()),
+            }
+        }
+    }
+
+    /// What is left of the body in one buffer (no copy when that is one unread block).
+    pub(crate) fn contiguous(mut self) -> Vec<u8> {
+        if self.read == 0 && self.blocks.len() <= 1 {
+            return self.blocks.pop_front().unwrap_or_default();
+        }
+        let mut out = Vec::new();
+        while let Some(b) = self.blocks.pop_front() {
+            out.extend_from_slice(&b[std::mem::take(&mut self.read)..]);
+        }
+        out
+    }
+}
+
+impl std::io::Read for Body {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let from = std::io::BufRead::fill_buf(self)?;
+        let n = from.len().min(out.len());
+        out[..n].copy_from_slice(&from[..n]);
+        std::io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for Body {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        while self.blocks.front().is_some_and(|b| self.read >= b.len()) {
+            self.blocks.pop_front();
+            self.read = 0;
+        }
+        Ok(self.blocks.front().map_or(&[][..], |b| &b[self.read..]))
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.read += n;
+        if self.blocks.front().is_some_and(|b| self.read >= b.len()) {
+            self.blocks.pop_front();
+            self.read = 0;
+        }
+    }
+}
+
 /// What to do about a TLS failure, from the TLS library's words for it.
 fn tls_hint(cause: &str) -> &'static str {
     let c = cause.to_ascii_lowercase();
@@ -399,6 +514,19 @@ fn tls_hint(cause: &str) -> &'static str {
 
 fn chain(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
     std::iter::successors(e.source(), |s| (*s).source())
+}
+
+/// `base/segment/segment…?query` with each segment percent-encoded (a subject may hold `/`).
+pub(crate) fn join(base: &Url, segments: &[&str], query: &[(&str, &str)]) -> Url {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .expect("base URLs are checked by base_url()")
+        .pop_if_empty()
+        .extend(segments);
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    url
 }
 
 /// `GET /subjects/orders-value/versions` — the subject unencoded, for people.
@@ -660,6 +788,44 @@ mod tests {
         };
         let e = RegistryClient::with_tls("https://r:1", Auth::None, &bad_client, t).unwrap_err();
         assert!(e.to_string().contains("schema_registry.cert_file"), "{e}");
+    }
+
+    #[test]
+    fn a_body_in_blocks_reads_as_one_stream_and_frees_what_is_read() {
+        use std::io::{BufRead, Read};
+        let data: Vec<u8> = (0..Body::BLOCK * 2 + 123)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let body = || {
+            let mut body = Body::default();
+            // Chunks of odd sizes straddle the blocks' ends.
+            for chunk in data.chunks(7919) {
+                body.extend(chunk);
+            }
+            body
+        };
+        let mut b = body();
+        assert_eq!(b.blocks.len(), 3);
+        assert!(b.blocks.iter().take(2).all(|b| b.len() == Body::BLOCK));
+        let mut head = vec![0u8; Body::BLOCK + 5];
+        b.read_exact(&mut head).unwrap();
+        assert_eq!(head, data[..Body::BLOCK + 5]);
+        assert_eq!(b.blocks.len(), 2, "the block read is freed");
+        assert_eq!(b.fill_buf().unwrap()[0], data[Body::BLOCK + 5]);
+        let mut rest = Vec::new();
+        b.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, data[Body::BLOCK + 5..]);
+        assert!(b.blocks.is_empty());
+        assert_eq!(b.read(&mut [0u8; 4]).unwrap(), 0);
+
+        let mut b = body();
+        b.consume(10);
+        assert_eq!(b.contiguous(), data[10..]);
+        assert_eq!(body().contiguous(), data);
+        let mut small = Body::default();
+        small.extend(b"{}");
+        assert_eq!(small.contiguous(), b"{}");
+        assert_eq!(Body::default().contiguous(), Vec::<u8>::new());
     }
 
     #[test]

@@ -13,6 +13,11 @@
 //! | register | `POST /subjects/{s}/versions` (`schemaType` for JSON and PROTOBUF, omitted for AVRO) |
 //! | delete | `DELETE /subjects/{s}`, `DELETE /subjects/{s}?permanent=true`, `DELETE /config/{s}` |
 //!
+//! On Apicurio Registry 2 (a `…/apis/ccompat/v7` URL), a read of at least
+//! [`DEFAULT_EXPORT_FROM`] subjects comes from one `GET /apis/registry/v2/admin/export` instead,
+//! checked against a few subjects read the Confluent way (`export.rs`), where the registry holds
+//! at most [`LARGER_AT_MOST`] times as many artifacts as the read asks for.
+//!
 //! "Absent" is decided by the API's `error_code`s (40401 subject not found, 40402 version not
 //! found, 40408 no subject-level compatibility), never by message texts, which differ between
 //! registries. Reads run concurrently with a bound on requests in flight
@@ -27,7 +32,9 @@
 mod api;
 mod client;
 mod error;
+mod export;
 pub mod reply;
 
 pub use client::{Auth, DEFAULT_CONCURRENCY, RegistryClient, Tls, base_url, mask_userinfo};
 pub use error::RegistryError;
+pub use export::{DEFAULT_EXPORT_FROM, LARGER_AT_MOST};
