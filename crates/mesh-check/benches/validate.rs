@@ -121,7 +121,7 @@ fn max_rss() -> Option<usize> {
 
 const DOMAINS: usize = 100;
 const PRODUCTS_PER_DOMAIN: usize = 100;
-const RUNS: usize = 5;
+const RUNS: usize = 9;
 
 const AREAS: &[&str] = &[
     "sales",
@@ -665,13 +665,43 @@ fn measure<const N: usize>(mut run: impl FnMut() -> [Duration; N]) -> [Stat; N] 
             samples[k].push(t);
         }
     }
-    samples.map(|mut xs| {
-        xs.sort();
-        Stat {
-            median: xs[xs.len() / 2],
-            min: xs[0],
+    samples.map(stat)
+}
+
+fn stat(mut xs: Vec<Duration>) -> Stat {
+    xs.sort();
+    Stat {
+        median: xs[xs.len() / 2],
+        min: xs[0],
+    }
+}
+
+/// [`measure`] of two runs taken in turn (a b a b …), and the median of the ratios b / a of
+/// each pair's first part: the machine's speed drifts (other virtual machines on the host),
+/// and a pair's two runs see the same drift, where runs of a in a block and then of b in
+/// another did not.
+fn measure_paired<const N: usize, const M: usize>(
+    mut a: impl FnMut() -> [Duration; N],
+    mut b: impl FnMut() -> [Duration; M],
+) -> ([Stat; N], [Stat; M], f64) {
+    a();
+    b();
+    let mut sa: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::new());
+    let mut sb: [Vec<Duration>; M] = std::array::from_fn(|_| Vec::new());
+    let mut ratios = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let ta = a();
+        let tb = b();
+        ratios.push(tb[0].as_secs_f64() / ta[0].as_secs_f64());
+        for (k, t) in ta.into_iter().enumerate() {
+            sa[k].push(t);
         }
-    })
+        for (k, t) in tb.into_iter().enumerate() {
+            sb[k].push(t);
+        }
+    }
+    ratios.sort_by(f64::total_cmp);
+    (sa.map(stat), sb.map(stat), ratios[ratios.len() / 2])
 }
 
 fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
@@ -833,7 +863,9 @@ fn main() {
     let nodes = report.lineage.graph.node_count();
     drop(report);
 
-    println!("mesh validate benchmark (median of {RUNS} runs after 1 warm-up; release build)");
+    println!(
+        "mesh validate benchmark (median of {RUNS} runs after 1 warm-up, floor and full in turn; release build)"
+    );
     println!(
         "synthetic mesh: {DOMAINS} domains, {} products, {written} files ({tomls} .toml), {:.1} MiB; \
          lineage graph {nodes} nodes / {edges} edges; {warnings} warnings, 0 errors; generated in {:.0} ms",
@@ -843,8 +875,11 @@ fn main() {
     );
 
     let load_before = loadavg();
-    let [floor_total, floor_read, floor_parse, floor_schemas] = measure(|| floor(tmp.path()));
-    let [full_total, full_read, full_validate] = measure(|| full(tmp.path()));
+    let (
+        [floor_total, floor_read, floor_parse, floor_schemas],
+        [full_total, full_read, full_validate],
+        paired_ratio,
+    ) = measure_paired(|| floor(tmp.path()), || full(tmp.path()));
     let [model, schemas, graph, policy_load, evaluate, sort] = measure(|| stages(&files.files));
 
     // Peak heap of one (b) run, above what was live before it.
@@ -873,9 +908,9 @@ fn main() {
     row("      read (mesh_repo::from_dir)", full_read);
     row("      validate (incl. dropping the report)", full_validate);
     println!(
-        "{:<56}{:>10.1} x{:>10.1} x",
-        "(c) ratio full / floor",
-        full_total.median.as_secs_f64() / floor_total.median.as_secs_f64(),
+        "{:<56}{:>10.2} x{:>10.2} x",
+        "(c) ratio full / floor: median of paired runs; of minimums",
+        paired_ratio,
         full_total.min.as_secs_f64() / floor_total.min.as_secs_f64(),
     );
     println!(

@@ -16,19 +16,27 @@ pub fn is_placeholder(s: &str) -> bool {
 
 /// Reports every placeholder string in one parsed file.
 pub(crate) fn check(file: &str, table: &Table, ds: &mut Diagnostics) {
+    let mut path = Vec::new();
     for (key, node) in &table.entries {
-        walk(file, &key.name, node, ds);
+        path.push(key.name.as_str());
+        walk(file, &mut path, node, ds);
+        path.pop();
     }
 }
 
-fn walk(file: &str, field: &str, node: &Node, ds: &mut Diagnostics) {
+/// `path` is the dotted field's parts, joined only when a placeholder is found (every value of
+/// every file is walked).
+fn walk<'t>(file: &str, path: &mut Vec<&'t str>, node: &'t Node, ds: &mut Diagnostics) {
     match &node.kind {
         Kind::Str(s) if is_placeholder(s) => ds.push(
             Diagnostic::error(
                 "import-placeholder",
                 file,
                 node.span.clone(),
-                format!("`{field}` is still the placeholder left by mesh import"),
+                format!(
+                    "`{}` is still the placeholder left by mesh import",
+                    path.join(".")
+                ),
             )
             .with_help(format!(
                 "mesh import could not know this; replace the value: {}",
@@ -39,12 +47,14 @@ fn walk(file: &str, field: &str, node: &Node, ds: &mut Diagnostics) {
         ),
         Kind::Array(items) => {
             for item in items {
-                walk(file, field, item, ds);
+                walk(file, path, item, ds);
             }
         }
         Kind::Table(t) => {
             for (key, node) in &t.entries {
-                walk(file, &format!("{field}.{}", key.name), node, ds);
+                path.push(key.name.as_str());
+                walk(file, path, node, ds);
+                path.pop();
             }
         }
         _ => {}
@@ -57,7 +67,7 @@ mod tests {
 
     #[test]
     fn every_placeholder_is_named_by_its_field() {
-        let text = "name = \"x\"\nowners = [\"TODO(mesh import): the owning team\"]\n[a]\nb = \"TODO(mesh import): one of raw, curated\"\n";
+        let text = "name = \"x\"\nowners = [\"TODO(mesh import): the owning team\"]\n[a]\nb = \"TODO(mesh import): one of raw, curated\"\n[a.c]\nd = [[\"TODO(mesh import)\"]]\n";
         let table = crate::doc::parse("f.toml", text).unwrap();
         let mut ds = Diagnostics::default();
         check("f.toml", &table, &mut ds);
@@ -66,7 +76,8 @@ mod tests {
             all,
             [
                 "`owners` is still the placeholder left by mesh import",
-                "`a.b` is still the placeholder left by mesh import"
+                "`a.b` is still the placeholder left by mesh import",
+                "`a.c.d` is still the placeholder left by mesh import"
             ]
         );
         assert!(
