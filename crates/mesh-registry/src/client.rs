@@ -328,7 +328,7 @@ impl RegistryClient {
                 .header(CONTENT_TYPE, MEDIA_TYPE)
                 .body(serde_json::to_vec(body).expect("a JSON value serialises"));
         }
-        let bytes = self.fetch(builder, &request).await?.contiguous();
+        let bytes = self.fetch(builder, &request).await?;
         crate::reply::decode(&bytes).map_err(|reason| self.invalid(request, reason))
     }
 
@@ -338,26 +338,43 @@ impl RegistryClient {
         &self,
         builder: reqwest::RequestBuilder,
         request: &str,
-    ) -> Result<Body, RegistryError> {
-        let (status, body) = {
-            let _slot = self
-                .limit
-                .acquire()
-                .await
-                .expect("the semaphore is never closed");
-            self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut response = builder.send().await.map_err(|e| self.unreachable(&e))?;
-            let status = response.status();
-            let mut body = Body::default();
-            while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(&e))? {
-                body.extend(&chunk);
+    ) -> Result<Vec<u8>, RegistryError> {
+        let mut body = Vec::new();
+        self.fetch_into(builder, request, &mut |chunk| body.extend_from_slice(chunk))
+            .await?;
+        Ok(body)
+    }
+
+    /// [`RegistryClient::fetch`], handing a success's body to `sink` chunk by chunk as it
+    /// arrives (a failure's body is kept for the error and never reaches `sink`). Each chunk is
+    /// let go of once the sink has it: hyper's chunks share its read buffers, and kept until a
+    /// 21 MB answer (Apicurio's export) was whole they pinned about six times its size.
+    pub(crate) async fn fetch_into(
+        &self,
+        builder: reqwest::RequestBuilder,
+        request: &str,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Result<(), RegistryError> {
+        let _slot = self
+            .limit
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut response = builder.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        let mut failed = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(&e))? {
+            if status.is_success() {
+                sink(&chunk);
+            } else {
+                failed.extend_from_slice(&chunk);
             }
-            (status, body)
-        };
-        if status.is_success() {
-            return Ok(body);
         }
-        Err(self.failure(request.to_owned(), status, &body.contiguous()))
+        if status.is_success() {
+            return Ok(());
+        }
+        Err(self.failure(request.to_owned(), status, &failed))
     }
 
     /// An answer that is not what `request` documents.
@@ -421,76 +438,6 @@ impl RegistryClient {
     /// Removes every secret from a text that came from the network or a library.
     fn redact(&self, text: String) -> String {
         mesh_diagnostics::mask_secrets(&text, &self.secrets, REDACTED)
-    }
-}
-
-/// An answer's body, copied chunk by chunk into blocks of at most [`Body::BLOCK`] bytes, read
-/// once from the front ([`std::io::BufRead`]), each block freed as soon as it is read. Hyper's
-/// chunks share read buffers: kept until the answer was whole, those of Apicurio's 21 MB export
-/// pinned about six times its size, and one growing buffer holds up to twice it while it grows.
-#[derive(Debug, Default)]
-pub(crate) struct Body {
-    blocks: std::collections::VecDeque<Vec<u8>>,
-    /// How much of the front block is read.
-    read: usize,
-}
-
-impl Body {
-    pub(crate) const BLOCK: usize = 1 << 20;
-
-    pub(crate) fn extend(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            match self.blocks.back_mut() {
-                Some(b) if b.len() < Self::BLOCK => {
-                    let n = (Self::BLOCK - b.len()).min(bytes.len());
-                    b.extend_from_slice(&bytes[..n]);
-                    bytes = &bytes[n..];
-                }
-                // The first block grows with a small answer; a large one takes whole blocks.
-                Some(_) => self.blocks.push_back(Vec::with_capacity(Self::BLOCK)),
-                None => self.blocks.push_back(Vec::new()),
-            }
-        }
-    }
-
-    /// What is left of the body in one buffer (no copy when that is one unread block).
-    pub(crate) fn contiguous(mut self) -> Vec<u8> {
-        if self.read == 0 && self.blocks.len() <= 1 {
-            return self.blocks.pop_front().unwrap_or_default();
-        }
-        let mut out = Vec::new();
-        while let Some(b) = self.blocks.pop_front() {
-            out.extend_from_slice(&b[std::mem::take(&mut self.read)..]);
-        }
-        out
-    }
-}
-
-impl std::io::Read for Body {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let from = std::io::BufRead::fill_buf(self)?;
-        let n = from.len().min(out.len());
-        out[..n].copy_from_slice(&from[..n]);
-        std::io::BufRead::consume(self, n);
-        Ok(n)
-    }
-}
-
-impl std::io::BufRead for Body {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        while self.blocks.front().is_some_and(|b| self.read >= b.len()) {
-            self.blocks.pop_front();
-            self.read = 0;
-        }
-        Ok(self.blocks.front().map_or(&[][..], |b| &b[self.read..]))
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.read += n;
-        if self.blocks.front().is_some_and(|b| self.read >= b.len()) {
-            self.blocks.pop_front();
-            self.read = 0;
-        }
     }
 }
 
@@ -788,44 +735,6 @@ mod tests {
         };
         let e = RegistryClient::with_tls("https://r:1", Auth::None, &bad_client, t).unwrap_err();
         assert!(e.to_string().contains("schema_registry.cert_file"), "{e}");
-    }
-
-    #[test]
-    fn a_body_in_blocks_reads_as_one_stream_and_frees_what_is_read() {
-        use std::io::{BufRead, Read};
-        let data: Vec<u8> = (0..Body::BLOCK * 2 + 123)
-            .map(|i| (i % 251) as u8)
-            .collect();
-        let body = || {
-            let mut body = Body::default();
-            // Chunks of odd sizes straddle the blocks' ends.
-            for chunk in data.chunks(7919) {
-                body.extend(chunk);
-            }
-            body
-        };
-        let mut b = body();
-        assert_eq!(b.blocks.len(), 3);
-        assert!(b.blocks.iter().take(2).all(|b| b.len() == Body::BLOCK));
-        let mut head = vec![0u8; Body::BLOCK + 5];
-        b.read_exact(&mut head).unwrap();
-        assert_eq!(head, data[..Body::BLOCK + 5]);
-        assert_eq!(b.blocks.len(), 2, "the block read is freed");
-        assert_eq!(b.fill_buf().unwrap()[0], data[Body::BLOCK + 5]);
-        let mut rest = Vec::new();
-        b.read_to_end(&mut rest).unwrap();
-        assert_eq!(rest, data[Body::BLOCK + 5..]);
-        assert!(b.blocks.is_empty());
-        assert_eq!(b.read(&mut [0u8; 4]).unwrap(), 0);
-
-        let mut b = body();
-        b.consume(10);
-        assert_eq!(b.contiguous(), data[10..]);
-        assert_eq!(body().contiguous(), data);
-        let mut small = Body::default();
-        small.extend(b"{}");
-        assert_eq!(small.contiguous(), b"{}");
-        assert_eq!(Body::default().contiguous(), Vec::<u8>::new());
     }
 
     #[test]

@@ -305,8 +305,10 @@ pub(crate) fn parse<R: BufRead>(zip: R, wanted: &BTreeSet<String>) -> Result<Sna
             serde_json::from_slice(bytes).map_err(|e| format!("{name}: {e}"))
         }
         if let Some(stem) = name.strip_suffix(".Content.data") {
-            let text = String::from_utf8(std::mem::take(&mut data))
-                .map_err(|_| format!("{name} is not UTF-8 text"))?;
+            // A copy of its exact size: the buffer grew by doubling and is used again.
+            let text = std::str::from_utf8(&data)
+                .map_err(|_| format!("{name} is not UTF-8 text"))?
+                .to_owned();
             texts_at.insert(stem.to_owned(), text);
         } else if let Some(stem) = name.strip_suffix(".Content.json") {
             let c: ContentEntity = json(&name, &data)?;
@@ -412,6 +414,53 @@ pub(crate) fn native_base(ccompat: &Url) -> Option<Url> {
     Some(native)
 }
 
+/// The chunks of a body arriving through a channel, read as one stream; it ends when the
+/// sending side is dropped.
+struct Chunks {
+    from: std::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    read: usize,
+}
+
+impl Chunks {
+    fn new(from: std::sync::mpsc::Receiver<Vec<u8>>) -> Chunks {
+        Chunks {
+            from,
+            chunk: Vec::new(),
+            read: 0,
+        }
+    }
+}
+
+impl Read for Chunks {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let from = self.fill_buf()?;
+        let n = from.len().min(out.len());
+        out[..n].copy_from_slice(&from[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Chunks {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        while self.read >= self.chunk.len() {
+            match self.from.recv() {
+                Ok(next) => {
+                    self.chunk = next;
+                    self.read = 0;
+                }
+                Err(_) => return Ok(&[]),
+            }
+        }
+        Ok(&self.chunk[self.read..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.read += n;
+    }
+}
+
 /// What an attempt came to.
 enum Attempt {
     Read(BTreeMap<String, LiveSubject>),
@@ -459,18 +508,31 @@ impl RegistryClient {
         else {
             return Attempt::Never;
         };
-        let Ok(SearchReply { count }) = serde_json::from_slice(&count.contiguous()) else {
+        let Ok(SearchReply { count }) = serde_json::from_slice(&count) else {
             return Attempt::Never;
         };
         if count > subjects.len().saturating_mul(LARGER_AT_MOST) {
             return Attempt::NotNow;
         }
+        // Parsed on a thread of its own while it downloads, so the archive is never held whole:
+        // the chunks wait in the channel only while the parser is behind.
         let url = crate::client::join(native, &["admin", "export"], &[]);
         let request = self.request_accepting(Method::GET, url, "application/zip");
-        let Ok(zip) = self.fetch(request, "GET /admin/export").await else {
-            return Attempt::Never;
-        };
-        let Ok(snapshot) = parse(zip, subjects) else {
+        let (chunks, received) = std::sync::mpsc::channel::<Vec<u8>>();
+        let wanted = subjects.clone();
+        let parser = std::thread::spawn(move || parse(Chunks::new(received), &wanted));
+        let fetched = self
+            .fetch_into(request, "GET /admin/export", &mut |chunk| {
+                // A parser that has given up has dropped its end: the rest is not needed.
+                let _ = chunks.send(chunk.to_vec());
+            })
+            .await;
+        drop(chunks);
+        // A panic in the parser is a bug; re-raise it here.
+        let parsed = parser
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let (Ok(()), Ok(snapshot)) = (fetched, parsed) else {
             return Attempt::Never;
         };
         match self.calibrate(&snapshot, subjects).await {
@@ -833,6 +895,35 @@ mod tests {
             z[offset] = value;
             assert!(reason(&z).contains(says), "{says}: {}", reason(&z));
         }
+    }
+
+    #[test]
+    fn an_export_arriving_in_chunks_reads_as_a_whole_one() {
+        let zip = export(Store::Descriptor);
+        let (send, receive) = std::sync::mpsc::channel();
+        // Chunks of odd sizes, some empty, cut through headers and data alike.
+        for (i, chunk) in zip.chunks(97).enumerate() {
+            if i % 5 == 0 {
+                send.send(Vec::new()).unwrap();
+            }
+            send.send(chunk.to_vec()).unwrap();
+        }
+        drop(send);
+        let snap = parse(Chunks::new(receive), &wanted()).unwrap();
+        let whole = parse(zip.as_slice(), &wanted()).unwrap();
+        let how = Reading {
+            id: Id::Content,
+            unruled: None,
+            history: true,
+        };
+        for s in wanted() {
+            assert_eq!(snap.read(&s, &how), whole.read(&s, &how), "{s}");
+        }
+        // A stream cut short is an error, not a shorter export.
+        let (send, receive) = std::sync::mpsc::channel();
+        send.send(zip[..zip.len() / 3].to_vec()).unwrap();
+        drop(send);
+        assert!(parse(Chunks::new(receive), &wanted()).is_err());
     }
 
     #[test]
