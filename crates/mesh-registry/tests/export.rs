@@ -8,31 +8,13 @@
 //! Needs Java 17+ and, on the first run, Maven with access to Maven Central.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use mesh_registry::{Auth, RegistryClient};
 use mesh_sandbox::{Ephemeral, down};
 
-/// A plain HTTP/1.0 exchange with the registry's ccompat API; the status and the body.
-fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("registry accepts connections");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {}{path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\
-         Content-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\n\r\n{body}",
-        mesh_sandbox::CCOMPAT_PATH,
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
-    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (code, body.to_owned())
-}
+mod common;
+use common::http_with as http;
 
 fn ok(port: u16, method: &str, path: &str, body: &str) -> String {
     let (code, answer) = http(port, method, path, body);

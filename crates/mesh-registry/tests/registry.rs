@@ -18,21 +18,11 @@ fn start() -> Ephemeral {
     Ephemeral::start(&[], &mut |m| eprintln!("[up] {m}")).expect("sandbox starts")
 }
 
-/// A plain HTTP/1.0 exchange with the registry's ccompat API.
+mod common;
+
+/// A plain HTTP/1.0 exchange with the registry's ccompat API, without a body.
 fn http(port: u16, method: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("registry accepts connections");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {}{path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
-        mesh_sandbox::CCOMPAT_PATH
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
-    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (code, body.to_owned())
+    common::http_with(port, method, path, "")
 }
 
 fn json(body: &str) -> serde_json::Value {
