@@ -16,7 +16,7 @@ impl KafkaCluster {
         keep: impl Fn(&str) -> bool,
     ) -> Result<BTreeMap<String, LiveTopic>, KafkaError> {
         self.pump();
-        let (_, visible) = self.topic_metadata()?;
+        let visible = self.topic_metadata()?;
         let names: BTreeSet<&str> = visible
             .keys()
             .map(String::as_str)

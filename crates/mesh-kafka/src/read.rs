@@ -261,8 +261,8 @@ impl KafkaCluster {
                 .describe_topics(&names)
                 .map_err(|e| self.admin_failure("describe topics", e));
         }
-        let (_, every) = self.every_topic()?;
-        Ok(every
+        Ok(self
+            .every_topic()?
             .into_iter()
             .filter(|t| topics.contains(t.name.as_str()))
             .collect())
@@ -280,24 +280,20 @@ impl KafkaCluster {
             .collect())
     }
 
-    /// One metadata request for all topics: the broker count and each topic's partitions and
-    /// replication factor (of partition 0). Topics the metadata reports an error for (being
-    /// deleted, say) are left out.
-    pub(crate) fn topic_metadata(
-        &self,
-    ) -> Result<(usize, BTreeMap<String, TopicShape>), KafkaError> {
-        let (brokers, every) = self.every_topic()?;
-        let shapes = every
+    /// One metadata request for all topics: each topic's partitions and replication factor (of
+    /// partition 0). Topics the metadata reports an error for (being deleted, say) are left out.
+    pub(crate) fn topic_metadata(&self) -> Result<BTreeMap<String, TopicShape>, KafkaError> {
+        Ok(self
+            .every_topic()?
             .iter()
             .map(|t| (t.name.clone(), TopicShape::of(t)))
-            .collect();
-        Ok((brokers, shapes))
+            .collect())
     }
 
-    /// One metadata request for all topics: the broker count and each topic with its
-    /// partitions, sorted. Topics the metadata reports an error for (being deleted, say), or
-    /// shows without partitions, are left out.
-    fn every_topic(&self) -> Result<(usize, Vec<TopicDescription>), KafkaError> {
+    /// One metadata request for all topics: each topic with its partitions, sorted. Topics the
+    /// metadata reports an error for (being deleted, say), or shows without partitions, are
+    /// left out.
+    fn every_topic(&self) -> Result<Vec<TopicDescription>, KafkaError> {
         let md = self
             .producer
             .client()
@@ -325,7 +321,7 @@ impl KafkaCluster {
                 }
             })
             .collect();
-        Ok((md.brokers().len(), topics))
+        Ok(topics)
     }
 
     /// What the metadata says about the brokers and the `topics` (managed ones): which brokers

@@ -109,7 +109,7 @@ impl KafkaCluster {
         }
         let deadline = Instant::now() + self.timeout;
         while Instant::now() < deadline {
-            if let Ok((_, topics)) = self.topic_metadata()
+            if let Ok(topics) = self.topic_metadata()
                 && want
                     .iter()
                     .all(|(t, n)| topics.get(*t).is_some_and(|s| s.partitions.len() >= *n))
