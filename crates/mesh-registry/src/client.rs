@@ -378,7 +378,7 @@ impl RegistryClient {
     }
 
     /// An answer that is not what `request` documents.
-    pub(crate) fn invalid(&self, request: String, reason: String) -> RegistryError {
+    fn invalid(&self, request: String, reason: String) -> RegistryError {
         RegistryError::InvalidResponse {
             url: self.shown.clone(),
             request,
@@ -467,7 +467,9 @@ fn chain(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + '
 pub(crate) fn join(base: &Url, segments: &[&str], query: &[(&str, &str)]) -> Url {
     let mut url = base.clone();
     url.path_segments_mut()
-        .expect("base URLs are checked by base_url()")
+        // Every base here comes from base_url() (http or https with a host) or native_base()
+        // (the same URL with another path), and such URLs always have path segments.
+        .expect("an http(s) URL with a host can be a base")
         .pop_if_empty()
         .extend(segments);
     if !query.is_empty() {

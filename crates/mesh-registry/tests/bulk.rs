@@ -24,6 +24,9 @@ struct Registry {
     names: bool,
     /// The most items one page of `GET /schemas` holds, whatever `limit` says.
     cap: usize,
+    /// Served under `/apis/ccompat/v7` as Apicurio serves its Confluent API, with this answer to
+    /// its native API's export (`None`: the native API is missing, 404).
+    apicurio: Option<Option<Vec<u8>>>,
 }
 
 fn registry(bulk: bool) -> Registry {
@@ -48,6 +51,7 @@ fn registry(bulk: bool) -> Registry {
         bulk,
         names: true,
         cap: 2,
+        apicurio: None,
     }
 }
 
@@ -178,14 +182,30 @@ fn connection(s: TcpStream, r: &Registry, log: &Mutex<Vec<String>>) {
         }
         let path = path.replace("%2F", "/");
         log.lock().unwrap().push(path.clone());
-        let (status, body) = answer(r, &path);
-        let body = body.to_string();
+        let (status, body) = match (&r.apicurio, path.strip_prefix("/apis/ccompat/v7")) {
+            (None, _) => {
+                let (status, body) = answer(r, &path);
+                (status, body.to_string().into_bytes())
+            }
+            (Some(_), Some(ccompat)) => {
+                let (status, body) = answer(r, ccompat);
+                (status, body.to_string().into_bytes())
+            }
+            (Some(Some(_)), None) if path.starts_with("/apis/registry/v2/search/artifacts") => {
+                (200, br#"{"artifacts":[],"count":1}"#.to_vec())
+            }
+            (Some(Some(zip)), None) if path == "/apis/registry/v2/admin/export" => {
+                (200, zip.clone())
+            }
+            (Some(_), None) => (404, br#"{"error_code":404,"message":"no"}"#.to_vec()),
+        };
         let _ = write!(
             out,
             "HTTP/1.1 {status} X\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\n\
-             Content-Length: {}\r\n\r\n{body}",
+             Content-Length: {}\r\n\r\n",
             body.len()
         );
+        let _ = out.write_all(&body);
     }
 }
 
@@ -306,4 +326,94 @@ fn a_listing_without_subject_names_is_read_one_by_one() {
         0,
         "{again:#?}"
     );
+}
+
+/// A zip of `entries` (name, text), stored, with an end-of-central-directory record: the shape
+/// of Apicurio's export, small.
+fn stored_zip(entries: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, text) in entries {
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // version, flags, method, time, date
+        out.extend_from_slice(&crc32fast::hash(text.as_bytes()).to_le_bytes());
+        out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 18]);
+    out
+}
+
+/// On an Apicurio-style URL the export is tried first; where the native API is missing, or
+/// where its export disagrees with what the Confluent API answers for a sample subject, the
+/// subjects are read one by one, with the same result, and the export is not tried again.
+#[test]
+fn an_export_that_cannot_stand_for_the_confluent_api_is_not_used() {
+    let (url, _) = serve(registry(false));
+    let expected = RegistryClient::new(&url, Auth::None, Duration::from_secs(10))
+        .unwrap()
+        .read_subjects(&managed())
+        .unwrap();
+    // The version's text differs from what `GET …/versions/latest` answers (`{"v":1}`).
+    let disagreeing = stored_zip(&[
+        (
+            "manifest-x.Manifest.json",
+            r#"{"systemName":"apicurio-registry","systemVersion":"2.6.13.Final"}"#,
+        ),
+        ("content/h1.Content.json", r#"{"contentId":1}"#),
+        ("content/h1.Content.data", r#"{"other":1}"#),
+        (
+            "groups/default/artifacts/sales.orders-value/versions/1.ArtifactVersion.json",
+            r#"{"globalId":1,"groupId":null,"artifactId":"sales.orders-value","version":"1","artifactType":"AVRO","state":"ENABLED","contentId":1}"#,
+        ),
+    ]);
+    for (export, what) in [
+        (None, "no native API"),
+        (Some(disagreeing), "a disagreeing export"),
+    ] {
+        let mut r = registry(false);
+        r.apicurio = Some(export.clone());
+        let (base, seen) = serve(r);
+        let client = RegistryClient::new(
+            &format!("{base}/apis/ccompat/v7"),
+            Auth::None,
+            Duration::from_secs(10),
+        )
+        .unwrap()
+        .with_export_from(Some(1));
+        assert_eq!(
+            client.read_subjects(&managed()).unwrap(),
+            expected,
+            "{what}"
+        );
+        let requests = seen.lock().unwrap().clone();
+        let native = |r: &[String], p: &str| r.iter().filter(|x| x.starts_with(p)).count();
+        assert_eq!(
+            native(&requests, "/apis/registry/v2/search"),
+            1,
+            "{what}: {requests:#?}"
+        );
+        assert_eq!(
+            native(&requests, "/apis/registry/v2/admin/export"),
+            usize::from(export.is_some()),
+            "{what}: {requests:#?}"
+        );
+        // Not tried again on the same client.
+        seen.lock().unwrap().clear();
+        assert_eq!(
+            client.read_subjects(&managed()).unwrap(),
+            expected,
+            "{what}"
+        );
+        let again = seen.lock().unwrap().clone();
+        assert_eq!(
+            native(&again, "/apis/registry/v2/"),
+            0,
+            "{what}: {again:#?}"
+        );
+    }
 }
