@@ -15,7 +15,7 @@ pub struct BadName {
     pub name: String,
 }
 
-fn is_simple(name: &str) -> bool {
+pub(crate) fn is_simple(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -23,12 +23,12 @@ fn is_simple(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn is_namespace(ns: &str) -> bool {
+pub(crate) fn is_namespace(ns: &str) -> bool {
     ns.is_empty() || ns.split('.').all(is_simple)
 }
 
 /// A type's `name`, which may be a full name (`namespace.Name`).
-fn is_full_name(name: &str) -> bool {
+pub(crate) fn is_full_name(name: &str) -> bool {
     match name.rsplit_once('.') {
         Some((ns, simple)) => is_simple(simple) && ns.split('.').all(is_simple),
         None => is_simple(name),

@@ -4,6 +4,7 @@
 //! Architecture invariant: pure; text in, diagnostics out. Registry compatibility and schema
 //! normalisation build on this crate later; it never talks to a registry.
 
+pub mod avro_fast;
 pub mod avro_names;
 pub mod avro_resolve;
 pub mod compat;
@@ -48,6 +49,18 @@ fn json_error(file: &str, text: &str, e: &serde_json::Error, what: &str) -> Diag
 }
 
 fn check_avro(file: &str, text: &str) -> Vec<Diagnostic> {
+    // Most schemas are settled by the quick check; the thorough one finds and words any error.
+    if avro_fast::surely_valid(text) {
+        return Vec::new();
+    }
+    check_avro_thoroughly(file, text)
+}
+
+/// [`check`] of an Avro schema without the quick path of [`avro_fast`]: the name rules, then
+/// apache-avro's parser. Public for the differential tests (the quick path must never accept
+/// what this rejects).
+#[doc(hidden)]
+pub fn check_avro_thoroughly(file: &str, text: &str) -> Vec<Diagnostic> {
     let value = match serde_json::from_str::<serde_json::Value>(text) {
         Ok(v) => v,
         Err(e) => return vec![json_error(file, text, &e, "the Avro schema")],
