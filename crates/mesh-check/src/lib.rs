@@ -6,7 +6,7 @@
 
 pub mod changes;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 
 use mesh_diagnostics::{Diagnostic, Diagnostics, SourceFile};
 use mesh_graph::Lineage;
@@ -67,7 +67,7 @@ pub fn check_loaded(mesh: Mesh, mut ds: Diagnostics, today: Date) -> Report {
 }
 
 fn check_schemas(mesh: &Mesh, ds: &mut Diagnostics) {
-    let mut checked = BTreeSet::new();
+    let mut checked: HashSet<&str> = HashSet::new();
     let mut work: Vec<(&str, &str, mesh_schema::Format)> = Vec::new();
     for p in &mesh.products {
         let Some(schema) = &p.schema else { continue };
@@ -92,7 +92,7 @@ fn check_schemas(mesh: &Mesh, ds: &mut Diagnostics) {
                 });
                 continue;
             };
-            if !checked.insert(r.file.clone()) {
+            if !checked.insert(&r.file) {
                 continue;
             }
             let format = schema_format(r.format);

@@ -172,21 +172,19 @@ impl IntoIterator for Diagnostics {
 pub struct SourceFile {
     pub path: String,
     text: String,
-    line_starts: Vec<usize>,
+    /// Where each line starts, worked out on the first [`Self::line_col`]: most files of a
+    /// large repo are never pointed into, and indexing them all was a tenth of loading one.
+    line_starts: std::sync::OnceLock<Vec<usize>>,
     /// Byte ranges holding secret values; never shown.
     redactions: Vec<Range<usize>>,
 }
 
 impl SourceFile {
     pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
-        let text = text.into();
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
         SourceFile {
             path: path.into(),
-            text,
-            line_starts,
+            text: text.into(),
+            line_starts: std::sync::OnceLock::new(),
             redactions: Vec::new(),
         }
     }
@@ -223,11 +221,16 @@ impl SourceFile {
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let line = match self.line_starts.binary_search(&offset) {
+        let line_starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let line = match line_starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i - 1,
         };
-        let start = self.line_starts[line];
+        let start = line_starts[line];
         let col = self
             .text
             .get(start..offset)

@@ -8,7 +8,7 @@
 mod memo;
 pub mod view;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use cel::common::ast::{EntryExpr, Expr};
@@ -616,8 +616,15 @@ pub fn evaluate(mesh: &Mesh, policies: &Policies, today: Date, ds: &mut Diagnost
     let root = root_context();
     let mut eval =
         |s: Subject| evaluate_subject(mesh, policies, &root, &s, None, &mut used_exemptions, ds);
+    let mut products_of: HashMap<&str, Vec<&String>> = HashMap::new();
+    for p in &mesh.products {
+        products_of.entry(&p.domain).or_default().push(&p.id);
+    }
     for d in &mesh.domains {
-        let json = view::domain(mesh, d);
+        let products = products_of
+            .get(d.name.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        let json = view::domain(d, products);
         eval(Subject {
             kind: "domain",
             domain: &d.name,
@@ -767,22 +774,23 @@ fn evaluate_subject(
     policies: &Policies,
     root: &Context,
     s: &Subject,
-    mut memo: Option<&mut Memo>,
+    memo: Option<&mut Memo>,
     used_exemptions: &mut [bool],
     ds: &mut Diagnostics,
 ) {
     let mut scope = root.new_inner_scope();
     scope.add_variable_as_val(s.kind, view::to_val(&s.json));
     let ctx = &scope;
+    let mut memo = memo.map(|m| m.subject(&s.json));
     let mut verdict = |i: usize, rule: &Rule, part: Part, p: &Program, ds: &mut Diagnostics| {
         let what = match part {
             Part::When => "when",
             Part::Check => "check",
         };
-        let Some(memo) = memo.as_deref_mut() else {
+        let Some(memo) = memo.as_mut() else {
             return run(p, ctx, rule, s, what, ds);
         };
-        match memo.lookup(i, part, &s.json) {
+        match memo.lookup(i, part) {
             Ok(known) => Some(known),
             Err(key) => {
                 let found = run(p, ctx, rule, s, what, ds);

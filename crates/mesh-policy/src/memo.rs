@@ -22,13 +22,15 @@ const TRIAL: u32 = 256;
 pub(crate) struct Memo {
     /// Two slots per rule (its `when`, its `check`), in the order of the rules.
     slots: Vec<Slot>,
-    /// The key being written, kept between lookups so that a hit allocates nothing.
-    key: String,
+    /// Every field path some slot reads, once: rules read the same fields (a topic's config is
+    /// read by seven rules of the baseline), and each is followed and written once per subject.
+    paths: Vec<Vec<String>>,
 }
 
 struct Slot {
-    /// The field paths the expression reads under the subject's variable.
-    reads: Vec<Vec<String>>,
+    /// The field paths the expression reads under the subject's variable (indices into
+    /// `Memo::paths`).
+    reads: Vec<usize>,
     /// foldhash, not SipHash: hashing the keys was a fifth of a lookup, and a lookup half of
     /// evaluating 10,000 products; the keys are the repo's own values.
     verdicts: foldhash::HashMap<String, bool>,
@@ -48,12 +50,23 @@ impl Memo {
     /// A memo for the subjects bound to the variable `kind`.
     pub(crate) fn new(rules: &[Rule], kind: &str) -> Memo {
         let mut slots = Vec::with_capacity(rules.len() * 2);
+        let mut paths: Vec<Vec<String>> = Vec::new();
         for rule in rules {
             for program in [rule.when.as_ref(), Some(&rule.check)] {
-                let mut reads = Vec::new();
+                let mut found = Vec::new();
                 if let Some(p) = program {
-                    collect_reads(p.expression(), kind, &mut reads);
+                    collect_reads(p.expression(), kind, &mut found);
                 }
+                let reads = found
+                    .into_iter()
+                    .map(|path| match paths.iter().position(|p| *p == path) {
+                        Some(i) => i,
+                        None => {
+                            paths.push(path);
+                            paths.len() - 1
+                        }
+                    })
+                    .collect();
                 slots.push(Slot {
                     reads,
                     verdicts: foldhash::HashMap::default(),
@@ -64,31 +77,59 @@ impl Memo {
                 });
             }
         }
-        Memo {
-            slots,
+        Memo { slots, paths }
+    }
+
+    /// The memo's lookups for one subject, whose view is `view`.
+    pub(crate) fn subject<'m>(&'m mut self, view: &'m Value) -> SubjectMemo<'m> {
+        let paths = self.paths.len();
+        SubjectMemo {
+            memo: self,
+            view,
+            found: String::new(),
+            found_at: vec![None; paths],
             key: String::new(),
         }
     }
+}
 
-    /// The remembered verdict of part `part` of rule `rule` for `view`, or the key to remember
-    /// its verdict under (`None`: not remembered).
-    pub(crate) fn lookup(
-        &mut self,
-        rule: usize,
-        part: Part,
-        view: &Value,
-    ) -> Result<bool, Option<String>> {
-        let slot = &mut self.slots[rule * 2 + part as usize];
+/// A [`Memo`] bound to one subject: what the subject's view holds at each path is written once,
+/// on the first lookup that reads it.
+pub(crate) struct SubjectMemo<'m> {
+    memo: &'m mut Memo,
+    view: &'m Value,
+    /// The findings written so far, one after the other.
+    found: String,
+    /// Where each path's finding is in `found` (`None`: not written yet).
+    found_at: Vec<Option<std::ops::Range<usize>>>,
+    /// The key being written.
+    key: String,
+}
+
+impl SubjectMemo<'_> {
+    /// The remembered verdict of part `part` of rule `rule`, or the key to remember its verdict
+    /// under (`None`: not remembered).
+    pub(crate) fn lookup(&mut self, rule: usize, part: Part) -> Result<bool, Option<String>> {
+        let slot = &mut self.memo.slots[rule * 2 + part as usize];
         if slot.off {
             return Err(None);
         }
-        let key = &mut self.key;
-        key.clear();
-        for path in &slot.reads {
-            write_read(view, path, key);
+        self.key.clear();
+        for &path in &slot.reads {
+            let at = match &self.found_at[path] {
+                Some(at) => at.clone(),
+                None => {
+                    let start = self.found.len();
+                    write_read(self.view, &self.memo.paths[path], &mut self.found);
+                    let at = start..self.found.len();
+                    self.found_at[path] = Some(at.clone());
+                    at
+                }
+            };
+            self.key.push_str(&self.found[at]);
         }
         slot.lookups += 1;
-        if let Some(&verdict) = slot.verdicts.get(key.as_str()) {
+        if let Some(&verdict) = slot.verdicts.get(self.key.as_str()) {
             slot.hits += 1;
             return Ok(verdict);
         }
@@ -97,11 +138,11 @@ impl Memo {
             slot.verdicts = foldhash::HashMap::default();
             return Err(None);
         }
-        Err(Some(key.clone()))
+        Err(Some(self.key.clone()))
     }
 
     pub(crate) fn remember(&mut self, rule: usize, part: Part, key: String, verdict: bool) {
-        self.slots[rule * 2 + part as usize]
+        self.memo.slots[rule * 2 + part as usize]
             .verdicts
             .insert(key, verdict);
     }

@@ -84,7 +84,8 @@ pub fn connector(mesh: &Mesh, c: &Connector) -> Value {
     })
 }
 
-pub fn domain(mesh: &Mesh, d: &Domain) -> Value {
+/// A domain; `products` are the ids of its products (in the mesh's order).
+pub fn domain(d: &Domain, products: &[&String]) -> Value {
     let principals: Map<String, Value> = d
         .principals
         .iter()
@@ -113,7 +114,7 @@ pub fn domain(mesh: &Mesh, d: &Domain) -> Value {
         "principals": principals,
         "principal_kinds": kinds,
         "consumes": d.consumes.iter().map(|c| consumer(d, c)).collect::<Vec<_>>(),
-        "products": mesh.products.iter().filter(|p| p.domain == d.name).map(|p| &p.id).collect::<Vec<_>>(),
+        "products": products,
     })
 }
 
