@@ -171,7 +171,8 @@ impl IntoIterator for Diagnostics {
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     pub path: String,
-    text: String,
+    /// Shared, so that what is built from a file (a schema to register) need not copy it.
+    text: std::sync::Arc<str>,
     /// Where each line starts, worked out on the first [`Self::line_col`]: most files of a
     /// large repo are never pointed into, and indexing them all was a tenth of loading one.
     line_starts: std::sync::OnceLock<Vec<usize>>,
@@ -180,7 +181,7 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
+    pub fn new(path: impl Into<String>, text: impl Into<std::sync::Arc<str>>) -> Self {
         SourceFile {
             path: path.into(),
             text: text.into(),
@@ -193,6 +194,11 @@ impl SourceFile {
         &self.text
     }
 
+    /// The text, shared rather than copied.
+    pub fn shared_text(&self) -> std::sync::Arc<str> {
+        self.text.clone()
+    }
+
     /// Marks a byte range as secret: [`Self::redacted_text`] masks it.
     pub fn redact(&mut self, range: Range<usize>) {
         if range.end <= self.text.len() && range.start < range.end {
@@ -203,7 +209,7 @@ impl SourceFile {
     /// The text with every secret range replaced by `*` (char for char, so spans stay valid).
     pub fn redacted_text(&self) -> String {
         if self.redactions.is_empty() {
-            return self.text.clone();
+            return self.text.to_string();
         }
         let mut out = String::with_capacity(self.text.len());
         for (i, ch) in self.text.char_indices() {

@@ -263,7 +263,7 @@ pub fn applied(desired: &DesiredState) -> LiveState {
                     version: 1,
                     id: 1,
                     schema_type: s.schema_type.clone(),
-                    schema: s.schema.clone(),
+                    schema: s.schema.to_string(),
                 };
                 let live = LiveSubject {
                     latest: Some(v1.clone()),

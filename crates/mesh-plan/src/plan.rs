@@ -425,7 +425,7 @@ fn plan_subjects(desired: &DesiredState, live: &LiveState, p: &mut Plan) {
             subject: name.clone(),
             schema_type: want.schema_type.clone(),
             file: want.file.clone(),
-            schema: want.schema.clone(),
+            schema: want.schema.to_string(),
             previous,
         });
     }
