@@ -448,7 +448,7 @@ fn new_topics(desired: &DesiredState) -> Vec<NewTopic> {
             name: t.name.clone(),
             partitions: t.partitions,
             replication_factor: t.replication_factor,
-            config: t.config.clone(),
+            config: t.config.clone().into(),
         })
         .collect()
 }

@@ -867,7 +867,7 @@ fn retiring_live() -> LiveState {
             name: record.topic.clone(),
             partitions: 3,
             replication_factor: 3,
-            configs: BTreeMap::new(),
+            configs: Default::default(),
         },
     );
     live.groups.insert(

@@ -17,7 +17,6 @@
 
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::marker::PhantomData;
 use std::ptr;
@@ -87,7 +86,8 @@ pub(crate) struct ItemError {
 }
 
 /// A topic's configs by name.
-pub(crate) type TopicConfigs = BTreeMap<String, LiveConfig>;
+/// A list sorted by key, not a map: 10,000 topics of a few keys each are megabytes of B-tree nodes.
+pub(crate) type TopicConfigs = mesh_plan::drift::SmallMap<LiveConfig>;
 
 /// Per-item results of a batch, keyed by the item's name (topic).
 pub(crate) type Named<T> = Vec<(String, Result<T, ItemError>)>;

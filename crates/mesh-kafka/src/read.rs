@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use mesh_plan::{
-    AclBinding, AdapterError, CatalogRecord, ClusterReader, GroupActivity, LiveConfig, LiveState,
-    LiveTopic, Names, Operation, ReadRequest,
+    AclBinding, AdapterError, CatalogRecord, ClusterReader, GroupActivity, LiveState, LiveTopic,
+    Names, Operation, ReadRequest,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError as RdKafkaError;
@@ -360,7 +360,7 @@ impl KafkaCluster {
         &self,
         topics: &BTreeSet<&str>,
         keys: Option<&BTreeSet<String>>,
-    ) -> Result<BTreeMap<String, BTreeMap<String, LiveConfig>>, KafkaError> {
+    ) -> Result<BTreeMap<String, crate::ffi::TopicConfigs>, KafkaError> {
         let names: Vec<&str> = topics.iter().copied().collect();
         let chunks: Vec<&[&str]> = names.chunks(DESCRIBE_BATCH).collect();
         let keys: Option<Vec<&str>> = keys.map(|k| k.iter().map(String::as_str).collect());

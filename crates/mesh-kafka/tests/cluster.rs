@@ -786,7 +786,7 @@ fn the_catalog_round_trips(env: &Env) {
             .configs
             .contains_key("max.message.bytes"),
         "{:?}",
-        every.topics["t.orders"].configs.keys()
+        every.topics["t.orders"].configs.keys().collect::<Vec<_>>()
     );
 
     // Another catalog topic name that does not exist: an empty catalog, not an error.

@@ -67,6 +67,23 @@ impl<V> SmallMap<V> {
         self.position(key).ok().map(|i| &self.0[i].1)
     }
 
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
+        self.position(key).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<V> {
+        self.position(key).ok().map(|i| self.0.remove(i).1)
+    }
+
+    /// In key order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
     /// Sets `key` to `value`, replacing what it had.
     pub fn insert(&mut self, key: String, value: V) {
         match self.position(&key) {
@@ -94,6 +111,53 @@ impl<V> SmallMap<V> {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// Entries in any order; of two with the same key the later wins, as with inserts.
+impl<V> FromIterator<(String, V)> for SmallMap<V> {
+    fn from_iter<I: IntoIterator<Item = (String, V)>>(entries: I) -> Self {
+        let mut list: Vec<(String, V)> = entries.into_iter().collect();
+        // Reversed, a stable sort puts the later of two equal keys first, and dedup keeps it.
+        list.reverse();
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list.dedup_by(|later_in_list, kept| later_in_list.0 == kept.0);
+        list.shrink_to_fit();
+        SmallMap(list)
+    }
+}
+
+/// `map[key]`, as for a `BTreeMap`: panics when the key is absent.
+impl<V> std::ops::Index<&str> for SmallMap<V> {
+    type Output = V;
+
+    fn index(&self, key: &str) -> &V {
+        self.get(key)
+            .unwrap_or_else(|| panic!("no key {key:?} in the map"))
+    }
+}
+
+/// Inserts each entry in turn (a small map's few keys: no need to sort once).
+impl<V> Extend<(String, V)> for SmallMap<V> {
+    fn extend<I: IntoIterator<Item = (String, V)>>(&mut self, entries: I) {
+        for (k, v) in entries {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<V, const N: usize> From<[(String, V); N]> for SmallMap<V> {
+    fn from(entries: [(String, V); N]) -> Self {
+        entries.into_iter().collect()
+    }
+}
+
+impl<V> IntoIterator for SmallMap<V> {
+    type Item = (String, V);
+    type IntoIter = std::vec::IntoIter<(String, V)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
     }
 }
 
@@ -239,7 +303,7 @@ pub fn record_applied(d: &mut DesiredState) {
             Applied {
                 partitions: t.partitions,
                 replication_factor: t.replication_factor,
-                configs: (&t.config).into(),
+                configs: t.config.clone(),
                 acls: acls.into_iter().collect(),
                 subjects: SmallMap::default(),
                 connectors: BTreeMap::new(),
@@ -538,6 +602,29 @@ pub fn drift(catalog: &BTreeMap<String, CatalogRecord>, live: &LiveState) -> Dri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A small map behaves as a `BTreeMap` of the same entries: key order, the later of two
+    /// entries with one key, lookups, removal.
+    #[test]
+    fn a_small_map_agrees_with_a_btree_map() {
+        let entries = [("b", 1), ("a", 2), ("c", 3), ("b", 4), ("a", 5)]
+            .map(|(k, v)| (k.to_string(), v));
+        let small: SmallMap<i32> = entries.clone().into_iter().collect();
+        let map: BTreeMap<String, i32> = entries.clone().into_iter().collect();
+        assert_eq!(BTreeMap::from(small.clone()), map);
+        assert_eq!(small.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        let mut extended = SmallMap::default();
+        extended.extend(entries.clone());
+        assert_eq!(extended, small);
+        assert_eq!(SmallMap::from(entries), small);
+        let mut m = small;
+        assert_eq!(m["b"], 4);
+        *m.get_mut("c").unwrap() = 7;
+        assert_eq!(m.remove("a"), Some(5));
+        assert_eq!(m.remove("a"), None);
+        assert!(!m.contains_key("a") && m.contains_key("c"));
+        assert_eq!(m.values().copied().collect::<Vec<_>>(), [4, 7]);
+    }
     use crate::registry::{LiveSubject, RegisteredSchema};
 
     const AVRO: &str =

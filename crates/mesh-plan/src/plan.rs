@@ -273,7 +273,7 @@ pub fn plan_at(desired: &DesiredState, live: &LiveState, now_ms: i64) -> Plan {
                 topic: name.clone(),
                 partitions: want.partitions,
                 replication_factor: want.replication_factor,
-                config: want.config.clone(),
+                config: want.config.clone().into(),
             });
             continue;
         };
@@ -501,9 +501,9 @@ pub fn registry_gate(
 /// The config keys in play are those declared now and those declared at the last apply; keys
 /// nobody declared, broker defaults and static configs are never touched.
 fn config_changes(
-    want: &BTreeMap<String, String>,
+    want: &crate::drift::SmallMap<String>,
     previously: &BTreeSet<&str>,
-    have: &BTreeMap<String, LiveConfig>,
+    have: &crate::drift::SmallMap<LiveConfig>,
 ) -> Vec<ConfigDiff> {
     let mut out = Vec::new();
     for (key, value) in want {
@@ -518,10 +518,10 @@ fn config_changes(
         }
     }
     for key in previously {
-        if want.contains_key(*key) {
+        if want.contains_key(key) {
             continue;
         }
-        if let Some(live) = have.get(*key)
+        if let Some(live) = have.get(key)
             && live.source == ConfigSource::DynamicTopic
         {
             out.push(ConfigDiff {

@@ -268,7 +268,7 @@ mod tests {
                 name: "sales.orders".into(),
                 partitions: 3,
                 replication_factor: 1,
-                configs,
+                configs: configs.into(),
             },
         );
         s.acls.insert(AclBinding::allow(

@@ -479,7 +479,7 @@ impl<W: ClusterWriter + ?Sized, R: ClusterReader + ?Sized> ClusterWriter
                             .config
                             .iter()
                             .filter(|(k, v)| {
-                                l.configs.get(*k).and_then(|c| c.value.as_deref())
+                                l.configs.get(k).and_then(|c| c.value.as_deref())
                                     != Some(v.as_str())
                             })
                             .map(|(k, _)| k.as_str())

@@ -148,7 +148,7 @@ fn desired_state() -> impl Strategy<Value = DesiredState> {
                         name: topic.clone(),
                         partitions: p.partitions,
                         replication_factor: 1,
-                        config: p.config.clone(),
+                        config: p.config.clone().into(),
                     },
                 );
                 for (suffix, schema_type, schema) in
@@ -310,7 +310,7 @@ fn live_topic(name: &str, t: &Topic, partitions: i32) -> LiveTopic {
         name: name.into(),
         partitions,
         replication_factor: 1,
-        configs,
+        configs: configs.into(),
     }
 }
 

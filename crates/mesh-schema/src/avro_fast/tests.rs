@@ -325,18 +325,12 @@ impl Gen {
             }
             _ => {
                 let base = self.one(&["int", "long", "string", "bytes", "double"]);
-                let logical = self.one(&[
-                    "decimal",
-                    "big-decimal",
-                    "uuid",
-                    "date",
-                    "time-millis",
-                    "time-micros",
-                    "timestamp-millis",
-                    "local-timestamp-nanos",
-                    "duration",
-                    "other",
-                ]);
+                // Every logical type apache-avro models, and one it does not.
+                let logical = if self.chance(10) {
+                    "other"
+                } else {
+                    self.one(LOGICAL)
+                };
                 let mut l = json!({"type": base, "logicalType": logical});
                 if logical == "decimal" {
                     l["precision"] = self.default();
