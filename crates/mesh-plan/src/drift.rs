@@ -607,8 +607,8 @@ mod tests {
     /// entries with one key, lookups, removal.
     #[test]
     fn a_small_map_agrees_with_a_btree_map() {
-        let entries = [("b", 1), ("a", 2), ("c", 3), ("b", 4), ("a", 5)]
-            .map(|(k, v)| (k.to_string(), v));
+        let entries =
+            [("b", 1), ("a", 2), ("c", 3), ("b", 4), ("a", 5)].map(|(k, v)| (k.to_string(), v));
         let small: SmallMap<i32> = entries.clone().into_iter().collect();
         let map: BTreeMap<String, i32> = entries.clone().into_iter().collect();
         assert_eq!(BTreeMap::from(small.clone()), map);
