@@ -87,7 +87,7 @@ pub(crate) struct ItemError {
 
 /// A topic's configs by name.
 /// A list sorted by key, not a map: 10,000 topics of a few keys each are megabytes of B-tree nodes.
-pub(crate) type TopicConfigs = mesh_plan::drift::SmallMap<LiveConfig>;
+pub(crate) type TopicConfigs = mesh_plan::SmallMap<LiveConfig>;
 
 /// Per-item results of a batch, keyed by the item's name (topic).
 pub(crate) type Named<T> = Vec<(String, Result<T, ItemError>)>;

@@ -16,6 +16,7 @@ pub mod lock;
 pub mod plan;
 pub mod registry;
 pub mod saved;
+mod small_map;
 pub mod state;
 
 pub use cluster::*;
@@ -26,4 +27,5 @@ pub use lifecycle::{
     RecentGroup, activity_topics, impacts,
 };
 pub use plan::{Action, ConfigDiff, Effect, Plan, PlanError, plan, plan_at};
+pub use small_map::SmallMap;
 pub use state::*;

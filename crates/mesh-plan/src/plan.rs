@@ -501,9 +501,9 @@ pub fn registry_gate(
 /// The config keys in play are those declared now and those declared at the last apply; keys
 /// nobody declared, broker defaults and static configs are never touched.
 fn config_changes(
-    want: &crate::drift::SmallMap<String>,
+    want: &crate::SmallMap<String>,
     previously: &BTreeSet<&str>,
-    have: &crate::drift::SmallMap<LiveConfig>,
+    have: &crate::SmallMap<LiveConfig>,
 ) -> Vec<ConfigDiff> {
     let mut out = Vec::new();
     for (key, value) in want {

@@ -32,7 +32,7 @@ pub struct LiveTopic {
     pub replication_factor: i32,
     /// The configs DescribeConfigs returned for the topic: every one, or the keys the
     /// [`crate::ReadRequest`] asked for.
-    pub configs: crate::drift::SmallMap<LiveConfig>,
+    pub configs: crate::SmallMap<LiveConfig>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -328,7 +328,7 @@ pub struct DesiredTopic {
     pub name: String,
     pub partitions: i32,
     pub replication_factor: i32,
-    pub config: crate::drift::SmallMap<String>,
+    pub config: crate::SmallMap<String>,
 }
 
 /// Everything the repo wants, derived from a valid `Mesh` for one environment.
