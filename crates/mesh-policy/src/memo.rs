@@ -25,6 +25,11 @@ pub(crate) struct Memo {
     /// Every field path some slot reads, once: rules read the same fields (a topic's config is
     /// read by seven rules of the baseline), and each is followed and written once per subject.
     paths: Vec<Vec<String>>,
+    /// The buffers of [`SubjectMemo`], kept from one subject to the next so that a subject whose
+    /// lookups all hit allocates nothing.
+    found: String,
+    found_at: Vec<Option<std::ops::Range<usize>>>,
+    key: String,
 }
 
 struct Slot {
@@ -77,19 +82,20 @@ impl Memo {
                 });
             }
         }
-        Memo { slots, paths }
+        Memo {
+            found_at: vec![None; paths.len()],
+            slots,
+            paths,
+            found: String::new(),
+            key: String::new(),
+        }
     }
 
     /// The memo's lookups for one subject, whose view is `view`.
     pub(crate) fn subject<'m>(&'m mut self, view: &'m Value) -> SubjectMemo<'m> {
-        let paths = self.paths.len();
-        SubjectMemo {
-            memo: self,
-            view,
-            found: String::new(),
-            found_at: vec![None; paths],
-            key: String::new(),
-        }
+        self.found.clear();
+        self.found_at.fill(None);
+        SubjectMemo { memo: self, view }
     }
 }
 
@@ -98,38 +104,41 @@ impl Memo {
 pub(crate) struct SubjectMemo<'m> {
     memo: &'m mut Memo,
     view: &'m Value,
-    /// The findings written so far, one after the other.
-    found: String,
-    /// Where each path's finding is in `found` (`None`: not written yet).
-    found_at: Vec<Option<std::ops::Range<usize>>>,
-    /// The key being written.
-    key: String,
 }
 
 impl SubjectMemo<'_> {
     /// The remembered verdict of part `part` of rule `rule`, or the key to remember its verdict
     /// under (`None`: not remembered).
     pub(crate) fn lookup(&mut self, rule: usize, part: Part) -> Result<bool, Option<String>> {
-        let slot = &mut self.memo.slots[rule * 2 + part as usize];
+        // `found`: the findings written for this subject so far, one after the other;
+        // `found_at`: where each path's is (`None`: not written yet); `key`: the key being written.
+        let Memo {
+            slots,
+            paths,
+            found,
+            found_at,
+            key,
+        } = &mut *self.memo;
+        let slot = &mut slots[rule * 2 + part as usize];
         if slot.off {
             return Err(None);
         }
-        self.key.clear();
+        key.clear();
         for &path in &slot.reads {
-            let at = match &self.found_at[path] {
+            let at = match &found_at[path] {
                 Some(at) => at.clone(),
                 None => {
-                    let start = self.found.len();
-                    write_read(self.view, &self.memo.paths[path], &mut self.found);
-                    let at = start..self.found.len();
-                    self.found_at[path] = Some(at.clone());
+                    let start = found.len();
+                    write_read(self.view, &paths[path], found);
+                    let at = start..found.len();
+                    found_at[path] = Some(at.clone());
                     at
                 }
             };
-            self.key.push_str(&self.found[at]);
+            key.push_str(&found[at]);
         }
         slot.lookups += 1;
-        if let Some(&verdict) = slot.verdicts.get(self.key.as_str()) {
+        if let Some(&verdict) = slot.verdicts.get(key.as_str()) {
             slot.hits += 1;
             return Ok(verdict);
         }
@@ -138,7 +147,7 @@ impl SubjectMemo<'_> {
             slot.verdicts = foldhash::HashMap::default();
             return Err(None);
         }
-        Err(Some(self.key.clone()))
+        Err(Some(key.clone()))
     }
 
     pub(crate) fn remember(&mut self, rule: usize, part: Part, key: String, verdict: bool) {
