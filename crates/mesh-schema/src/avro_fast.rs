@@ -35,7 +35,7 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::avro_names::{is_full_name, is_namespace, is_simple};
+use crate::avro_names::{is_full_name, is_namespace, is_simple, split_full_name};
 
 /// Whether `text` is certainly a valid Avro schema: `true` only when the thorough check
 /// (`check_avro_thoroughly`) would find nothing; `false` when invalid or not sure.
@@ -271,10 +271,7 @@ impl Checker {
             "bytes" => Ty::Bytes,
             "string" => Ty::String,
             _ => {
-                let (space, simple) = match name.rsplit_once('.') {
-                    Some((space, simple)) => (Some(space), simple),
-                    None => (None, name),
-                };
+                let (space, simple) = split_full_name(name);
                 if !is_simple(simple) || !space.is_none_or(is_namespace) {
                     return None;
                 }
@@ -384,10 +381,7 @@ impl Checker {
         if key.is_some_and(|k| !is_namespace(k)) {
             return None;
         }
-        let (from_name, simple) = match name.rsplit_once('.') {
-            Some((space, simple)) => (Some(space), simple),
-            None => (None, name),
-        };
+        let (from_name, simple) = split_full_name(name);
         let space = from_name.or(key).or(ns).filter(|s| !s.is_empty());
         let mut aliases = Vec::new();
         if let Some(list) = obj.get("aliases") {

@@ -27,6 +27,15 @@ pub(crate) fn is_namespace(ns: &str) -> bool {
     ns.is_empty() || ns.split('.').all(is_simple)
 }
 
+/// A full name's namespace (what precedes the last dot: `Some("")` for a leading dot, `None`
+/// without a dot) and its simple name (what follows).
+pub(crate) fn split_full_name(full: &str) -> (Option<&str>, &str) {
+    match full.rsplit_once('.') {
+        Some((ns, name)) => (Some(ns), name),
+        None => (None, full),
+    }
+}
+
 /// A type's `name`, which may be a full name (`namespace.Name`).
 pub(crate) fn is_full_name(name: &str) -> bool {
     match name.rsplit_once('.') {
@@ -172,10 +181,7 @@ impl apache_avro::validator::SchemaNameValidator for Fast {
         &self,
         full: &str,
     ) -> apache_avro::AvroResult<(String, apache_avro::schema::Namespace)> {
-        let (ns, name) = match full.rsplit_once('.') {
-            Some((ns, name)) => (Some(ns), name),
-            None => (None, full),
-        };
+        let (ns, name) = split_full_name(full);
         if is_simple(name) && ns.is_none_or(is_namespace) {
             return Ok((name.to_owned(), ns.map(str::to_owned)));
         }
