@@ -568,7 +568,7 @@ fn product_view(mesh: &Mesh, p: &Product) -> ProductView {
             name: p.topic.name.clone(),
             partitions: p.topic.partitions,
             replication_factor: p.topic.replication_factor,
-            config: p.topic.config.clone(),
+            config: p.topic.config.clone().into(),
         },
         schema,
         producers: p

@@ -13,10 +13,12 @@ mod load;
 pub mod model;
 pub mod placeholder;
 pub mod secrets;
+mod small_map;
 mod validate;
 
 pub use load::{is_valid_name, topic_name_problem};
 pub use model::*;
+pub use small_map::SmallMap;
 
 use std::collections::BTreeMap;
 

@@ -1384,12 +1384,12 @@ fn resolve_topic(
         ds.push(Diagnostic::error("missing-field", path, 0..0, format!("{id}: no replication factor is set"))
             .with_help("set [topic] replication_factor = N in the product, or [defaults.topic] replication_factor = N in mesh.toml"));
     }
-    let mut config = BTreeMap::new();
-    for spec in &chain {
-        for (k, v) in &spec.config {
-            config.insert(k.clone(), v.value.clone());
-        }
-    }
+    // Later levels win (FromIterator keeps the last of equal keys).
+    let config: crate::SmallMap<String> = chain
+        .iter()
+        .flat_map(|spec| spec.config.iter())
+        .map(|(k, v)| (k.clone(), v.value.clone()))
+        .collect();
     let (name, name_span) = match name {
         Some(n) => (n.value, n.span),
         None => (id.to_string(), 0..0),

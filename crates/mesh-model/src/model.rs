@@ -156,7 +156,8 @@ pub struct ResolvedTopic {
     pub name: String,
     pub partitions: i64,
     pub replication_factor: i64,
-    pub config: BTreeMap<String, String>,
+    /// Config name → normalised value, sorted by name.
+    pub config: crate::SmallMap<String>,
     /// Where the name was written, or the product file's start when it was defaulted.
     pub name_span: Range<usize>,
 }

@@ -42,7 +42,7 @@ pub fn desired(mesh: &Mesh, revision: Option<&str>) -> DesiredState {
                 name: p.topic.name.clone(),
                 partitions: p.topic.partitions as i32,
                 replication_factor: p.topic.replication_factor as i32,
-                config: (&p.topic.config).into(),
+                config: p.topic.config.clone(),
             },
         ));
         let domain = mesh.domain(&p.domain);

@@ -16,7 +16,6 @@ pub mod lock;
 pub mod plan;
 pub mod registry;
 pub mod saved;
-mod small_map;
 pub mod state;
 
 pub use cluster::*;
@@ -26,6 +25,6 @@ pub use lifecycle::{
     AffectedConsumer, AffectedProduct, Blocker, DeprecationWarning, Impact, ImpactKind,
     RecentGroup, activity_topics, impacts,
 };
+pub use mesh_model::SmallMap;
 pub use plan::{Action, ConfigDiff, Effect, Plan, PlanError, plan, plan_at};
-pub use small_map::SmallMap;
 pub use state::*;

@@ -77,8 +77,10 @@ pub enum Permission {
 /// A name held by many ACL bindings (a principal, a topic, a host): shared, not copied, by
 /// every binding [`Names`] made or re-pointed. A plan of 10,000 products holds each binding up
 /// to three times (desired, in the desired and in the read-back catalog records) and a
-/// principal's name in thousands of them.
-pub type Name = std::sync::Arc<str>;
+/// principal's name in thousands of them. `ArcStr` rather than `Arc<str>`: one pointer instead
+/// of a pointer and a length, so a binding is 32 bytes instead of 56 (380,000 bindings in that
+/// plan, 9 MB).
+pub type Name = arcstr::ArcStr;
 
 /// One Kafka ACL binding.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -352,4 +354,27 @@ pub struct DesiredState {
     pub connectors: BTreeMap<String, crate::connect::DesiredConnector>,
     /// `retire_idle_days` of mesh.toml: how long a topic must have had no commits to be retired.
     pub retire_idle_days: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plan of 10,000 products holds some 380,000 bindings; each byte of one is 0.4 MB.
+    #[test]
+    fn a_binding_is_four_words() {
+        assert_eq!(std::mem::size_of::<Name>(), std::mem::size_of::<usize>());
+        assert!(std::mem::size_of::<AclBinding>() <= 4 * std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn names_hand_out_one_copy_per_text() {
+        let mut names = Names::default();
+        let a = names.get("User:alice");
+        let mut b: Name = String::from("User:alice").into();
+        assert!(!Name::ptr_eq(&a, &b));
+        names.share(&mut b);
+        assert!(Name::ptr_eq(&a, &b));
+        assert_eq!(&*b, "User:alice");
+    }
 }

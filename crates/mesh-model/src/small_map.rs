@@ -7,17 +7,21 @@ use serde::{Deserialize, Serialize};
 /// Key → value, sorted by key, each key once; a JSON object like a map's. A list, not a
 /// `BTreeMap`: a topic declares a few config keys and a catalog record one or two subjects, the
 /// smallest node of a map is half a kilobyte or more, and a plan of 10,000 products holds
-/// thousands of them (a topic's configs desired and read back, every record twice).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// thousands of them (each product's resolved configs, a topic's configs desired and read
+/// back, every catalog record twice).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(
     from = "BTreeMap<String, V>",
-    into = "BTreeMap<String, V>",
-    bound(
-        serialize = "V: Serialize + Clone",
-        deserialize = "V: Deserialize<'de>"
-    )
+    bound(deserialize = "V: Deserialize<'de>")
 )]
 pub struct SmallMap<V>(Vec<(String, V)>);
+
+/// As a map, in key order, without a copy (a policy view serialises every product's configs).
+impl<V: Serialize> Serialize for SmallMap<V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
 
 impl<V> Default for SmallMap<V> {
     fn default() -> Self {
@@ -57,6 +61,11 @@ impl<V> SmallMap<V> {
             Ok(i) => self.0[i].1 = value,
             Err(i) => self.0.insert(i, (key, value)),
         }
+    }
+
+    /// Drops spare capacity (inserts grow the list as a `Vec` grows: to four entries at once).
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
     }
 
     pub fn retain(&mut self, mut keep: impl FnMut(&String, &V) -> bool) {
@@ -173,6 +182,9 @@ mod tests {
         let small: SmallMap<i32> = entries.clone().into_iter().collect();
         let map: BTreeMap<String, i32> = entries.clone().into_iter().collect();
         assert_eq!(BTreeMap::from(small.clone()), map);
+        let json = serde_json::to_string(&small).unwrap();
+        assert_eq!(json, serde_json::to_string(&map).unwrap());
+        assert_eq!(serde_json::from_str::<SmallMap<i32>>(&json).unwrap(), small);
         assert_eq!(small.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
         let mut extended = SmallMap::default();
         extended.extend(entries.clone());
@@ -185,5 +197,19 @@ mod tests {
         assert_eq!(m.remove("a"), None);
         assert!(!m.contains_key("a") && m.contains_key("c"));
         assert_eq!(m.values().copied().collect::<Vec<_>>(), [4, 7]);
+    }
+
+    #[test]
+    fn shrinking_keeps_the_entries_and_drops_the_spare_room() {
+        let mut m = SmallMap::default();
+        m.insert("b".to_string(), 1);
+        m.insert("a".to_string(), 2);
+        assert!(m.0.capacity() > 2);
+        m.shrink_to_fit();
+        assert_eq!(m.0.capacity(), 2);
+        assert_eq!(
+            m.iter().collect::<Vec<_>>(),
+            [(&"a".to_string(), &2), (&"b".to_string(), &1)]
+        );
     }
 }
