@@ -24,7 +24,7 @@
 //! another format, a disagreement — the subjects are read the Confluent way and the client does
 //! not try again. The export is a consistent snapshot, as the per-subject reads are not.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, Read};
 
 use futures_util::future::join_all;
@@ -98,28 +98,41 @@ impl Snapshot {
     /// `subject` as the Confluent API reads it (`soft_deleted` included, which the per-subject
     /// path learns from another listing).
     fn read(&self, subject: &str, how: &Reading) -> LiveSubject {
-        let Some(s) = self.subjects.get(subject) else {
+        Self::as_read(self.subjects.get(subject).cloned(), how)
+    }
+
+    /// [`Self::read`], moving the subject's texts out of the snapshot rather than copying
+    /// them (12,000 schemas are megabytes): a second take of it reads as not held.
+    fn take(&mut self, subject: &str, how: &Reading) -> LiveSubject {
+        Self::as_read(self.subjects.remove(subject), how)
+    }
+
+    fn as_read(held: Option<Subject>, how: &Reading) -> LiveSubject {
+        let Some(s) = held else {
             return LiveSubject::default();
         };
-        let schema = |v: &Version| RegisteredSchema {
+        let soft_deleted = !s.versions.is_empty() && s.live().next().is_none();
+        let schema = |v: Version| RegisteredSchema {
             version: v.version,
             id: match how.id {
                 Id::Content => v.content_id,
                 Id::Global => v.global_id,
             },
-            schema_type: v.schema_type.clone(),
-            schema: v.schema.clone(),
+            schema_type: v.schema_type,
+            schema: v.schema,
         };
-        let latest = s.live().last().map(schema);
+        let mut live = s.versions.into_iter().filter(|v| v.live);
+        let (latest, history) = if how.history {
+            let history: Vec<RegisteredSchema> = live.map(schema).collect();
+            (history.last().cloned(), history)
+        } else {
+            (live.next_back().map(schema), Vec::new())
+        };
         LiveSubject {
-            history: if how.history {
-                s.live().map(schema).collect()
-            } else {
-                Vec::new()
-            },
-            soft_deleted: latest.is_none() && !s.versions.is_empty(),
+            history,
+            soft_deleted,
             latest,
-            compatibility: s.rule.clone().or_else(|| how.unruled.clone()),
+            compatibility: s.rule.or_else(|| how.unruled.clone()),
         }
     }
 }
@@ -341,11 +354,15 @@ pub(crate) fn parse<R: BufRead>(zip: R, wanted: &BTreeSet<String>) -> Result<Sna
         ));
     }
 
-    // The texts of the asked-for subjects' versions only.
-    let needed: HashSet<i64> = versions.iter().map(|v| v.content_id).collect();
+    // The texts of the asked-for subjects' versions only, and how many versions hold each
+    // (the last one takes the text, the others a copy).
+    let mut needed: HashMap<i64, usize> = HashMap::new();
+    for v in &versions {
+        *needed.entry(v.content_id).or_default() += 1;
+    }
     let mut texts: HashMap<i64, String> = HashMap::with_capacity(needed.len());
     for (stem, content_id) in content_ids {
-        if needed.contains(&content_id) {
+        if needed.contains_key(&content_id) {
             let text = texts_at
                 .remove(&stem)
                 .ok_or_else(|| format!("{stem}.Content.data is missing"))?;
@@ -376,10 +393,15 @@ pub(crate) fn parse<R: BufRead>(zip: R, wanted: &BTreeSet<String>) -> Result<Sna
                 v.artifact_id, v.version
             )
         })?;
-        let schema = texts
-            .get(&v.content_id)
-            .cloned()
-            .ok_or_else(|| format!("content {} is missing", v.content_id))?;
+        let missing = || format!("content {} is missing", v.content_id);
+        let holders = needed.get_mut(&v.content_id).ok_or_else(missing)?;
+        *holders -= 1;
+        let schema = if *holders == 0 {
+            texts.remove(&v.content_id)
+        } else {
+            texts.get(&v.content_id).cloned()
+        }
+        .ok_or_else(missing)?;
         snapshot
             .subjects
             .entry(v.artifact_id)
@@ -535,11 +557,12 @@ impl RegistryClient {
         let (Ok(()), Ok(snapshot)) = (fetched, parsed) else {
             return Attempt::Never;
         };
+        let mut snapshot = snapshot;
         match self.calibrate(&snapshot, subjects).await {
             Some(how) => Attempt::Read(
                 subjects
                     .iter()
-                    .map(|s| (s.clone(), snapshot.read(s, &how)))
+                    .map(|s| (s.clone(), snapshot.take(s, &how)))
                     .collect(),
             ),
             None => Attempt::Never,
@@ -801,6 +824,16 @@ mod tests {
                 (None, false, Some("BACKWARD"))
             );
             assert_eq!(snap.read("new-value", &how), LiveSubject::default());
+
+            // Taking a subject reads it the same way, and leaves it no longer held.
+            for reading in [&how, &global] {
+                let mut snap = parse(export(store).as_slice(), &wanted()).unwrap();
+                for s in wanted() {
+                    let read = snap.read(&s, reading);
+                    assert_eq!(snap.take(&s, reading), read, "{s}");
+                    assert_eq!(snap.take(&s, reading), LiveSubject::default(), "{s}");
+                }
+            }
         }
     }
 
