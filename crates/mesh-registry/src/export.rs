@@ -34,6 +34,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::Listed;
+use crate::client::Sink;
 use crate::{RegistryClient, RegistryError};
 
 /// Reads of at least this many subjects try the export.
@@ -436,16 +437,20 @@ pub(crate) fn native_base(ccompat: &Url) -> Option<Url> {
     Some(native)
 }
 
-/// The chunks of a body arriving through a channel, read as one stream; it ends when the
-/// sending side is dropped.
+/// How many chunks of the export may wait for its parser (hyper's chunks are a few to some
+/// tens of kilobytes).
+const EXPORT_CHUNKS_AHEAD: usize = 128;
+
+/// The chunks of a body arriving through a channel, read as one stream on a thread outside the
+/// async runtime; it ends when the sending side is dropped.
 struct Chunks {
-    from: std::sync::mpsc::Receiver<Vec<u8>>,
+    from: tokio::sync::mpsc::Receiver<Vec<u8>>,
     chunk: Vec<u8>,
     read: usize,
 }
 
 impl Chunks {
-    fn new(from: std::sync::mpsc::Receiver<Vec<u8>>) -> Chunks {
+    fn new(from: tokio::sync::mpsc::Receiver<Vec<u8>>) -> Chunks {
         Chunks {
             from,
             chunk: Vec::new(),
@@ -467,12 +472,12 @@ impl Read for Chunks {
 impl BufRead for Chunks {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         while self.read >= self.chunk.len() {
-            match self.from.recv() {
-                Ok(next) => {
+            match self.from.blocking_recv() {
+                Some(next) => {
                     self.chunk = next;
                     self.read = 0;
                 }
-                Err(_) => return Ok(&[]),
+                None => return Ok(&[]),
             }
         }
         Ok(&self.chunk[self.read..])
@@ -540,14 +545,11 @@ impl RegistryClient {
         // the chunks wait in the channel only while the parser is behind.
         let url = crate::client::join(native, &["admin", "export"], &[]);
         let request = self.request_accepting(Method::GET, url, "application/zip");
-        let (chunks, received) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (chunks, received) = tokio::sync::mpsc::channel::<Vec<u8>>(EXPORT_CHUNKS_AHEAD);
         let wanted = subjects.clone();
         let parser = std::thread::spawn(move || parse(Chunks::new(received), &wanted));
         let fetched = self
-            .fetch_into(request, "GET /admin/export", &mut |chunk| {
-                // A parser that has given up has dropped its end: the rest is not needed.
-                let _ = chunks.send(chunk.to_vec());
-            })
+            .fetch_into(request, "GET /admin/export", Sink::Channel(&chunks))
             .await;
         drop(chunks);
         // A panic in the parser is a bug; re-raise it here.
@@ -933,16 +935,22 @@ mod tests {
     #[test]
     fn an_export_arriving_in_chunks_reads_as_a_whole_one() {
         let zip = export(Store::Descriptor);
-        let (send, receive) = std::sync::mpsc::channel();
-        // Chunks of odd sizes, some empty, cut through headers and data alike.
-        for (i, chunk) in zip.chunks(97).enumerate() {
-            if i % 5 == 0 {
-                send.send(Vec::new()).unwrap();
-            }
-            send.send(chunk.to_vec()).unwrap();
-        }
-        drop(send);
+        // Two chunks ahead at most: the sender waits for the parser most of the time.
+        let (send, receive) = tokio::sync::mpsc::channel(2);
+        let sender = {
+            let zip = zip.clone();
+            std::thread::spawn(move || {
+                // Chunks of odd sizes, some empty, cut through headers and data alike.
+                for (i, chunk) in zip.chunks(97).enumerate() {
+                    if i % 5 == 0 {
+                        send.blocking_send(Vec::new()).unwrap();
+                    }
+                    send.blocking_send(chunk.to_vec()).unwrap();
+                }
+            })
+        };
         let snap = parse(Chunks::new(receive), &wanted()).unwrap();
+        sender.join().unwrap();
         let whole = parse(zip.as_slice(), &wanted()).unwrap();
         let how = Reading {
             id: Id::Content,
@@ -953,8 +961,8 @@ mod tests {
             assert_eq!(snap.read(&s, &how), whole.read(&s, &how), "{s}");
         }
         // A stream cut short is an error, not a shorter export.
-        let (send, receive) = std::sync::mpsc::channel();
-        send.send(zip[..zip.len() / 3].to_vec()).unwrap();
+        let (send, receive) = tokio::sync::mpsc::channel(2);
+        send.blocking_send(zip[..zip.len() / 3].to_vec()).unwrap();
         drop(send);
         assert!(parse(Chunks::new(receive), &wanted()).is_err());
     }
