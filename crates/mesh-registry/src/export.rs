@@ -556,10 +556,9 @@ impl RegistryClient {
         let parsed = parser
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
-        let (Ok(()), Ok(snapshot)) = (fetched, parsed) else {
+        let (Ok(()), Ok(mut snapshot)) = (fetched, parsed) else {
             return Attempt::Never;
         };
-        let mut snapshot = snapshot;
         match self.calibrate(&snapshot, subjects).await {
             Some(how) => Attempt::Read(
                 subjects
