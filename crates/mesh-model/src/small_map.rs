@@ -145,12 +145,6 @@ impl<V> From<BTreeMap<String, V>> for SmallMap<V> {
     }
 }
 
-impl<V: Clone> From<&BTreeMap<String, V>> for SmallMap<V> {
-    fn from(map: &BTreeMap<String, V>) -> Self {
-        SmallMap(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-    }
-}
-
 impl<V> From<SmallMap<V>> for BTreeMap<String, V> {
     fn from(map: SmallMap<V>) -> Self {
         map.0.into_iter().collect()

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use crate::SmallMap;
+use crate::SmallMap;
 use crate::state::*;
 
 /// What an apply set for one product, recorded in its catalog record (`applied`): the basis of

@@ -1,5 +1,6 @@
 use super::*;
-use crate::drift::{Applied, AppliedConnector, Configs, SmallMap};
+use crate::SmallMap;
+use crate::drift::{Applied, AppliedConnector, Configs};
 use crate::state::CatalogRecord;
 
 fn desired_sink(name: &str, extra: &[(&str, &str)]) -> DesiredConnector {
